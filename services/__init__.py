@@ -1,0 +1,1 @@
+"""The ticketing services; each runs as ``python -m services.<name>``."""

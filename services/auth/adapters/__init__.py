@@ -1,0 +1,1 @@
+"""auth's storage: the users repository and its in-memory twin."""

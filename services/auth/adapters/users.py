@@ -1,0 +1,59 @@
+"""Where users are kept. ``MongoUserRepository`` and its in-memory twin share one Protocol."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from services.auth.domain import EmailInUse, User
+from shared.mongo import Database, Document
+
+
+class UserRepository(Protocol):
+    async def add(self, email: str, password_hash: str) -> User:
+        """Store a new user; ``EmailInUse`` if the email is taken."""
+
+    async def by_email(self, email: str) -> User | None: ...
+
+
+async def create_indexes(db: Database) -> None:
+    # The unique index is the guard: two racing signups cannot both insert.
+    await db.users.create_index("email", unique=True, name="email_unique")
+
+
+def _from_doc(doc: Document) -> User:
+    return User(id=str(doc["_id"]), email=doc["email"], password_hash=doc["password"])
+
+
+class MongoUserRepository:
+    def __init__(self, db: Database) -> None:
+        self._users = db.users
+
+    async def add(self, email: str, password_hash: str) -> User:
+        doc = {"_id": ObjectId(), "email": email, "password": password_hash}
+        try:
+            await self._users.insert_one(doc)
+        except DuplicateKeyError:
+            raise EmailInUse() from None
+        return _from_doc(doc)
+
+    async def by_email(self, email: str) -> User | None:
+        doc = await self._users.find_one({"email": email})
+        return _from_doc(doc) if doc else None
+
+
+class InMemoryUserRepository:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+
+    async def add(self, email: str, password_hash: str) -> User:
+        if email in self.users:
+            raise EmailInUse()
+        user = User(id=str(ObjectId()), email=email, password_hash=password_hash)
+        self.users[email] = user
+        return user
+
+    async def by_email(self, email: str) -> User | None:
+        return self.users.get(email)

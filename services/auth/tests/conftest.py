@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.auth.api.app import create_app
+from services.auth.config import Settings
+from shared.auth import IdentitySettings
+from shared.logging import LogSettings
+from shared.mongo import Mongo, MongoSettings
+from shared.web import HttpSettings
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def settings(mongo_settings: MongoSettings, jwt_keys: tuple[str, str]) -> Settings:
+    private, public = jwt_keys
+    return Settings(
+        http=HttpSettings(max_body_bytes=4096),
+        log=LogSettings(),
+        mongo=mongo_settings,
+        identity=IdentitySettings(jwt_public_key=public, cookie_secure=False),
+        jwt_private_key=private,
+        jwt_ttl_s=3600,
+    )
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, mongo: Mongo
+) -> Client:
+    """The auth app on its own database (the ``mongo`` fixture drops it afterwards)."""
+    return await aiohttp_client(create_app(settings))
+
+
+async def signup(client: Client, email: str = "test@test.com", password: str = "password") -> Any:
+    response = await client.post("/api/users/signup", json={"email": email, "password": password})
+    assert response.status == 201, await response.text()
+    return response

@@ -1,0 +1,1 @@
+"""The common library every service imports: errors, web, identity, events, messaging, storage."""

@@ -1,0 +1,81 @@
+"""Signing and verifying EdDSA (Ed25519) JWTs with claims ``id``, ``email``, ``iat``, ``exp``.
+
+Only auth holds the private key; every other service verifies with the public key, so a
+leaked service config cannot mint tokens (the original shared one HS256 secret).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ALGORITHM = "EdDSA"
+
+
+@dataclass(frozen=True)
+class Claims:
+    id: str
+    email: str
+    iat: int
+    exp: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "iat": self.iat, "exp": self.exp}
+
+
+def _load_private(pem: str) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("JWT_PRIVATE_KEY must be an Ed25519 private key")
+    return key
+
+
+def _load_public(pem: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("JWT_PUBLIC_KEY must be an Ed25519 public key")
+    return key
+
+
+class TokenSigner:
+    """Mints tokens; lives only in the auth service."""
+
+    def __init__(self, private_key_pem: str, *, ttl_s: int) -> None:
+        self._key = _load_private(private_key_pem)
+        self._ttl_s = ttl_s
+
+    def sign(self, user_id: str, email: str, *, now: float | None = None) -> str:
+        issued = int(time.time() if now is None else now)
+        payload = {"id": user_id, "email": email, "iat": issued, "exp": issued + self._ttl_s}
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+
+
+class TokenVerifier:
+    """Checks a token's signature, algorithm and expiry; anything wrong gives None."""
+
+    def __init__(self, public_key_pem: str, *, leeway_s: int = 5) -> None:
+        self._key = _load_public(public_key_pem)
+        self._leeway_s = leeway_s
+
+    def verify(self, token: str) -> Claims | None:
+        try:
+            # Pinning the algorithm list is what rejects `alg: none` and HS256
+            # tokens "signed" with the public key.
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"require": ["id", "email", "iat", "exp"]},
+                leeway=self._leeway_s,
+            )
+        except jwt.PyJWTError:
+            return None
+        user_id, email = payload.get("id"), payload.get("email")
+        if not isinstance(user_id, str) or not isinstance(email, str):
+            return None
+        return Claims(id=user_id, email=email, iat=int(payload["iat"]), exp=int(payload["exp"]))

@@ -1,0 +1,1 @@
+"""Test support shared by every service: real-infrastructure fixtures and fakes."""

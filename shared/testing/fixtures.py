@@ -1,0 +1,93 @@
+"""pytest fixtures on real infrastructure: RabbitMQ, Redis, MongoDB (wire server or real).
+
+Loaded by the repository's root ``conftest.py``. Isolation: one RabbitMQ vhost per test
+session, one AMQP namespace (exchange and queue prefix) and one MongoDB database per test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.mongo import Mongo, MongoSettings
+from shared.testing.infra import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_REDIS_URL,
+    MongoServer,
+    Vhost,
+    has_rabbitmqctl,
+)
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """``MONGO_URL`` when set (a real replica set wins), else a fresh mongoeco server."""
+    if os.environ.get("MONGO_URL"):
+        yield os.environ["MONGO_URL"]
+        return
+    server = MongoServer.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mongo_settings(mongo_url: str) -> MongoSettings:
+    return MongoSettings(url=mongo_url, database=f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def mongo(mongo_settings: MongoSettings) -> AsyncIterator[Mongo]:
+    """A client on a database of this test's own, dropped afterwards."""
+    client = Mongo.connect(mongo_settings)
+    try:
+        yield client
+    finally:
+        await client.client.drop_database(mongo_settings.database)
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A vhost of this session's own on the broker at ``AMQP_URL``."""
+    base = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
+    if not has_rabbitmqctl():
+        yield base  # a remote broker: per-test namespaces still keep tests apart
+        return
+    vhost = Vhost.create(base)
+    try:
+        yield vhost.url
+    finally:
+        vhost.delete()
+
+
+@pytest.fixture
+def amqp_namespace() -> str:
+    """A prefix for this test's exchange and queues."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+@pytest.fixture(scope="session")
+def jwt_keys() -> tuple[str, str]:
+    """A fresh Ed25519 key pair as (private PEM, public PEM)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public

@@ -1,0 +1,45 @@
+"""The base application every service builds on, and its HTTP settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from shared.config import Env
+from shared.web.errors import error_middleware
+from shared.web.health import READINESS_CHECKS, health_routes
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "0.0.0.0"
+    port: int = 3000
+    max_body_bytes: int = 64 * 1024
+    shutdown_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Env, *, default_port: int = 3000) -> HttpSettings:
+        return cls(
+            host=env.str("HOST", "0.0.0.0"),
+            port=env.int("PORT", default_port, minimum=0),
+            max_body_bytes=env.int("MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+            shutdown_timeout_s=env.float("SHUTDOWN_TIMEOUT_SECONDS", 10.0),
+        )
+
+
+def base_app(http: HttpSettings, middlewares: Iterable[Middleware] = ()) -> web.Application:
+    """An app with the error middleware first, the body limit, and the health routes."""
+    app = web.Application(
+        middlewares=[error_middleware, *middlewares], client_max_size=http.max_body_bytes
+    )
+    app[READINESS_CHECKS] = {}
+    app.add_routes(health_routes)
+    return app
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
