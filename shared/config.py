@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 SECRET = "secret"
 _MISSING = object()
+# Env has a method named `str`; annotations inside the class use this alias.
+_Str = str
 
 
 class ConfigError(Exception):
@@ -35,19 +37,19 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
-    def str(self, name: str, default: Any = _MISSING) -> str:
+    def str(self, name: _Str, default: Any = _MISSING) -> _Str:
         value = self._environ.get(name, "").strip()
         if value:
             return value
         if default is _MISSING:
             raise ConfigError(f"{name} must be defined")
-        return str(default) if default is not None else ""
+        return _Str(default) if default is not None else ""
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: _Str) -> _Str | None:
         value = self._environ.get(name, "").strip()
         return value or None
 
-    def int(self, name: str, default: int | None = None, *, minimum: int | None = None) -> int:
+    def int(self, name: _Str, default: int | None = None, *, minimum: int | None = None) -> int:
         raw = self.str(name, default=_MISSING if default is None else default)
         try:
             value = int(raw)
@@ -57,14 +59,14 @@ class Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float | None = None) -> float:
+    def float(self, name: _Str, default: float | None = None) -> float:
         raw = self.str(name, default=_MISSING if default is None else default)
         try:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: _Str, default: bool) -> bool:
         raw = self.str(name, default="true" if default else "false").lower()
         if raw in {"1", "true", "yes", "on"}:
             return True
@@ -72,7 +74,7 @@ class Env:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-    def pem(self, name: str, default: Any = _MISSING) -> str:
+    def pem(self, name: _Str, default: Any = _MISSING) -> _Str:
         """A PEM block; ``\\n`` escapes are accepted so one-line env files work."""
         value = self.str(name, default)
         return value.replace("\\n", "\n") if value else value

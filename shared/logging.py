@@ -72,6 +72,10 @@ class AccessLogger(AbstractAccessLogger):
             "request_id": request.headers.get("X-Request-Id"),
         }
         self.logger.info(
-            "%s %s %s %.1fms", request.method, request.path_qs, response.status, time * 1000,
+            "%s %s %s %.1fms",
+            request.method,
+            request.path_qs,
+            response.status,
+            time * 1000,
             extra=fields,
         )

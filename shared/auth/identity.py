@@ -25,7 +25,7 @@ from shared.errors import NotAuthorized
 
 COOKIE_NAME = "session"
 CurrentUser = Claims
-CURRENT_USER = web.RequestKey("current_user", Claims | None)
+CURRENT_USER = web.RequestKey[Claims | None]("current_user")
 
 
 @dataclass(frozen=True)

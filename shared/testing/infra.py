@@ -84,7 +84,10 @@ class Vhost:
     @classmethod
     def create(cls, base_url: str) -> Vhost:
         name = f"test-{uuid.uuid4().hex[:10]}"
-        for args in (("add_vhost", name), ("set_permissions", "-p", name, "guest", ".*", ".*", ".*")):
+        for args in (
+            ("add_vhost", name),
+            ("set_permissions", "-p", name, "guest", ".*", ".*", ".*"),
+        ):
             result = rabbitmqctl(*args)
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -99,7 +102,7 @@ def close_connections(connection_name: str) -> int:
     listing = rabbitmqctl("list_connections", "pid", "client_properties")
     closed = 0
     for line in listing.stdout.splitlines():
-        if f'"{connection_name}"' in line or f"<<\"{connection_name}\">>" in line:
+        if f'"{connection_name}"' in line or f'<<"{connection_name}">>' in line:
             pid = line.split("\t", 1)[0]
             result = rabbitmqctl("close_connection", pid, "closed by test")
             closed += result.returncode == 0

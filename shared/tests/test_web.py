@@ -24,7 +24,9 @@ Client = TestClient[Any, Any]
 
 class ThingIn(RequestSchema):
     name = fields.String(required=True, error_messages={"required": "Name is required"})
-    size = fields.Integer(required=True, validate=validate.Range(min=1, error="Size must be positive"))
+    size = fields.Integer(
+        required=True, validate=validate.Range(min=1, error="Size must be positive")
+    )
 
 
 routes = web.RouteTableDef()
@@ -93,7 +95,9 @@ async def test_a_valid_object_id_reaches_the_handler(client: Client) -> None:
 
 
 async def test_malformed_json_is_400(client: Client) -> None:
-    response = await client.post("/things", data=b'{"name": "x",', headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/things", data=b'{"name": "x",', headers={"Content-Type": "application/json"}
+    )
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Request body must be valid JSON"}]}

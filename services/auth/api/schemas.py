@@ -21,12 +21,16 @@ class TrimmedString(fields.String):
 
 
 def _email() -> fields.Email:
-    messages = {"required": EMAIL_MESSAGE, "invalid": EMAIL_MESSAGE, "null": EMAIL_MESSAGE}
-    return fields.Email(required=True, error_messages=messages, validate=validate.Length(max=254, error=EMAIL_MESSAGE))
+    messages: dict[str, Any] = {"required": EMAIL_MESSAGE, "invalid": EMAIL_MESSAGE, "null": EMAIL_MESSAGE}
+    return fields.Email(
+        required=True,
+        error_messages=messages,
+        validate=validate.Length(max=254, error=EMAIL_MESSAGE),
+    )
 
 
 def _password(message: str, length: validate.Length) -> TrimmedString:
-    messages = {"required": message, "invalid": message, "null": message}
+    messages: dict[str, Any] = {"required": message, "invalid": message, "null": message}
     return TrimmedString(required=True, error_messages=messages, validate=length)
 
 

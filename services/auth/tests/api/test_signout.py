@@ -11,7 +11,8 @@ async def test_signout_clears_the_cookie(client: Client) -> None:
     set_cookie = response.headers["Set-Cookie"]
     assert set_cookie.startswith('session="";')
     assert "expires=Thu, 01 Jan 1970 00:00:00 GMT" in set_cookie
-    assert "HttpOnly" in set_cookie and "Path=/" in set_cookie
+    assert "HttpOnly" in set_cookie
+    assert "Path=/" in set_cookie
 
 
 async def test_after_signout_the_current_user_is_null(client: Client) -> None:

@@ -34,7 +34,8 @@ async def test_signup_never_stores_the_plain_password(client: Client, mongo: Mon
     assert doc is not None
     assert "password" not in doc["password"]
     hash_hex, salt_hex = doc["password"].split(".")
-    assert len(hash_hex) == 128 and len(salt_hex) == 32
+    assert len(hash_hex) == 128
+    assert len(salt_hex) == 32
 
 
 async def test_signup_with_an_invalid_email_is_a_400_naming_the_field(client: Client) -> None:

@@ -1,0 +1,112 @@
+"""nginx as the local gateway, from the same template docker compose uses."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.testing.infra import REPO_ROOT
+
+TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "ticketing.conf.template"
+UPSTREAM_NAMES = ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT")
+
+MAIN_CONF = """\
+worker_processes 1;
+pid {root}/run/nginx.pid;
+error_log {root}/logs/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log {root}/logs/access.log;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    include {root}/ticketing.conf;
+}}
+"""
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if not found:
+        raise RuntimeError("nginx is not installed: apt-get install nginx-light")
+    return found
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Substitute ``${NAME}`` for the given names only; nginx's own ``$vars`` stay."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return values[name] if name in values else match.group(0)
+
+    return re.sub(r"\$\{([A-Z_]+)\}", substitute, template)
+
+
+@dataclass
+class Gateway:
+    """nginx in a runtime folder of its own, runnable without root paths."""
+
+    root: Path
+    listen: str
+    upstreams: dict[str, str]
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def write_config(self) -> Path:
+        for sub in ("run", "logs", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        # Workers drop to an unprivileged user when nginx starts as root; let them buffer.
+        (self.root / "tmp").chmod(0o1777)
+        values = {f"{name}_UPSTREAM": self.upstreams[name] for name in UPSTREAM_NAMES}
+        values["GATEWAY_LISTEN"] = self.listen
+        (self.root / "ticketing.conf").write_text(render(TEMPLATE.read_text(), values))
+        conf = self.root / "nginx.conf"
+        conf.write_text(MAIN_CONF.format(root=self.root))
+        return conf
+
+    def _args(self) -> list[str]:
+        conf = self.write_config()
+        return [
+            nginx_binary(),
+            "-p",
+            str(self.root),
+            "-c",
+            str(conf),
+            "-e",
+            str(self.root / "logs" / "error.log"),
+        ]
+
+    def check(self) -> subprocess.CompletedProcess[str]:
+        """``nginx -t`` on the rendered config."""
+        return subprocess.run([*self._args(), "-t"], capture_output=True, text=True, check=False)
+
+    def start(self, url: str, timeout_s: float = 10.0) -> None:
+        self.process = subprocess.Popen([*self._args(), "-g", "daemon off;"])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"nginx exited with {self.process.returncode}; see {self.root}/logs"
+                )
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not answer /healthz in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: fast shutdown
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
