@@ -235,7 +235,8 @@ class Stack:
             if process.upstream:
                 upstreams[process.upstream] = f"127.0.0.1:{process.port}"
         for process in running:
-            wait_until(lambda p=process: ready(p.port) or self._died(), f"{process.module} /readyz")
+            port = process.port
+            wait_until(lambda: ready(port) or self._died(), f"{process.module} /readyz")  # noqa: B023
             if self._died():
                 raise SystemExit("[stack] a service exited during startup; see its log above")
         self.gateway = Gateway(RUN_DIR / "nginx", f"127.0.0.1:{self.gateway_port}", upstreams)
