@@ -1,0 +1,122 @@
+"""Contracts the orders service owns: ``order.created`` and ``order.cancelled``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+
+from shared.events.base import Event
+from shared.events.fields import Money, UtcDateTime
+
+_ID = validate.Length(min=1)
+
+# spec §2.4, exact strings
+ORDER_STATUSES = ("created", "cancelled", "awaiting:payment", "complete")
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """The ticket an order holds, with the price it was reserved at."""
+
+    id: str
+    price_cents: int
+
+
+@dataclass(frozen=True)
+class TicketId:
+    """Just the ticket's id: all a cancellation needs to release it."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class OrderCreated(Event):
+    """An order reserved a ticket until ``expires_at`` (tz-aware UTC)."""
+
+    routing_key: ClassVar[str] = "order.created"
+
+    id: str
+    version: int
+    status: str
+    user_id: str
+    expires_at: datetime
+    ticket: TicketRef
+
+    def __post_init__(self) -> None:
+        if self.expires_at.tzinfo is None:
+            raise ValueError("OrderCreated.expires_at must be timezone-aware")
+        # The wire and BSON both keep milliseconds; trimming here makes an event
+        # equal to itself after a round trip through either.
+        instant = self.expires_at.astimezone(UTC)
+        instant = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+        object.__setattr__(self, "expires_at", instant)
+
+
+@dataclass(frozen=True)
+class OrderCancelled(Event):
+    """An order was cancelled (by its user or by expiry); its ticket is free again."""
+
+    routing_key: ClassVar[str] = "order.cancelled"
+
+    id: str
+    version: int
+    ticket: TicketId
+
+
+class TicketRefSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_ID)
+    price_cents = Money(required=True, data_key="price")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TicketRef:
+        return TicketRef(**data)
+
+
+class TicketIdSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_ID)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TicketId:
+        return TicketId(**data)
+
+
+class OrderCreatedSchema(Schema):
+    """Wire form ``{id, version, status, userId, expiresAt, ticket: {id, price}}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_ID)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+    user_id = fields.String(required=True, data_key="userId", validate=_ID)
+    expires_at = UtcDateTime(required=True, data_key="expiresAt")
+    ticket = fields.Nested(TicketRefSchema, required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderCreated:
+        return OrderCreated(**data)
+
+
+class OrderCancelledSchema(Schema):
+    """Wire form ``{id, version, ticket: {id}}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_ID)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    ticket = fields.Nested(TicketIdSchema, required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderCancelled:
+        return OrderCancelled(**data)

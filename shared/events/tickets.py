@@ -1,0 +1,74 @@
+"""Contracts the tickets service owns: ``ticket.created`` and ``ticket.updated``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, Schema, fields, post_dump, post_load, validate
+
+from shared.events.base import Event
+from shared.events.fields import Money
+
+_ID = validate.Length(min=1)
+
+
+@dataclass(frozen=True)
+class TicketCreated(Event):
+    """A ticket was put on sale (version 0)."""
+
+    routing_key: ClassVar[str] = "ticket.created"
+
+    id: str
+    version: int
+    title: str
+    price_cents: int
+    user_id: str
+
+
+@dataclass(frozen=True)
+class TicketUpdated(Event):
+    """A ticket changed: title/price edited, or reserved (``order_id`` set) or released."""
+
+    routing_key: ClassVar[str] = "ticket.updated"
+
+    id: str
+    version: int
+    title: str
+    price_cents: int
+    user_id: str
+    order_id: str | None = None
+
+
+class TicketCreatedSchema(Schema):
+    """Wire form ``{id, version, title, price, userId}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_ID)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    title = fields.String(required=True)
+    price_cents = Money(required=True, data_key="price")
+    user_id = fields.String(required=True, data_key="userId", validate=_ID)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TicketCreated:
+        return TicketCreated(**data)
+
+
+class TicketUpdatedSchema(TicketCreatedSchema):
+    """Wire form ``{id, version, title, price, userId, orderId?}``; orderId may be null."""
+
+    order_id = fields.String(data_key="orderId", allow_none=True, load_default=None, validate=_ID)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TicketUpdated:
+        return TicketUpdated(**data)
+
+    @post_dump
+    def _omit_missing_order(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # The original sent `orderId: undefined`, i.e. no key at all, when released.
+        if data.get("orderId") is None:
+            data.pop("orderId", None)
+        return data

@@ -1,0 +1,242 @@
+"""The transactional outbox and its relay (architecture §5).
+
+A use case writes its entity and an ``outbox`` document in one MongoDB transaction;
+the relay publishes the document after the commit and marks it published. A relay
+that is woken by ``notify()`` right after a commit gives no polling delay on the
+happy path; a periodic sweep publishes whatever a crash left behind.
+
+Entries are claimed with a short lease (``find_one_and_update``), so two replicas do
+not publish the same entry in the normal case. Publishing is at-least-once: a crash
+between the publish and the mark re-publishes the entry with the same message id,
+which consumers' inboxes drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import PyMongoError
+
+from shared.events import Event, encode
+from shared.messaging.publisher import Publisher, PublishFailed
+from shared.mongo import Database, Session
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "outbox"
+# Published entries are kept a day for inspection, then MongoDB's TTL monitor drops them.
+PUBLISHED_RETENTION_S = 24 * 3600
+# Longer than a publish can take (Publisher's 10 s timeout), short enough that a
+# crashed replica's claims are picked up again soon.
+DEFAULT_LEASE_S = 30.0
+# After this many failed publishes in a row a pass ends: the broker is likely down,
+# and the next sweep will try again.
+MAX_FAILURES_PER_PASS = 3
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One event waiting to be published."""
+
+    message_id: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    """The ``outbox`` collection: events written in the same transaction as their entity."""
+
+    def __init__(self, db: Database) -> None:
+        self._collection = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """Index the pending scan and expire published entries."""
+        await self._collection.create_index(
+            [("published_at", ASCENDING), ("created_at", ASCENDING)], name="pending"
+        )
+        await self._collection.create_index(
+            "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_S
+        )
+
+    async def add(
+        self,
+        events: Sequence[Event],
+        *,
+        session: Session,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Insert ``events`` inside the caller's transaction; returns their message ids."""
+        if not events:
+            return []
+        now = _now()
+        docs: list[dict[str, Any]] = []
+        for index, event in enumerate(events):
+            docs.append(
+                {
+                    "_id": uuid.uuid4().hex,
+                    "routing_key": event.routing_key,
+                    "body": encode(event).decode(),
+                    "headers": dict(headers or {}),
+                    # Events of one transaction keep their order through the sort
+                    # on created_at even if the clock does not move between them.
+                    "created_at": now + timedelta(milliseconds=index),
+                    "published_at": None,
+                    "lease_until": now,
+                }
+            )
+        await self._collection.insert_many(docs, session=session)
+        return [doc["_id"] for doc in docs]
+
+    async def claim_next(self, *, lease_s: float = DEFAULT_LEASE_S) -> OutboxEntry | None:
+        """Lease the oldest unpublished entry whose lease has run out, or None."""
+        now = _now()
+        doc = await self._collection.find_one_and_update(
+            {"published_at": None, "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": now + timedelta(seconds=lease_s)}},
+            sort=[("created_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        body = doc["body"]
+        return OutboxEntry(
+            message_id=doc["_id"],
+            routing_key=doc["routing_key"],
+            body=body.encode() if isinstance(body, str) else bytes(body),
+            headers=dict(doc.get("headers") or {}),
+            created_at=doc.get("created_at"),
+        )
+
+    async def mark_published(self, message_id: str) -> None:
+        await self._collection.update_one(
+            {"_id": message_id, "published_at": None}, {"$set": {"published_at": _now()}}
+        )
+
+    async def retry_after(self, message_id: str, delay_s: float) -> None:
+        """Keep the entry pending but out of reach until ``delay_s`` from now."""
+        await self._collection.update_one(
+            {"_id": message_id, "published_at": None},
+            {"$set": {"lease_until": _now() + timedelta(seconds=delay_s)}},
+        )
+
+    async def pending(self) -> list[dict[str, Any]]:
+        """Every unpublished entry, oldest first (for tests and diagnostics)."""
+        cursor = self._collection.find({"published_at": None}).sort("created_at", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def backlog(self) -> tuple[int, float]:
+        """How many entries wait, and the age in seconds of the oldest (0.0 when none)."""
+        count = await self._collection.count_documents({"published_at": None})
+        if count == 0:
+            return 0, 0.0
+        oldest = await self._collection.find_one(
+            {"published_at": None}, sort=[("created_at", ASCENDING)]
+        )
+        if oldest is None or oldest.get("created_at") is None:
+            return count, 0.0
+        created_at: datetime = oldest["created_at"]
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        return count, max((_now() - created_at).total_seconds(), 0.0)
+
+
+class OutboxRelay:
+    """Publishes outbox entries: at once when notified, and on every sweep."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        publisher: Publisher,
+        sweep_interval_s: float = 5.0,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> None:
+        self._outbox = outbox
+        self._publisher = publisher
+        self._sweep_interval_s = sweep_interval_s
+        self._lease_s = lease_s
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Wake the relay now (call right after a commit that added entries)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask ``run()`` to return after its current pass (cancelling it works too)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish pending entries until ``stop()``: after each notify and every sweep interval."""
+        log.info("outbox relay running (sweep every %.1fs)", self._sweep_interval_s)
+        while True:
+            # Cleared before the pass, so a notify that lands during it is not lost.
+            self._wake.clear()
+            try:
+                await self.flush()
+            except PyMongoError as exc:
+                log.warning("outbox pass failed, retrying on the next sweep: %r", exc)
+            except Exception:
+                # The relay must outlive any one bad pass, or events stop flowing.
+                log.exception("outbox pass failed unexpectedly, retrying on the next sweep")
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sweep_interval_s)
+        log.info("outbox relay stopped")
+
+    async def flush(self) -> int:
+        """Publish everything pending now, oldest first; returns how many were published."""
+        async with self._lock:
+            return await self._pass()
+
+    async def backlog(self) -> tuple[int, float]:
+        """See ``Outbox.backlog``."""
+        return await self._outbox.backlog()
+
+    async def _pass(self) -> int:
+        published = failures = 0
+        while failures < MAX_FAILURES_PER_PASS:
+            entry = await self._outbox.claim_next(lease_s=self._lease_s)
+            if entry is None:
+                break
+            try:
+                await self._publisher.publish(
+                    entry.routing_key,
+                    entry.body,
+                    message_id=entry.message_id,
+                    headers=entry.headers or None,
+                )
+            except PublishFailed as exc:
+                failures += 1
+                log.warning(
+                    "outbox entry %s (%s) not published, will retry: %s",
+                    entry.message_id,
+                    entry.routing_key,
+                    exc,
+                )
+                # Out of reach until the next sweep, so this pass moves on to
+                # the next entry instead of spinning on this one.
+                await self._outbox.retry_after(entry.message_id, self._sweep_interval_s)
+                continue
+            failures = 0
+            await self._outbox.mark_published(entry.message_id)
+            published += 1
+            log.info("outbox entry %s (%s) published", entry.message_id, entry.routing_key)
+        return published

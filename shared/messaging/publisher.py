@@ -1,0 +1,133 @@
+"""Publishing with publisher confirms and ``mandatory``: an event is either routed or an error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    DeliveryMode,
+)
+from aiormq.exceptions import AMQPError
+
+from shared.events import Event, encode
+from shared.messaging.topology import Topology
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+DEFAULT_EXCHANGE = ""
+
+
+class PublishFailed(Exception):
+    """The broker did not take the message: unroutable, nacked, unconfirmed or unreachable."""
+
+
+def build_message(
+    body: bytes,
+    *,
+    message_id: str,
+    routing_key: str,
+    headers: Mapping[str, Any] | None = None,
+    timestamp: datetime | None = None,
+) -> aio_pika.Message:
+    """A persistent JSON message whose ``type`` is the event's routing key."""
+    return aio_pika.Message(
+        body,
+        message_id=message_id,
+        type=routing_key,
+        timestamp=timestamp or datetime.now(UTC),
+        content_type=CONTENT_TYPE,
+        delivery_mode=DeliveryMode.PERSISTENT,
+        headers=dict(headers) if headers else None,
+    )
+
+
+class Publisher:
+    """Publishes on the ticketing exchange (or straight to a queue) and waits for the broker.
+
+    The channel is opened with ``on_return_raises=True``: with aio-pika's default an
+    unroutable ``mandatory`` message comes back as a return value, not an error
+    (recipes §1), and would be lost silently.
+    """
+
+    def __init__(
+        self, connection: AbstractConnection, topology: Topology, *, timeout_s: float = 10.0
+    ) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._timeout_s = timeout_s
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        """Open the confirming channel and declare the exchange."""
+        self._channel = self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self._channel
+        self._exchange = await self._topology.declare_exchange(self._channel)
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+        self._channel = None
+        self._exchange = None
+
+    async def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Publish ``body`` under ``routing_key``; ``PublishFailed`` unless confirmed and routed."""
+        message = build_message(
+            body, message_id=message_id, routing_key=routing_key, headers=headers
+        )
+        await self._send(self._topology.exchange_name, routing_key, message)
+
+    async def publish_event(
+        self,
+        event: Event,
+        *,
+        message_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Publish an event; returns its message id (a fresh uuid4 hex unless given)."""
+        message_id = message_id or uuid.uuid4().hex
+        await self.publish(event.routing_key, encode(event), message_id=message_id, headers=headers)
+        return message_id
+
+    async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
+        """Put ``message`` on one queue via the default exchange (retry, park, re-drive)."""
+        await self._send(DEFAULT_EXCHANGE, queue, message)
+
+    async def _send(self, exchange_name: str, routing_key: str, message: aio_pika.Message) -> None:
+        channel = self._channel
+        if channel is None or self._exchange is None:
+            raise PublishFailed("publisher is not started")
+        exchange = (
+            self._exchange if exchange_name == self._exchange.name else channel.default_exchange
+        )
+        try:
+            # One bound on the whole call: a robust channel waits for a reconnect
+            # before sending, and that wait must not hang the caller.
+            async with asyncio.timeout(self._timeout_s):
+                await exchange.publish(message, routing_key=routing_key, mandatory=True)
+        except TimeoutError as exc:
+            raise PublishFailed(
+                f"no confirm for {message.message_id} ({routing_key}) within {self._timeout_s}s"
+            ) from exc
+        except (AMQPError, ConnectionError, RuntimeError) as exc:
+            raise PublishFailed(
+                f"publishing {message.message_id} ({routing_key}) failed: {exc!r}"
+            ) from exc
+        log.debug("published %s to %r with key %s", message.message_id, exchange_name, routing_key)

@@ -1,0 +1,347 @@
+"""Outbox, relay and unit of work on real MongoDB (wire server) and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from shared.errors import Conflict
+from shared.events import ExpirationComplete, TicketCreated, decode
+from shared.messaging import (
+    AmqpSettings,
+    Inbox,
+    Outbox,
+    OutboxRelay,
+    Publisher,
+    Topology,
+    UnitOfWork,
+    open_messaging,
+)
+from shared.mongo import Mongo
+
+Eventually = Callable[..., Awaitable[Any]]
+
+TICKET = TicketCreated(id="t1", version=0, title="Concert", price_cents=1050, user_id="u1")
+
+
+class Received:
+    """Messages a plain queue consumer saw, by message id."""
+
+    def __init__(self) -> None:
+        self.messages: list[AbstractIncomingMessage] = []
+        self.arrived_at: dict[str, float] = {}
+
+    async def __call__(self, message: AbstractIncomingMessage) -> None:
+        self.messages.append(message)
+        self.arrived_at.setdefault(message.message_id or "", asyncio.get_running_loop().time())
+        await message.ack()
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.message_id or "" for m in self.messages]
+
+
+@pytest.fixture
+def topology(amqp_settings: AmqpSettings) -> Topology:
+    return Topology.from_settings(amqp_settings)
+
+
+@pytest.fixture
+async def outbox(mongo: Mongo) -> Outbox:
+    box = Outbox(mongo.db)
+    await box.ensure_indexes()
+    return box
+
+
+@pytest.fixture
+async def publisher(
+    amqp_connection: AbstractRobustConnection, topology: Topology
+) -> AsyncIterator[Publisher]:
+    pub = Publisher(amqp_connection, topology, timeout_s=5)
+    await pub.start()
+    yield pub
+    await pub.close()
+
+
+async def _listen(
+    connection: AbstractRobustConnection, topology: Topology, keys: list[str]
+) -> tuple[Received, AbstractQueue]:
+    channel = await connection.channel()
+    queues = await topology.declare_service_queues(channel, "listener", keys)
+    received = Received()
+    await queues.main.consume(received)
+    return received, queues.main
+
+
+async def test_an_entry_committed_but_never_published_is_published_by_the_sweep_of_a_starting_relay(
+    mongo: Mongo,
+    outbox: Outbox,
+    publisher: Publisher,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    # The crash: the transaction committed, then the process died before any relay ran.
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        [message_id] = await tx.emit(TICKET)
+    relay = OutboxRelay(outbox, publisher, sweep_interval_s=0.2)
+
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: message_id in received.ids, what="the leftover to be published")
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+
+    message = received.messages[0]
+    assert decode(message.type or "", message.body) == TICKET
+    assert await outbox.backlog() == (0, 0.0)
+    entry = await mongo.db.outbox.find_one({"_id": message_id})
+    assert entry is not None
+    assert entry["published_at"] is not None
+
+
+async def test_a_committed_event_is_published_at_once_without_waiting_for_the_sweep(
+    mongo: Mongo,
+    outbox: Outbox,
+    publisher: Publisher,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    relay = OutboxRelay(outbox, publisher, sweep_interval_s=60)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.2)  # the relay's first pass is done; it now sleeps for a minute
+    loop = asyncio.get_running_loop()
+
+    try:
+        committed_at = loop.time()
+        async with UnitOfWork(mongo, outbox, relay).begin() as tx:
+            [message_id] = await tx.emit(TICKET)
+        await eventually(lambda: message_id in received.ids, timeout_s=5)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+
+    assert received.arrived_at[message_id] - committed_at < 2.0
+
+
+async def test_a_failed_publish_leaves_the_entry_pending_and_a_later_sweep_publishes_it(
+    mongo: Mongo,
+    outbox: Outbox,
+    publisher: Publisher,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        [message_id] = await tx.emit(TICKET)
+    relay = OutboxRelay(outbox, publisher, sweep_interval_s=0.2)
+
+    published = await relay.flush()  # nobody is bound to ticket.created: unroutable
+
+    pending = await outbox.pending()
+    assert published == 0
+    assert [doc["_id"] for doc in pending] == [message_id]
+    assert pending[0]["published_at"] is None
+
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: message_id in received.ids, what="the retry on a later sweep")
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+    assert await outbox.pending() == []
+
+
+async def test_a_transaction_that_raises_leaves_neither_the_entity_nor_the_outbox_entry(
+    mongo: Mongo, outbox: Outbox
+) -> None:
+    class Boom(Exception):
+        pass
+
+    async def place_ticket_then_fail() -> None:
+        async with UnitOfWork(mongo, outbox).begin() as tx:
+            await mongo.db.tickets.insert_one({"_id": "t1", "version": 0}, session=tx.session)
+            await tx.emit(TICKET)
+            raise Boom
+
+    with pytest.raises(Boom):
+        await place_ticket_then_fail()
+
+    assert await mongo.db.tickets.count_documents({}) == 0
+    assert await mongo.db.outbox.count_documents({}) == 0
+
+
+async def test_events_of_one_transaction_are_published_in_the_order_emitted(
+    mongo: Mongo,
+    outbox: Outbox,
+    publisher: Publisher,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(
+        amqp_connection, topology, ["ticket.created", "expiration.complete"]
+    )
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        ids = await tx.emit(TICKET, ExpirationComplete(order_id="o1"), TICKET)
+
+    await OutboxRelay(outbox, publisher).flush()
+
+    await eventually(lambda: len(received.ids) == 3)
+    assert received.ids == ids
+
+
+async def test_two_relays_sweeping_at_once_publish_each_entry_once(
+    mongo: Mongo,
+    outbox: Outbox,
+    publisher: Publisher,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        ids = await tx.emit(*[TICKET] * 8)
+    other_publisher = Publisher(amqp_connection, topology)
+    await other_publisher.start()
+
+    counts = await asyncio.gather(
+        OutboxRelay(outbox, publisher).flush(),
+        OutboxRelay(Outbox(mongo.db), other_publisher).flush(),
+    )
+    await eventually(lambda: len(received.ids) >= len(ids))
+    await asyncio.sleep(0.2)  # a duplicate would arrive about now
+    await other_publisher.close()
+
+    assert sum(counts) == len(ids)
+    assert sorted(received.ids) == sorted(ids)
+
+
+async def test_backlog_counts_pending_entries_and_the_age_of_the_oldest(
+    mongo: Mongo, outbox: Outbox
+) -> None:
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        await tx.emit(TICKET, TICKET)
+    await asyncio.sleep(0.05)
+
+    count, oldest_age_s = await outbox.backlog()
+
+    assert count == 2
+    assert 0.05 <= oldest_age_s < 5
+
+
+async def test_a_claimed_message_id_is_refused_the_second_time_and_its_writes_are_dropped(
+    mongo: Mongo, outbox: Outbox
+) -> None:
+    inbox = Inbox(mongo.db, "svc")
+    await inbox.ensure_indexes()
+    uow = UnitOfWork(mongo, outbox, inbox=inbox)
+    claims = []
+    for _ in range(2):
+        async with uow.begin() as tx:
+            claimed = await tx.claim("m1")
+            claims.append(claimed)
+            await mongo.db.counters.update_one(
+                {"_id": "c"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+            )
+
+    counter = await mongo.db.counters.find_one({"_id": "c"})
+    assert claims == [True, False]
+    assert counter is not None
+    assert counter["n"] == 1
+
+
+async def test_inboxes_of_two_consumers_do_not_share_message_ids(
+    mongo: Mongo, outbox: Outbox
+) -> None:
+    async with UnitOfWork(mongo, outbox, inbox=Inbox(mongo.db, "orders")).begin() as tx:
+        first = await tx.claim("m1")
+    async with UnitOfWork(mongo, outbox, inbox=Inbox(mongo.db, "payments")).begin() as tx:
+        second = await tx.claim("m1")
+
+    assert (first, second) == (True, True)
+
+
+async def test_open_messaging_relays_events_written_through_its_unit_of_work(
+    amqp_settings: AmqpSettings,
+    mongo: Mongo,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    async with open_messaging(amqp_settings, service="tickets", mongo=mongo) as messaging:
+        assert messaging.uow is not None
+        assert messaging.ready
+        async with messaging.uow.begin() as tx:
+            await mongo.db.tickets.insert_one({"_id": "t1", "version": 0}, session=tx.session)
+            [message_id] = await tx.emit(TICKET, headers={"x-request-id": "r1"})
+
+        await eventually(lambda: message_id in received.ids)
+
+    message = received.messages[0]
+    assert message.headers.get("x-request-id") == "r1"
+    assert message.content_type == "application/json"
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.type == "ticket.created"
+    assert message.timestamp is not None
+
+
+async def test_leaving_open_messaging_publishes_what_is_still_pending(
+    amqp_settings: AmqpSettings,
+    mongo: Mongo,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    eventually: Eventually,
+) -> None:
+    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    settings = dataclasses.replace(amqp_settings, sweep_interval_s=60)
+    async with open_messaging(settings, service="tickets", mongo=mongo) as messaging:
+        assert messaging.outbox is not None
+        await asyncio.sleep(0.2)  # past the relay's first sweep; the next is a minute away
+        # Written without notifying the relay: only the flush on exit can publish it.
+        async with UnitOfWork(mongo, messaging.outbox).begin() as tx:
+            [message_id] = await tx.emit(TICKET)
+
+    await eventually(lambda: message_id in received.ids, timeout_s=5)
+
+
+async def test_two_deliveries_racing_to_claim_one_message_apply_it_once(
+    mongo: Mongo, outbox: Outbox
+) -> None:
+    inbox = Inbox(mongo.db, "svc")
+    await inbox.ensure_indexes()
+    uow = UnitOfWork(mongo, outbox, inbox=inbox)
+    both_claimed = asyncio.Barrier(2)
+
+    async def deliver() -> bool:
+        async with uow.begin() as tx:
+            claimed = await tx.claim("m1")
+            if claimed:
+                # A distinct document per delivery: only the inbox can make them collide.
+                await mongo.db.effects.insert_one({"message_id": "m1"}, session=tx.session)
+            # Neither commits before both have looked at the inbox.
+            with contextlib.suppress(asyncio.BrokenBarrierError):
+                await asyncio.wait_for(both_claimed.wait(), 2)
+            return claimed
+
+    outcomes = await asyncio.gather(deliver(), deliver(), return_exceptions=True)
+
+    assert await mongo.db.effects.count_documents({}) == 1
+    # The loser either saw the claim or lost the commit (a Conflict the consumer retries).
+    winners = [outcome for outcome in outcomes if outcome is True]
+    [loser] = [outcome for outcome in outcomes if outcome is not True]
+    assert len(winners) == 1
+    assert loser is False or isinstance(loser, Conflict), loser
