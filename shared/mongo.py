@@ -8,6 +8,7 @@ service's own ``setup`` callback, and writes that must commit together go throug
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +42,11 @@ class MongoSettings:
     url: str
     database: str
     server_selection_timeout_ms: int = 5000
+    # mongoeco (the wire server tests and `make up` use) lets any write that overlaps an
+    # open transaction fail that transaction's commit, and a failed commit keeps its
+    # writes. Serializing a process's writes around transactions avoids both; a real
+    # MongoDB needs none of it.
+    serialize_writes: bool = False
 
     @classmethod
     def from_env(cls, env: Env, *, default_database: str) -> MongoSettings:
@@ -49,6 +55,7 @@ class MongoSettings:
             url=url,
             database=database_from_url(url) or default_database,
             server_selection_timeout_ms=env.int("MONGO_TIMEOUT_MS", 5000, minimum=100),
+            serialize_writes=env.bool("MONGO_SERIALIZE_WRITES", False),
         )
 
 
@@ -72,9 +79,12 @@ def is_write_conflict(exc: BaseException) -> bool:
 class Mongo:
     """One client and the service's database."""
 
-    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient[Document], database: str, *, serialize_writes: bool = False
+    ) -> None:
         self.client = client
         self.db: Database = client[database]
+        self._write_lock = asyncio.Lock() if serialize_writes else None
 
     @classmethod
     def connect(cls, settings: MongoSettings) -> Mongo:
@@ -83,10 +93,22 @@ class Mongo:
             tz_aware=True,
             serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         )
-        return cls(client, settings.database)
+        return cls(client, settings.database, serialize_writes=settings.serialize_writes)
 
     async def ping(self) -> None:
         await self.db.command("ping")
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the process's write lock when writes are serialized (mongoeco); else nothing.
+
+        Not reentrant: never call it inside ``transaction()``.
+        """
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
@@ -95,7 +117,7 @@ class Mongo:
         A write conflict (at write time on mongod, at commit on mongoeco) is raised as
         ``Conflict`` so callers see one kind of error whatever the server.
         """
-        async with self.client.start_session() as session:
+        async with self.exclusive(), self.client.start_session() as session:
             try:
                 async with await session.start_transaction():
                     yield session

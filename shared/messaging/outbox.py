@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,7 +61,14 @@ def _now() -> datetime:
 class Outbox:
     """The ``outbox`` collection: events written in the same transaction as their entity."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        exclusive: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
+        # Plain writes take the same lock as transactions when writes are serialized.
+        self._exclusive = exclusive or contextlib.nullcontext
         self._collection = db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
@@ -104,12 +112,13 @@ class Outbox:
     async def claim_next(self, *, lease_s: float = DEFAULT_LEASE_S) -> OutboxEntry | None:
         """Lease the oldest unpublished entry whose lease has run out, or None."""
         now = _now()
-        doc = await self._collection.find_one_and_update(
-            {"published_at": None, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": now + timedelta(seconds=lease_s)}},
-            sort=[("created_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        async with self._exclusive():
+            doc = await self._collection.find_one_and_update(
+                {"published_at": None, "lease_until": {"$lte": now}},
+                {"$set": {"lease_until": now + timedelta(seconds=lease_s)}},
+                sort=[("created_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
         if doc is None:
             return None
         body = doc["body"]
@@ -122,16 +131,18 @@ class Outbox:
         )
 
     async def mark_published(self, message_id: str) -> None:
-        await self._collection.update_one(
-            {"_id": message_id, "published_at": None}, {"$set": {"published_at": _now()}}
-        )
+        async with self._exclusive():
+            await self._collection.update_one(
+                {"_id": message_id, "published_at": None}, {"$set": {"published_at": _now()}}
+            )
 
     async def retry_after(self, message_id: str, delay_s: float) -> None:
         """Keep the entry pending but out of reach until ``delay_s`` from now."""
-        await self._collection.update_one(
-            {"_id": message_id, "published_at": None},
-            {"$set": {"lease_until": _now() + timedelta(seconds=delay_s)}},
-        )
+        async with self._exclusive():
+            await self._collection.update_one(
+                {"_id": message_id, "published_at": None},
+                {"$set": {"lease_until": _now() + timedelta(seconds=delay_s)}},
+            )
 
     async def pending(self) -> list[dict[str, Any]]:
         """Every unpublished entry, oldest first (for tests and diagnostics)."""

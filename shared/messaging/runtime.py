@@ -117,7 +117,7 @@ async def open_messaging(
     try:
         await messaging.publisher.start()
         if mongo is not None:
-            messaging.outbox = Outbox(mongo.db)
+            messaging.outbox = Outbox(mongo.db, exclusive=mongo.exclusive)
             messaging.inbox = Inbox(mongo.db, service)
             await messaging.outbox.ensure_indexes()
             await messaging.inbox.ensure_indexes()

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
-from shared.events import Event
 from shared.errors import Conflict
+from shared.events import Event
 from shared.mongo import Mongo, Session
 
 if TYPE_CHECKING:

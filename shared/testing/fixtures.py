@@ -39,7 +39,11 @@ def mongo_url() -> Iterator[str]:
 
 @pytest.fixture
 def mongo_settings(mongo_url: str) -> MongoSettings:
-    return MongoSettings(url=mongo_url, database=f"t_{uuid.uuid4().hex[:12]}")
+    # mongoeco needs a process's writes serialized around transactions (see MongoSettings).
+    serialize = not os.environ.get("MONGO_URL")
+    return MongoSettings(
+        url=mongo_url, database=f"t_{uuid.uuid4().hex[:12]}", serialize_writes=serialize
+    )
 
 
 @pytest.fixture

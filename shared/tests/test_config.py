@@ -34,7 +34,7 @@ def test_masked_hides_secrets_and_url_passwords_but_keeps_the_rest() -> None:
 
 
 def test_a_missing_variable_is_named() -> None:
-    with pytest.raises(ConfigError, match="^MONGO_URL must be defined$"):
+    with pytest.raises(ConfigError, match=r"^MONGO_URL must be defined$"):
         MongoSettings.from_env(Env({}), default_database="orders")
 
 

@@ -21,7 +21,11 @@ class TrimmedString(fields.String):
 
 
 def _email() -> fields.Email:
-    messages: dict[str, Any] = {"required": EMAIL_MESSAGE, "invalid": EMAIL_MESSAGE, "null": EMAIL_MESSAGE}
+    messages: dict[str, Any] = {
+        "required": EMAIL_MESSAGE,
+        "invalid": EMAIL_MESSAGE,
+        "null": EMAIL_MESSAGE,
+    }
     return fields.Email(
         required=True,
         error_messages=messages,

@@ -33,7 +33,7 @@ async def gateway_url(
 ) -> AsyncIterator[str]:
     auth = await aiohttp_server(create_app(settings))
     port = free_port()
-    upstreams = {name: "127.0.0.1:9" for name in ("TICKETS", "ORDERS", "PAYMENTS", "CLIENT")}
+    upstreams = dict.fromkeys(("TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9")
     gateway = Gateway(
         tmp_path / "nginx", f"127.0.0.1:{port}", {"AUTH": f"127.0.0.1:{auth.port}", **upstreams}
     )
@@ -46,7 +46,7 @@ async def gateway_url(
 
 
 def test_the_shared_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
-    upstreams = {n: "127.0.0.1:9" for n in ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT")}
+    upstreams = dict.fromkeys(("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9")
     gateway = Gateway(tmp_path, "127.0.0.1:18999", upstreams)
 
     result = gateway.check()

@@ -1,0 +1,88 @@
+"""Bodies of /api/tickets. Price is a JSON number (or numeric string) outside, cents inside."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_dump
+
+from services.tickets.domain import MAX_PRICE_CENTS
+from shared.events import Money
+from shared.events.fields import number_to_cents
+from shared.web import RequestSchema
+
+TITLE_REQUIRED = "Title is required"
+TITLE_MAX_LENGTH = 200
+
+
+class Title(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        title = str(super()._deserialize(value, attr, data, **kwargs)).strip()
+        if not title:
+            raise ValidationError(TITLE_REQUIRED)
+        if len(title) > TITLE_MAX_LENGTH:
+            raise ValidationError(f"Title must be at most {TITLE_MAX_LENGTH} characters")
+        return title
+
+
+class Price(fields.Field[int]):
+    """A positive amount with at most two decimals, given as a number or a numeric string."""
+
+    def __init__(self, positive_message: str, **kwargs: Any) -> None:
+        messages: dict[str, Any] = {"required": positive_message, "null": positive_message}
+        super().__init__(required=True, error_messages=messages, **kwargs)
+        self.positive_message = positive_message
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            try:
+                value = Decimal(value.strip())
+            except InvalidOperation:
+                raise ValidationError(self.positive_message) from None
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValidationError(self.positive_message)
+        if not Decimal(str(value)).is_finite() or value <= 0:
+            raise ValidationError(self.positive_message)
+        try:
+            cents = number_to_cents(value)
+        except ValueError:
+            raise ValidationError("Price must have at most 2 decimals") from None
+        if cents > MAX_PRICE_CENTS:
+            raise ValidationError(f"Price must be at most {MAX_PRICE_CENTS // 100}")
+        return cents
+
+
+def _title() -> Title:
+    messages: dict[str, Any] = {
+        "required": TITLE_REQUIRED,
+        "null": TITLE_REQUIRED,
+        "invalid": TITLE_REQUIRED,
+    }
+    return Title(required=True, error_messages=messages)
+
+
+class CreateTicketIn(RequestSchema):
+    title = _title()
+    price = Price("Price must be greater than 0")
+
+
+class UpdateTicketIn(RequestSchema):
+    title = _title()
+    price = Price("Price must be provided and greater than 0")
+
+
+class TicketOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    price = Money(attribute="price_cents")
+    userId = fields.String(attribute="user_id")
+    version = fields.Integer()
+    orderId = fields.String(attribute="order_id", allow_none=True)
+
+    @post_dump
+    def _drop_empty_order(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # As the original: orderId appears only while the ticket is reserved.
+        if data.get("orderId") is None:
+            data.pop("orderId", None)
+        return data
