@@ -31,6 +31,7 @@ from shared.testing.gateway import Gateway
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
 
 RUN_DIR = REPO_ROOT / ".run"
+MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def ready(port: int) -> bool:
 class Stack:
     gateway_port: int
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    mongo: MongoServer | None = None
+    mongo_servers: list[MongoServer] = field(default_factory=list)
     gateway: Gateway | None = None
 
     @property
@@ -206,11 +207,20 @@ class Stack:
         env.setdefault("STRIPE_API_BASE", "http://127.0.0.1:12111")
         if not env.get("JWT_PRIVATE_KEY") or not env.get("JWT_PUBLIC_KEY"):
             env["JWT_PRIVATE_KEY"], env["JWT_PUBLIC_KEY"] = dev_jwt_keys()
-        if not env.get("MONGO_URL"):
-            self.mongo = MongoServer.start()
-            env["MONGO_URL"] = self.mongo.url
-            say(f"MongoDB wire server (mongoeco, in memory) at {self.mongo.url}")
         return env
+
+    def mongo_for(self, process: Process, env: dict[str, str]) -> dict[str, str]:
+        """Real MongoDB when given; else a mongoeco server of the service's own.
+
+        mongoeco's transactions conflict with any overlapping write on the same server,
+        even in another database, so services must not share one.
+        """
+        if env.get("MONGO_URL") or process.name not in MONGO_SERVICES:
+            return {}
+        server = MongoServer.start()
+        self.mongo_servers.append(server)
+        say(f"{process.name}: MongoDB wire server (mongoeco, in memory) at {server.url}")
+        return {"MONGO_URL": server.url, "MONGO_SERIALIZE_WRITES": "true"}
 
     def start(self) -> None:
         ensure_rabbitmq(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL))
@@ -222,7 +232,12 @@ class Stack:
         )
         running = [p for p in PROCESSES if p.exists()]
         for process in running:
-            child_env = {**env, "PORT": str(process.port), "HOST": "127.0.0.1"}
+            child_env = {
+                **env,
+                **self.mongo_for(process, env),
+                "PORT": str(process.port),
+                "HOST": "127.0.0.1",
+            }
             say(f"starting {process.module} on :{process.port}")
             self.children.append(
                 (
@@ -257,8 +272,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop in time; killing it")
                 child.kill()
-        if self.mongo:
-            self.mongo.stop()
+        for server in self.mongo_servers:
+            server.stop()
 
 
 @contextlib.contextmanager
