@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV313 := .venv313
 # The first interpreter of a version that actually runs (pyenv's shims exist but may not).
-find_python = $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) 2>/dev/null) $$(command -v python$(1)); do $$p -c 'import sys' 2>/dev/null && { echo $$p; break; }; done)
+find_python = $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(1)*/bin/python$(1) $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) 2>/dev/null) $$(command -v python$(1)); do $$p -c 'import sys' 2>/dev/null && { echo $$p; break; }; done)
 # mongoeco (the MongoDB wire server used when MONGO_URL is unset) needs Python 3.13.
 PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
