@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,3 @@ def close_connections(connection_name: str) -> int:
             result = rabbitmqctl("close_connection", pid, "closed by test")
             closed += result.returncode == 0
     return closed
-
-
-def python() -> str:
-    return sys.executable

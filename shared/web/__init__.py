@@ -1,6 +1,6 @@
 """HTTP plumbing every service shares: errors, bodies, validation, health, the base app."""
 
-from shared.web.app import HttpSettings, base_app, json_response
+from shared.web.app import HttpSettings, base_app
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
 from shared.web.requests import RequestSchema, load, object_id, read_json
@@ -13,7 +13,6 @@ __all__ = [
     "base_app",
     "error_middleware",
     "health_routes",
-    "json_response",
     "load",
     "object_id",
     "read_json",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -39,7 +38,3 @@ def base_app(http: HttpSettings, middlewares: Iterable[Middleware] = ()) -> web.
     app[READINESS_CHECKS] = {}
     app.add_routes(health_routes)
     return app
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
