@@ -11,8 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.infra import (
@@ -22,6 +20,7 @@ from shared.testing.infra import (
     Vhost,
     has_rabbitmqctl,
 )
+from shared.testing.keys import generate_keypair
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +84,4 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def jwt_keys() -> tuple[str, str]:
     """A fresh Ed25519 key pair as (private PEM, public PEM)."""
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return generate_keypair()

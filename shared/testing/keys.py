@@ -1,10 +1,11 @@
-"""Print a fresh dev Ed25519 key pair as .env lines (``make keys >> .env``)."""
+"""Dev Ed25519 key pairs; ``make keys >> .env`` prints one as .env lines."""
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
-def env_lines() -> str:
+def generate_keypair() -> tuple[str, str]:
+    """A fresh Ed25519 key pair as (private PKCS8 PEM, public SubjectPublicKeyInfo PEM)."""
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -14,6 +15,11 @@ def env_lines() -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    return private, public
+
+
+def env_lines() -> str:
+    private, public = generate_keypair()
     # One line each: the services accept "\n" escapes in PEM variables.
     escaped = {
         name: pem.strip().replace("\n", "\\n")

@@ -24,11 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from shared.testing.gateway import Gateway
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
+from shared.testing.keys import generate_keypair
 
 RUN_DIR = REPO_ROOT / ".run"
 MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
@@ -162,20 +160,10 @@ def dev_jwt_keys() -> tuple[str, str]:
     private_path, public_path = folder / "private.pem", folder / "public.pem"
     if not private_path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        private_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        private, public = generate_keypair()
+        private_path.write_text(private)
         private_path.chmod(0o600)
-        public_path.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+        public_path.write_text(public)
     return private_path.read_text(), public_path.read_text()
 
 
