@@ -22,13 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
-    DeliveryMode,
 )
 from aiormq.exceptions import AMQPError
 from pymongo.errors import ConnectionFailure
@@ -36,7 +34,7 @@ from pymongo.errors import ConnectionFailure
 from shared.errors import Conflict
 from shared.events import Event, MalformedEvent, decode
 from shared.messaging import headers as h
-from shared.messaging.publisher import CONTENT_TYPE, Publisher, PublishFailed
+from shared.messaging.publisher import Publisher, PublishFailed, copy_for_queue
 from shared.messaging.settings import AmqpSettings
 from shared.messaging.topology import QueueNames, Topology
 
@@ -255,7 +253,7 @@ class Consumer:
     async def _retry(
         self, message: AbstractIncomingMessage, routing_key: str, attempt: int, error: str
     ) -> None:
-        copy = _copy(message, routing_key, {h.ATTEMPT: attempt + 1})
+        copy = copy_for_queue(message, routing_key, {h.ATTEMPT: attempt + 1})
         try:
             await self._publisher.send_to_queue(self.queues.retry, copy)
         except PublishFailed as exc:
@@ -275,7 +273,7 @@ class Consumer:
     async def _park(
         self, message: AbstractIncomingMessage, routing_key: str, *, reason: str, error: str
     ) -> None:
-        copy = _copy(
+        copy = copy_for_queue(
             message,
             routing_key,
             {
@@ -315,21 +313,3 @@ class Consumer:
             await message.nack(requeue=True)
         except (AMQPError, ConnectionError, RuntimeError) as exc:
             log.warning("nack of %s failed: %r", message.message_id, exc)
-
-
-def _copy(
-    message: AbstractIncomingMessage, routing_key: str, extra: Mapping[str, Any]
-) -> aio_pika.Message:
-    """A persistent copy of ``message`` for the retry or parked queue."""
-    headers = h.application_headers(message.headers or {})
-    headers[h.ORIGINAL_ROUTING_KEY] = routing_key
-    headers.update(extra)
-    return aio_pika.Message(
-        message.body,
-        message_id=message.message_id,
-        type=routing_key,
-        timestamp=message.timestamp,
-        content_type=message.content_type or CONTENT_TYPE,
-        delivery_mode=DeliveryMode.PERSISTENT,
-        headers=headers,
-    )

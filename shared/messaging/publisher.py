@@ -14,11 +14,13 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
     AbstractExchange,
+    AbstractIncomingMessage,
     DeliveryMode,
 )
 from aiormq.exceptions import AMQPError
 
 from shared.events import Event, encode
+from shared.messaging import headers as h
 from shared.messaging.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -131,3 +133,25 @@ class Publisher:
                 f"publishing {message.message_id} ({routing_key}) failed: {exc!r}"
             ) from exc
         log.debug("published %s to %r with key %s", message.message_id, exchange_name, routing_key)
+
+
+def copy_for_queue(
+    message: AbstractIncomingMessage, routing_key: str, extra: Mapping[str, Any]
+) -> aio_pika.Message:
+    """A persistent copy of ``message`` for a retry, parked or main queue.
+
+    Our control headers (attempt, parking reason) are dropped and ``extra`` added, so a
+    re-driven message starts counting attempts afresh.
+    """
+    headers = h.application_headers(message.headers or {})
+    headers[h.ORIGINAL_ROUTING_KEY] = routing_key
+    headers.update(extra)
+    return aio_pika.Message(
+        message.body,
+        message_id=message.message_id,
+        type=routing_key,
+        timestamp=message.timestamp,
+        content_type=message.content_type or CONTENT_TYPE,
+        delivery_mode=DeliveryMode.PERSISTENT,
+        headers=headers,
+    )

@@ -27,12 +27,11 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
     AbstractIncomingMessage,
-    DeliveryMode,
 )
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from shared.messaging import headers as h
-from shared.messaging.publisher import CONTENT_TYPE, Publisher
+from shared.messaging.publisher import Publisher, copy_for_queue
 from shared.messaging.topology import Topology
 
 GET_TIMEOUT_S = 10.0
@@ -113,28 +112,14 @@ async def redrive(
                 continue
             # Confirmed on the work queue first, removed from parked second: a crash
             # in between leaves a duplicate, never a loss.
-            await publisher.send_to_queue(names.main, _fresh_copy(message))
+            fresh = copy_for_queue(message, describe(message).type, {})
+            await publisher.send_to_queue(names.main, fresh)
             await message.ack()
             moved += 1
     finally:
         await channel.close()  # anything still unsettled goes back to parked
         await publisher.close()
     return moved
-
-
-def _fresh_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
-    routing_key = describe(message).type
-    headers = h.application_headers(message.headers or {})
-    headers[h.ORIGINAL_ROUTING_KEY] = routing_key
-    return aio_pika.Message(
-        message.body,
-        message_id=message.message_id,
-        type=routing_key,
-        timestamp=message.timestamp,
-        content_type=message.content_type or CONTENT_TYPE,
-        delivery_mode=DeliveryMode.PERSISTENT,
-        headers=headers,
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
