@@ -9,6 +9,7 @@ A service's ``Settings`` is a frozen dataclass built by ``Settings.from_env()`` 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -59,12 +60,19 @@ class Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: _Str, default: float | None = None) -> float:
+    def float(
+        self, name: _Str, default: float | None = None, *, minimum: float | None = None
+    ) -> float:
         raw = self.str(name, default=_MISSING if default is None else default)
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, got {value:g}")
+        return value
 
     def bool(self, name: _Str, default: bool) -> bool:
         raw = self.str(name, default="true" if default else "false").lower()

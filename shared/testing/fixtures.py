@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
+from shared.testing.events import EventTap, tap_events
+from shared.testing.identity import signin_cookie
 from shared.testing.infra import (
     DEFAULT_AMQP_URL,
     DEFAULT_REDIS_URL,
@@ -76,6 +79,26 @@ def amqp_namespace() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture
+def amqp(amqp_url: str, amqp_namespace: str) -> AmqpSettings:
+    """A service's messaging settings for a test: its own namespace, quick retries."""
+    return AmqpSettings(
+        url=amqp_url,
+        namespace=amqp_namespace,
+        retry_delay_ms=100,
+        max_retries=20,
+        delivery_limit=5,
+        sweep_interval_s=0.5,
+    )
+
+
+@pytest.fixture
+async def events(amqp: AmqpSettings) -> AsyncIterator[EventTap]:
+    """Everything published on this test's exchange; ask for it before the app starts."""
+    async with tap_events(amqp) as tap:
+        yield tap
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
@@ -85,3 +108,16 @@ def redis_url() -> str:
 def jwt_keys() -> tuple[str, str]:
     """A fresh Ed25519 key pair as (private PEM, public PEM)."""
     return generate_keypair()
+
+
+Signin = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def signin(jwt_keys: tuple[str, str]) -> Signin:
+    """``signin(user_id=None)``: a session cookie for that user (a new one when omitted)."""
+
+    def make(user_id: str | None = None) -> dict[str, str]:
+        return signin_cookie(jwt_keys[0], user_id)
+
+    return make

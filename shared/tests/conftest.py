@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,6 +10,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shared.messaging import AmqpSettings, connect
+from shared.testing import poll
 
 Eventually = Callable[..., Awaitable[Any]]
 
@@ -43,26 +42,4 @@ async def amqp_connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnecti
 @pytest.fixture
 def eventually() -> Eventually:
     """``await eventually(predicate, timeout_s=10)``: poll until truthy, fail on timeout."""
-
-    async def poll(
-        predicate: Callable[[], Any],
-        *,
-        timeout_s: float = 10.0,
-        interval_s: float = 0.02,
-        what: str = "",
-    ) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return result
-            if loop.time() >= deadline:
-                raise AssertionError(
-                    f"timed out after {timeout_s}s waiting for {what or predicate}"
-                )
-            await asyncio.sleep(interval_s)
-
-    return poll
+    return poll.eventually

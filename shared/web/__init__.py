@@ -3,7 +3,7 @@
 from shared.web.app import HttpSettings, base_app
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
-from shared.web.requests import RequestSchema, load, object_id, read_json
+from shared.web.requests import RequestSchema, idempotency_key, load, object_id, read_json
 
 __all__ = [
     "READINESS_CHECKS",
@@ -13,6 +13,7 @@ __all__ = [
     "base_app",
     "error_middleware",
     "health_routes",
+    "idempotency_key",
     "load",
     "object_id",
     "read_json",

@@ -12,6 +12,7 @@ from bson.errors import InvalidId
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared.errors import BadRequest, NotFound, RequestValidationError
+from shared.idempotency import MAX_KEY_LENGTH, IdempotencyKey, fingerprint
 
 T = TypeVar("T")
 
@@ -66,3 +67,19 @@ def object_id(request: web.Request, name: str = "id") -> ObjectId:
         return ObjectId(request.match_info[name])
     except (InvalidId, TypeError):
         raise NotFound() from None
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request: web.Request, *, scope: str, body: Any) -> IdempotencyKey | None:
+    """The request's ``Idempotency-Key`` within ``scope``, or None when it sent none."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise RequestValidationError(
+            [(f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} characters", IDEMPOTENCY_HEADER)]
+        )
+    return IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint(body))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,24 +14,10 @@ from shared.auth import IdentitySettings
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
-from shared.testing.events import EventTap, tap_events
-from shared.testing.identity import signin_cookie
+from shared.testing.events import EventTap
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
-Signin = Callable[..., dict[str, str]]
-
-
-@pytest.fixture
-def amqp(amqp_url: str, amqp_namespace: str) -> AmqpSettings:
-    return AmqpSettings(
-        url=amqp_url,
-        namespace=amqp_namespace,
-        retry_delay_ms=100,
-        max_retries=20,
-        delivery_limit=5,
-        sweep_interval_s=0.5,
-    )
 
 
 @pytest.fixture
@@ -45,13 +31,6 @@ def settings(
         amqp=amqp,
         identity=IdentitySettings(jwt_public_key=jwt_keys[1], cookie_secure=False),
     )
-
-
-@pytest.fixture
-async def events(amqp: AmqpSettings) -> AsyncIterator[EventTap]:
-    """Everything published on this test's exchange (bound before the app starts)."""
-    async with tap_events(amqp) as tap:
-        yield tap
 
 
 @pytest.fixture
@@ -69,16 +48,6 @@ def deps(client: Client) -> Deps:
     assert client.app is not None
     deps: Deps = client.app[DEPS]
     return deps
-
-
-@pytest.fixture
-def signin(jwt_keys: tuple[str, str]) -> Signin:
-    """A session cookie for ``user_id`` (a new user each call when omitted)."""
-
-    def make(user_id: str | None = None) -> dict[str, str]:
-        return signin_cookie(jwt_keys[0], user_id)
-
-    return make
 
 
 async def create_ticket(

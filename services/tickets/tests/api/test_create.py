@@ -1,9 +1,10 @@
 from bson import ObjectId
 
-from services.tickets.tests.conftest import Client, Signin, create_ticket
+from services.tickets.tests.conftest import Client, create_ticket
 from shared.events import TicketCreated
 from shared.mongo import Mongo
 from shared.testing.events import EventTap, payload
+from shared.testing.fixtures import Signin
 
 
 async def test_post_api_tickets_has_a_handler(client: Client) -> None:

@@ -1,7 +1,8 @@
 from bson import ObjectId
 
-from services.tickets.tests.conftest import Client, Signin, create_ticket
+from services.tickets.tests.conftest import Client, create_ticket
 from shared.mongo import Mongo
+from shared.testing.fixtures import Signin
 
 
 async def test_showing_an_unknown_ticket_is_a_404(client: Client) -> None:

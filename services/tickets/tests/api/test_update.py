@@ -2,10 +2,11 @@ import asyncio
 
 from bson import ObjectId
 
-from services.tickets.tests.conftest import Client, Signin, create_ticket
+from services.tickets.tests.conftest import Client, create_ticket
 from shared.events import TicketUpdated
 from shared.mongo import Mongo
 from shared.testing.events import EventTap, payload
+from shared.testing.fixtures import Signin
 
 
 async def test_updating_an_unknown_ticket_is_a_404(client: Client, signin: Signin) -> None:

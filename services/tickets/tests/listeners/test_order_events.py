@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 
 from services.tickets.service import Deps
-from services.tickets.tests.conftest import Client, Signin, create_ticket
+from services.tickets.tests.conftest import Client, create_ticket
 from shared.events import OrderCancelled, OrderCreated, TicketId, TicketRef, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import EventTap, event_publisher, payload
+from shared.testing.fixtures import Signin
 
 
 def order_created(ticket_id: str, order_id: str | None = None) -> OrderCreated:

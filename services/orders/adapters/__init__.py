@@ -1,0 +1,1 @@
+"""orders' storage: the orders and the ticket replica in MongoDB."""

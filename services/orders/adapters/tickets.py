@@ -1,0 +1,95 @@
+"""The ticket replica in MongoDB: copies of the tickets service's tickets, and who holds each.
+
+``held_by`` is the id of the order that holds the ticket (None when free). It changes only
+in the transaction that changes that order's status, so it always agrees with the orders;
+the conditional update on it is what makes reservation atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bson import ObjectId
+
+from services.orders.domain import Ticket
+from shared.mongo import Database, Document, Session
+
+
+def ticket_from_doc(doc: Document) -> Ticket:
+    return Ticket(
+        id=str(doc["_id"]),
+        title=doc["title"],
+        price_cents=doc["price_cents"],
+        version=doc["version"],
+    )
+
+
+def _object_id(ticket_id: str) -> ObjectId | None:
+    return ObjectId(ticket_id) if ObjectId.is_valid(ticket_id) else None
+
+
+class MongoTicketReplica:
+    def __init__(self, db: Database) -> None:
+        self._tickets = db.tickets
+
+    async def add(self, ticket: Ticket, *, session: Session) -> bool:
+        """Insert a new replica; False if it exists (a duplicate ``ticket.created``)."""
+        # An upsert, not an insert: a duplicate must not fail (and abort) the transaction.
+        result = await self._tickets.update_one(
+            {"_id": ObjectId(ticket.id)},
+            {
+                "$setOnInsert": {
+                    "title": ticket.title,
+                    "price_cents": ticket.price_cents,
+                    "version": ticket.version,
+                    "held_by": None,
+                }
+            },
+            upsert=True,
+            session=session,
+        )
+        return result.upserted_id is not None
+
+    async def get(self, ticket_id: str, *, session: Session | None = None) -> Ticket | None:
+        key = _object_id(ticket_id)
+        if key is None:
+            return None
+        doc = await self._tickets.find_one({"_id": key}, session=session)
+        return ticket_from_doc(doc) if doc else None
+
+    async def by_ids(self, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
+        keys = [ObjectId(i) for i in set(ticket_ids)]
+        cursor = self._tickets.find({"_id": {"$in": keys}})
+        return {str(doc["_id"]): ticket_from_doc(doc) async for doc in cursor}
+
+    async def replace_version(self, ticket: Ticket, *, session: Session) -> bool:
+        """Store ``ticket`` if the replica still has the version before it; False otherwise."""
+        result = await self._tickets.update_one(
+            {"_id": ObjectId(ticket.id), "version": ticket.version - 1},
+            {
+                "$set": {
+                    "title": ticket.title,
+                    "price_cents": ticket.price_cents,
+                    "version": ticket.version,
+                }
+            },
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def hold(self, ticket_id: str, order_id: str, *, session: Session) -> bool:
+        """Mark the ticket held by ``order_id`` if nobody holds it; False if somebody does."""
+        result = await self._tickets.update_one(
+            {"_id": ObjectId(ticket_id), "held_by": None},
+            {"$set": {"held_by": order_id}},
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def release(self, ticket_id: str, order_id: str, *, session: Session) -> None:
+        """Free the ticket if ``order_id`` is the one holding it."""
+        await self._tickets.update_one(
+            {"_id": ObjectId(ticket_id), "held_by": order_id},
+            {"$set": {"held_by": None}},
+            session=session,
+        )

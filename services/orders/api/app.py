@@ -1,0 +1,77 @@
+"""orders' app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from services.orders.adapters.orders import MongoOrderRepository
+from services.orders.adapters.orders import create_indexes as create_order_indexes
+from services.orders.adapters.tickets import MongoTicketReplica
+from services.orders.api.handlers import routes
+from services.orders.api.keys import DEPS, SETTINGS
+from services.orders.config import SERVICE, Settings
+from services.orders.listeners import subscriptions
+from services.orders.service import Deps
+from services.orders.sweeper import sweep_forever
+from shared import idempotency
+from shared.auth import TokenVerifier, current_user_middleware, session_middleware
+from shared.messaging import open_messaging
+from shared.mongo import Database, open_mongo
+from shared.web import add_readiness_check, base_app
+
+
+async def create_indexes(db: Database) -> None:
+    await create_order_indexes(db)
+    await idempotency.create_indexes(db)
+
+
+async def open_deps(app: web.Application) -> AsyncIterator[None]:
+    """MongoDB, then messaging; listeners and the sweep start once the use cases can run."""
+    settings = app[SETTINGS]
+    async with (
+        open_mongo(settings.mongo, create_indexes) as mongo,
+        open_messaging(settings.amqp, service=SERVICE, mongo=mongo) as messaging,
+    ):
+        assert messaging.uow is not None  # there is one whenever mongo is given
+        tickets = MongoTicketReplica(mongo.db)
+        deps = Deps(
+            orders=MongoOrderRepository(mongo.db, tickets),
+            tickets=tickets,
+            idempotency=idempotency.IdempotencyStore(mongo.db),
+            uow=messaging.uow,
+            hold_s=settings.orders.expiration_s,
+        )
+        app[DEPS] = deps
+        add_readiness_check(app, "mongo", mongo.ping)
+        add_readiness_check(app, "rabbitmq", messaging.check_ready)
+        await messaging.start_consuming(subscriptions(deps))
+        sweep = asyncio.create_task(
+            sweep_forever(
+                deps,
+                interval_s=settings.orders.sweep_interval_s,
+                grace_s=settings.orders.sweep_grace_s,
+            ),
+            name="overdue-order-sweep",
+        )
+        try:
+            yield
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+
+
+def create_app(settings: Settings) -> web.Application:
+    verifier = TokenVerifier(settings.identity.jwt_public_key)
+    app = base_app(
+        settings.http,
+        [session_middleware(settings.identity), current_user_middleware(verifier)],
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(open_deps)
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,52 @@
+"""Bodies of /api/orders. The order embeds its ticket, as the original's populate did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from marshmallow import Schema, ValidationError, fields
+
+from shared.events import Money
+from shared.events.fields import UtcDateTime
+from shared.web import RequestSchema
+
+TICKET_ID_REQUIRED = "TicketId must be provided"
+
+
+class TicketIdField(fields.String):
+    """A ticket id as the tickets service makes them (an ObjectId's 24 hex digits)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        ticket_id = str(super()._deserialize(value, attr, data, **kwargs)).strip()
+        if not ObjectId.is_valid(ticket_id):
+            raise ValidationError(TICKET_ID_REQUIRED)
+        return ticket_id
+
+
+class CreateOrderIn(RequestSchema):
+    ticket_id = TicketIdField(
+        required=True,
+        data_key="ticketId",
+        error_messages={
+            "required": TICKET_ID_REQUIRED,
+            "null": TICKET_ID_REQUIRED,
+            "invalid": TICKET_ID_REQUIRED,
+        },
+    )
+
+
+class TicketOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    price = Money(attribute="price_cents")
+    version = fields.Integer()
+
+
+class OrderOut(Schema):
+    id = fields.String()
+    status = fields.String()
+    userId = fields.String(attribute="user_id")
+    expiresAt = UtcDateTime(attribute="expires_at")
+    ticket = fields.Nested(TicketOut)
+    version = fields.Integer()

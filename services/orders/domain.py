@@ -1,0 +1,115 @@
+"""Orders, the ticket replica and the rules for changing them. No I/O here.
+
+Only this service increments an order's ``version`` (0 at create, +1 per change). The
+ticket replica's version is the tickets service's: we only ever copy it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from shared.errors import BadRequest
+from shared.events import (
+    OrderCancelled,
+    OrderCreated,
+    TicketCreated,
+    TicketId,
+    TicketRef,
+    TicketUpdated,
+)
+
+# spec §2.4, exact strings
+CREATED = "created"
+CANCELLED = "cancelled"
+AWAITING_PAYMENT = "awaiting:payment"
+COMPLETE = "complete"
+
+
+class TicketAlreadyReserved(BadRequest):
+    default_message = "Ticket is already reserved"
+
+
+class PaidOrderCannotBeCancelled(BadRequest):
+    default_message = "Cannot cancel a complete order: it has been paid for"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What orders knows of a ticket: a copy kept in step by the tickets service's events."""
+
+    id: str
+    title: str
+    price_cents: int
+    version: int = 0
+
+    @classmethod
+    def from_created(cls, event: TicketCreated) -> Ticket:
+        return cls(
+            id=event.id, title=event.title, price_cents=event.price_cents, version=event.version
+        )
+
+    def follows(self, event: TicketUpdated) -> bool:
+        """True if ``event`` is the very next version, the only one we may apply."""
+        return event.version == self.version + 1
+
+    def updated(self, event: TicketUpdated) -> Ticket:
+        return replace(
+            self, title=event.title, price_cents=event.price_cents, version=event.version
+        )
+
+
+def _to_milliseconds(instant: datetime) -> datetime:
+    # The wire and BSON keep milliseconds; an order equals itself after a round trip.
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    user_id: str
+    status: str
+    expires_at: datetime
+    ticket: Ticket
+    version: int = 0
+
+    @classmethod
+    def place(
+        cls, *, order_id: str, user_id: str, ticket: Ticket, now: datetime, hold_s: float
+    ) -> Order:
+        """A new order holding ``ticket`` for ``hold_s`` seconds from ``now``."""
+        expires_at = _to_milliseconds(now.astimezone(UTC) + timedelta(seconds=hold_s))
+        return cls(
+            id=order_id, user_id=user_id, status=CREATED, expires_at=expires_at, ticket=ticket
+        )
+
+    @property
+    def settled(self) -> bool:
+        """Paid or cancelled: nothing can change it any more."""
+        return self.status in (COMPLETE, CANCELLED)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status == CREATED and now >= self.expires_at
+
+    def cancelled(self) -> Order:
+        """The next version, cancelled. A paid order is never cancelled."""
+        if self.status == COMPLETE:
+            raise PaidOrderCannotBeCancelled()
+        return replace(self, status=CANCELLED, version=self.version + 1)
+
+    def completed(self) -> Order:
+        """The next version, paid for."""
+        return replace(self, status=COMPLETE, version=self.version + 1)
+
+    def created_event(self) -> OrderCreated:
+        return OrderCreated(
+            id=self.id,
+            version=self.version,
+            status=self.status,
+            user_id=self.user_id,
+            expires_at=self.expires_at,
+            ticket=TicketRef(id=self.ticket.id, price_cents=self.ticket.price_cents),
+        )
+
+    def cancelled_event(self) -> OrderCancelled:
+        return OrderCancelled(id=self.id, version=self.version, ticket=TicketId(id=self.ticket.id))

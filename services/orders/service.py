@@ -1,0 +1,200 @@
+"""orders' use cases: one function per action. Each takes its dependencies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+
+from services.orders.adapters.orders import (
+    MongoOrderRepository,
+    order_from_snapshot,
+    order_snapshot,
+)
+from services.orders.adapters.tickets import MongoTicketReplica
+from services.orders.domain import CANCELLED, COMPLETE, Order, Ticket, TicketAlreadyReserved
+from shared.errors import Conflict, NotAuthorized, NotFound
+from shared.events import TicketCreated, TicketUpdated
+from shared.idempotency import IdempotencyKey, IdempotencyStore
+from shared.messaging import RetryLater, Transaction, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# Orders the sweep cancels per round; the next round takes the rest.
+SWEEP_BATCH = 100
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    orders: MongoOrderRepository
+    tickets: MongoTicketReplica
+    idempotency: IdempotencyStore
+    uow: UnitOfWork
+    hold_s: float
+    clock: Callable[[], datetime] = utc_now
+
+
+async def place_order(
+    ticket_id: str, user_id: str, *, idempotency: IdempotencyKey | None = None, deps: Deps
+) -> Order:
+    """Reserve the ticket for the user until now + the hold; announce ``order.created``.
+
+    Atomic: of any number of concurrent orders for one ticket, exactly one holds it.
+    With an idempotency key, a repeat returns the first order and reserves nothing.
+    """
+    order_id = str(ObjectId())
+
+    async def work(tx: Transaction) -> Order:
+        if idempotency is not None:
+            earlier = await deps.idempotency.recall(idempotency, session=tx.session)
+            if earlier is not None:
+                return order_from_snapshot(earlier)
+        ticket = await deps.tickets.get(ticket_id, session=tx.session)
+        if ticket is None:
+            raise NotFound()
+        if not await deps.tickets.hold(ticket.id, order_id, session=tx.session):
+            raise TicketAlreadyReserved()
+        order = Order.place(
+            order_id=order_id, user_id=user_id, ticket=ticket, now=deps.clock(), hold_s=deps.hold_s
+        )
+        await deps.orders.add(order, session=tx.session)
+        await tx.emit(order.created_event())
+        if idempotency is not None:
+            await deps.idempotency.remember(idempotency, order_snapshot(order), session=tx.session)
+        log.info("order %s reserved ticket %s until %s", order.id, ticket.id, order.expires_at)
+        return order
+
+    return await deps.uow.run(work)
+
+
+async def list_orders(user_id: str, *, deps: Deps) -> list[Order]:
+    """Every order of the user, whatever its status."""
+    return await deps.orders.of_user(user_id)
+
+
+async def show_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
+    """The user's own order; someone else's is not theirs to see."""
+    order = await deps.orders.get(order_id)
+    if order is None:
+        raise NotFound()
+    if order.user_id != user_id:
+        raise NotAuthorized()
+    return order
+
+
+async def _cancel(order: Order, tx: Transaction, *, deps: Deps) -> Order:
+    cancelled = order.cancelled()
+    await deps.orders.save(cancelled, session=tx.session)
+    await deps.tickets.release(order.ticket.id, order.id, session=tx.session)
+    await tx.emit(cancelled.cancelled_event())
+    return cancelled
+
+
+async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
+    """The buyer gives the ticket back; ``order.cancelled``. Cancelling twice is harmless."""
+
+    async def work(tx: Transaction) -> Order:
+        order = await deps.orders.get(order_id, session=tx.session)
+        if order is None:
+            raise NotFound()
+        if order.user_id != user_id:
+            raise NotAuthorized()
+        if order.status == CANCELLED:
+            return order
+        cancelled = await _cancel(order, tx, deps=deps)
+        log.info("order %s cancelled by its buyer", order.id)
+        return cancelled
+
+    return await deps.uow.run(work)
+
+
+async def expire_order(order_id: str, *, deps: Deps) -> None:
+    """The hold ran out: cancel unless paid or already cancelled. Replay-safe."""
+
+    async def work(tx: Transaction) -> None:
+        order = await deps.orders.get(order_id, session=tx.session)
+        if order is None:
+            raise RetryLater(f"order {order_id} is unknown")
+        if order.settled:
+            log.info("order %s is %s; its expiry changes nothing", order.id, order.status)
+            return
+        await _cancel(order, tx, deps=deps)
+        log.info("order %s expired", order.id)
+
+    await deps.uow.run(work)
+
+
+async def complete_order(order_id: str, *, deps: Deps) -> None:
+    """The order was paid for; it now keeps its ticket for good. Replay-safe."""
+
+    async def work(tx: Transaction) -> None:
+        order = await deps.orders.get(order_id, session=tx.session)
+        if order is None:
+            raise RetryLater(f"order {order_id} is unknown")
+        if order.status == COMPLETE:
+            return
+        if order.status == CANCELLED:
+            # A cancelled order is never paid: payments refunds a charge that loses this
+            # race, and the ticket may already be someone else's.
+            log.warning("payment for cancelled order %s ignored", order.id)
+            return
+        await deps.orders.save(order.completed(), session=tx.session)
+        log.info("order %s complete", order.id)
+
+    await deps.uow.run(work)
+
+
+async def cancel_overdue(*, deps: Deps, grace_s: float) -> int:
+    """Cancel `created` orders more than ``grace_s`` past expiry; how many were cancelled.
+
+    The safety net for a lost expiration job: without it a ticket could stay held forever.
+    """
+    before = deps.clock() - timedelta(seconds=grace_s)
+    cancelled = 0
+    for order_id in await deps.orders.overdue_ids(before, limit=SWEEP_BATCH):
+
+        async def work(tx: Transaction, order_id: str = order_id) -> bool:
+            order = await deps.orders.get(order_id, session=tx.session)
+            if order is None or not order.is_overdue(before):
+                return False
+            await _cancel(order, tx, deps=deps)
+            return True
+
+        if await deps.uow.run(work):
+            cancelled += 1
+            log.warning("order %s was overdue; cancelled by the sweep", order_id)
+    return cancelled
+
+
+async def add_ticket(event: TicketCreated, *, deps: Deps) -> None:
+    """Start replicating a ticket (version 0). Replay-safe: a repeat changes nothing."""
+
+    async def work(tx: Transaction) -> None:
+        if not await deps.tickets.add(Ticket.from_created(event), session=tx.session):
+            log.info("ticket %s is already replicated", event.id)
+
+    await deps.uow.run(work)
+
+
+async def update_ticket(event: TicketUpdated, *, deps: Deps) -> None:
+    """Apply a ticket's next version; an early one waits, a stale one is a duplicate."""
+
+    async def work(tx: Transaction) -> None:
+        current = await deps.tickets.get(event.id, session=tx.session)
+        if current is None or event.version > current.version + 1:
+            have = "nothing" if current is None else f"version {current.version}"
+            raise RetryLater(f"ticket {event.id} version {event.version} is early: have {have}")
+        if not current.follows(event):
+            log.info("ticket %s version %d already applied", event.id, event.version)
+            return
+        if not await deps.tickets.replace_version(current.updated(event), session=tx.session):
+            raise Conflict(f"ticket {event.id} changed while applying version {event.version}")
+
+    await deps.uow.run(work)

@@ -1,0 +1,121 @@
+"""The ticket replica follows the tickets service through real RabbitMQ, version by version."""
+
+import asyncio
+from dataclasses import replace
+
+from services.orders.domain import Ticket
+from services.orders.service import Deps
+from services.orders.tests.conftest import Client, ticket_created
+from shared.events import TicketCreated, TicketUpdated
+from shared.messaging import AmqpSettings
+from shared.testing.events import event_publisher
+from shared.testing.poll import eventually
+
+
+def updated(created: TicketCreated, version: int, **changes: object) -> TicketUpdated:
+    fields: dict[str, object] = {
+        "id": created.id,
+        "version": version,
+        "title": created.title,
+        "price_cents": created.price_cents,
+        "user_id": created.user_id,
+    }
+    return TicketUpdated(**(fields | changes))  # type: ignore[arg-type]
+
+
+async def replica_at(deps: Deps, ticket_id: str, version: int) -> Ticket | None:
+    ticket = await deps.tickets.get(ticket_id)
+    return ticket if ticket is not None and ticket.version == version else None
+
+
+async def test_creates_and_saves_a_ticket(client: Client, deps: Deps, amqp: AmqpSettings) -> None:
+    event = ticket_created("concert", 1050)
+
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(event)
+
+    ticket = await eventually(lambda: deps.tickets.get(event.id), what="the replica")
+    assert ticket == Ticket(id=event.id, title="concert", price_cents=1050, version=0)
+
+
+async def test_finds_updates_and_saves_a_ticket(
+    client: Client, deps: Deps, amqp: AmqpSettings
+) -> None:
+    created = ticket_created()
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(created)
+        await publisher.publish_event(updated(created, 1, title="new concert", price_cents=99900))
+
+    ticket = await eventually(lambda: replica_at(deps, created.id, 1), what="version 1")
+    assert (ticket.title, ticket.price_cents) == ("new concert", 99900)
+
+
+async def test_a_version_that_arrives_early_waits_for_the_one_before_it(
+    client: Client, deps: Deps, amqp: AmqpSettings
+) -> None:
+    created = ticket_created(price_cents=500)
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(created)
+        await eventually(lambda: deps.tickets.get(created.id))
+        await publisher.publish_event(updated(created, 2, price_cents=1500))
+        await publisher.publish_event(updated(created, 3, price_cents=2500))
+        # v2 and v3 are early: through several retry rounds the replica stays at v0.
+        await asyncio.sleep(0.5)
+        assert await replica_at(deps, created.id, 0) is not None
+        await publisher.publish_event(updated(created, 1, price_cents=1000))
+
+    ticket = await eventually(lambda: replica_at(deps, created.id, 3), what="version 3")
+    assert ticket.price_cents == 2500
+
+
+async def test_an_update_before_the_create_is_applied_after_it(
+    client: Client, deps: Deps, amqp: AmqpSettings
+) -> None:
+    created = ticket_created(price_cents=500)
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(updated(created, 1, price_cents=1000))
+        await publisher.publish_event(created)
+
+    ticket = await eventually(lambda: replica_at(deps, created.id, 1), what="version 1")
+    assert ticket.price_cents == 1000
+
+
+async def test_duplicates_and_stale_versions_change_nothing(
+    client: Client, deps: Deps, amqp: AmqpSettings
+) -> None:
+    created = ticket_created(price_cents=500)
+    v1 = updated(created, 1, price_cents=1000)
+    v2 = updated(created, 2, price_cents=1500)
+    marker = ticket_created()
+    async with event_publisher(amqp) as publisher:
+        for event in (created, v1, v2):
+            await publisher.publish_event(event)
+        await eventually(lambda: replica_at(deps, created.id, 2))
+        # Redeliveries and a re-published old version, then a marker to know they were seen.
+        await publisher.publish_event(replace(created, title="stale create"))
+        await publisher.publish_event(v1)
+        await publisher.publish_event(replace(v1, price_cents=1))
+        await publisher.publish_event(marker)
+
+    await eventually(lambda: deps.tickets.get(marker.id), what="the marker")
+    assert await deps.tickets.get(created.id) == Ticket(
+        id=created.id, title=created.title, price_cents=1500, version=2
+    )
+
+
+async def test_a_skipped_version_is_never_applied(
+    client: Client, deps: Deps, amqp: AmqpSettings
+) -> None:
+    created = ticket_created(price_cents=500)
+    marker = ticket_created()
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(created)
+        await eventually(lambda: deps.tickets.get(created.id))
+        await publisher.publish_event(updated(created, 10, price_cents=99))
+        await publisher.publish_event(marker)
+
+    await eventually(lambda: deps.tickets.get(marker.id), what="the marker")
+    await asyncio.sleep(0.5)  # several retry rounds of the early version
+    ticket = await deps.tickets.get(created.id)
+    assert ticket is not None
+    assert (ticket.version, ticket.price_cents) == (0, 500)

@@ -1,0 +1,32 @@
+"""Waiting in tests for something that happens asynchronously (a consumer, a relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+
+async def eventually(
+    predicate: Callable[[], Any],
+    *,
+    timeout_s: float = 10.0,
+    interval_s: float = 0.02,
+    what: str = "",
+) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns something truthy; return that.
+
+    Fails the test with ``what`` after ``timeout_s``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
+        await asyncio.sleep(interval_s)
