@@ -1,0 +1,138 @@
+"""Tickets and orders side by side in one event loop, on one exchange, each with its own MongoDB.
+
+mongoeco fails a transaction whenever another transaction overlaps it on the same server,
+so each service gets a server of its own (as ``make up`` does); a real MongoDB at
+``MONGO_URL`` serves both, in separate databases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.orders.api.app import create_app as create_orders_app
+from services.orders.api.keys import DEPS as ORDERS_DEPS
+from services.orders.config import OrderSettings
+from services.orders.config import Settings as OrdersSettings
+from services.orders.service import Deps as OrdersDeps
+from services.tickets.api.app import create_app as create_tickets_app
+from services.tickets.api.keys import DEPS as TICKETS_DEPS
+from services.tickets.config import Settings as TicketsSettings
+from services.tickets.service import Deps as TicketsDeps
+from shared.auth import IdentitySettings
+from shared.logging import LogSettings
+from shared.messaging import AmqpSettings
+from shared.mongo import Mongo, MongoSettings
+from shared.testing.events import EventTap
+from shared.testing.infra import MongoServer
+from shared.web import HttpSettings
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture(scope="session")
+def orders_mongo_url(mongo_url: str) -> Iterator[str]:
+    if os.environ.get("MONGO_URL"):
+        yield mongo_url
+        return
+    server = MongoServer.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _database(url: str, service: str) -> MongoSettings:
+    return MongoSettings(
+        url=url,
+        database=f"{service}_{uuid.uuid4().hex[:10]}",
+        serialize_writes=not os.environ.get("MONGO_URL"),
+    )
+
+
+@dataclass(frozen=True)
+class Service:
+    client: Client
+    mongo: MongoSettings
+
+
+@dataclass(frozen=True)
+class Tickets(Service):
+    @property
+    def deps(self) -> TicketsDeps:
+        assert self.client.app is not None
+        deps: TicketsDeps = self.client.app[TICKETS_DEPS]
+        return deps
+
+
+@dataclass(frozen=True)
+class Orders(Service):
+    @property
+    def deps(self) -> OrdersDeps:
+        assert self.client.app is not None
+        deps: OrdersDeps = self.client.app[ORDERS_DEPS]
+        return deps
+
+
+async def _dropped_after(settings: MongoSettings) -> None:
+    mongo = Mongo.connect(settings)
+    try:
+        await mongo.client.drop_database(settings.database)
+    finally:
+        await mongo.close()
+
+
+@pytest.fixture
+def identity(jwt_keys: tuple[str, str]) -> IdentitySettings:
+    return IdentitySettings(jwt_public_key=jwt_keys[1], cookie_secure=False)
+
+
+@pytest.fixture
+def order_settings() -> OrderSettings:
+    return OrderSettings(expiration_s=900, sweep_interval_s=3600, sweep_grace_s=60)
+
+
+@pytest.fixture
+async def tickets(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    mongo_url: str,
+    amqp: AmqpSettings,
+    identity: IdentitySettings,
+    events: EventTap,
+) -> AsyncIterator[Tickets]:
+    settings = TicketsSettings(
+        http=HttpSettings(),
+        log=LogSettings(),
+        mongo=_database(mongo_url, "tickets"),
+        amqp=amqp,
+        identity=identity,
+    )
+    yield Tickets(await aiohttp_client(create_tickets_app(settings)), settings.mongo)
+    await _dropped_after(settings.mongo)
+
+
+@pytest.fixture
+async def orders(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    orders_mongo_url: str,
+    amqp: AmqpSettings,
+    identity: IdentitySettings,
+    order_settings: OrderSettings,
+    events: EventTap,
+) -> AsyncIterator[Orders]:
+    settings = OrdersSettings(
+        http=HttpSettings(),
+        log=LogSettings(),
+        mongo=_database(orders_mongo_url, "orders"),
+        amqp=amqp,
+        identity=identity,
+        orders=order_settings,
+    )
+    yield Orders(await aiohttp_client(create_orders_app(settings)), settings.mongo)
+    await _dropped_after(settings.mongo)
