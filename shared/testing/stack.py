@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,13 +34,15 @@ MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
 
 @dataclass(frozen=True)
 class Process:
-    name: str  # python -m services.<name>
+    name: str  # python -m <package>.<name>
     port: int
     upstream: str | None = None  # the gateway upstream it serves, if any
+    probe: str = "/readyz"
+    package: str = "services"
 
     @property
     def module(self) -> str:
-        return f"services.{self.name}"
+        return f"{self.package}.{self.name}"
 
     def exists(self) -> bool:
         """Services land one issue at a time; start only those that are here."""
@@ -49,6 +51,9 @@ class Process:
         except ModuleNotFoundError:
             return False
 
+
+# Offline Stripe: started when no STRIPE_SECRET_KEY is given (payments then points at it).
+STRIPE_EMULATOR_PORT = 12111
 
 PROCESSES = (
     Process("auth", 18101, "AUTH"),
@@ -167,9 +172,9 @@ def dev_jwt_keys() -> tuple[str, str]:
     return private_path.read_text(), public_path.read_text()
 
 
-def ready(port: int) -> bool:
+def ready(port: int, probe: str = "/readyz") -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=1) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -177,7 +182,12 @@ def ready(port: int) -> bool:
 
 @dataclass
 class Stack:
+    """Everything ``make up`` runs. ``port_offset`` moves every port (two stacks side by
+    side, e.g. in tests); ``env`` overrides the environment the processes get."""
+
     gateway_port: int
+    env: dict[str, str] = field(default_factory=dict)
+    port_offset: int = 0
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     mongo_servers: list[MongoServer] = field(default_factory=list)
     gateway: Gateway | None = None
@@ -186,13 +196,30 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
+    def processes(self) -> list[Process]:
+        """The processes to run, at their ports for this stack."""
+        running = [replace(p, port=p.port + self.port_offset) for p in PROCESSES if p.exists()]
+        if not self.env.get("STRIPE_SECRET_KEY", os.environ.get("STRIPE_SECRET_KEY")):
+            running.insert(0, self.stripe_emulator)
+        return running
+
+    @property
+    def stripe_emulator(self) -> Process:
+        return Process(
+            "stripe_emulator",
+            STRIPE_EMULATOR_PORT + self.port_offset,
+            probe="/healthz",
+            package="shared.testing",
+        )
+
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env.setdefault("AMQP_URL", DEFAULT_AMQP_URL)
         env.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
         env.setdefault("COOKIE_SECURE", "false")
         env.setdefault("API_BASE_URL", self.url)
-        env.setdefault("STRIPE_API_BASE", "http://127.0.0.1:12111")
+        if not env.get("STRIPE_SECRET_KEY"):
+            env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{self.stripe_emulator.port}")
         if not env.get("JWT_PRIVATE_KEY") or not env.get("JWT_PUBLIC_KEY"):
             env["JWT_PRIVATE_KEY"], env["JWT_PUBLIC_KEY"] = dev_jwt_keys()
         return env
@@ -218,7 +245,7 @@ class Stack:
         upstreams = dict.fromkeys(
             ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9"
         )
-        running = [p for p in PROCESSES if p.exists()]
+        running = self.processes()
         for process in running:
             child_env = {
                 **env,
@@ -238,11 +265,16 @@ class Stack:
             if process.upstream:
                 upstreams[process.upstream] = f"127.0.0.1:{process.port}"
         for process in running:
-            port = process.port
-            wait_until(lambda: ready(port) or self._died(), f"{process.module} /readyz")  # noqa: B023
+            port, probe = process.port, process.probe
+            wait_until(
+                lambda: ready(port, probe) or self._died(),  # noqa: B023
+                f"{process.module} {probe}",
+            )
             if self._died():
                 raise SystemExit("[stack] a service exited during startup; see its log above")
-        self.gateway = Gateway(RUN_DIR / "nginx", f"127.0.0.1:{self.gateway_port}", upstreams)
+        self.gateway = Gateway(
+            RUN_DIR / f"nginx-{self.gateway_port}", f"127.0.0.1:{self.gateway_port}", upstreams
+        )
         self.gateway.start(self.url)
 
     def _died(self) -> bool:
@@ -265,8 +297,11 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(gateway_port: int) -> Iterator[Stack]:
-    stack = Stack(gateway_port=gateway_port)
+def running_stack(
+    gateway_port: int, *, env: dict[str, str] | None = None, port_offset: int = 0
+) -> Iterator[Stack]:
+    """The whole stack for the duration of the block; see ``Stack``."""
+    stack = Stack(gateway_port=gateway_port, env=env or {}, port_offset=port_offset)
     try:
         stack.start()
         yield stack
