@@ -13,9 +13,10 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from shared.config import ConfigError, Env
+from shared.tracing import REQUEST_ID_HEADER, TraceLogFilter
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is data.
-_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "trace"}
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [request id]: message``; the id only while a request is traced."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s%(trace)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.trace = f" [{request_id}]" if request_id else ""
+        return super().format(record)
+
+
 def configure_logging(settings: LogSettings) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    if settings.format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(TraceLogFilter())
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
@@ -69,7 +80,8 @@ class AccessLogger(AbstractAccessLogger):
             "status": response.status,
             "duration_ms": round(time * 1000, 1),
             "remote": request.headers.get("X-Forwarded-For", request.remote),
-            "request_id": request.headers.get("X-Request-Id"),
+            # Written after the trace is unbound: the id is the one the response carries.
+            "request_id": response.headers.get(REQUEST_ID_HEADER),
         }
         self.logger.info(
             "%s %s %s %.1fms",

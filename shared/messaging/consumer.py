@@ -31,14 +31,20 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPError
 from pymongo.errors import ConnectionFailure
 
+from shared import tracing
 from shared.errors import Conflict
 from shared.events import Event, MalformedEvent, decode
 from shared.messaging import headers as h
 from shared.messaging.publisher import Publisher, PublishFailed, copy_for_queue
 from shared.messaging.settings import AmqpSettings
 from shared.messaging.topology import QueueNames, Topology
+from shared.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
+
+
+# How a settled delivery is counted in ``events_consumed``.
+_OUTCOMES = {"handled": "acked", "scheduled for retry": "retried", "parked": "parked"}
 
 
 class RetryLater(Exception):
@@ -225,7 +231,10 @@ class Consumer:
             message_id=message_id, routing_key=routing_key, attempt=attempt, headers=headers
         )
         try:
-            await handler(event, delivery)
+            # The trace of the request that caused the event: its id on every log line
+            # and on every event the handler emits in turn.
+            with tracing.bound(tracing.trace_from_event_headers(headers)):
+                await handler(event, delivery)
         except Exception as exc:
             await self._on_failure(message, routing_key, attempt, exc)
             return
@@ -306,10 +315,14 @@ class Consumer:
             # replay-safe, so this costs a duplicate, never a loss.
             log.warning("ack of %s (%s) failed: %r", message.message_id, outcome, exc)
             return
-        log.info("%s %s: %s", message.type or message.routing_key, message.message_id, outcome)
+        event = message.type or message.routing_key or ""
+        EVENTS_CONSUMED.labels(event, _OUTCOMES.get(outcome, outcome)).inc()
+        log.info("%s %s: %s", event, message.message_id, outcome)
 
     async def _requeue(self, message: AbstractIncomingMessage) -> None:
         try:
             await message.nack(requeue=True)
         except (AMQPError, ConnectionError, RuntimeError) as exc:
             log.warning("nack of %s failed: %r", message.message_id, exc)
+            return
+        EVENTS_CONSUMED.labels(message.type or message.routing_key or "", "requeued").inc()

@@ -26,8 +26,10 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import PyMongoError
 
+from shared import tracing
 from shared.events import Event, encode
 from shared.messaging.publisher import Publisher, PublishFailed
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from shared.mongo import Database, Session
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,8 @@ class Outbox:
         if not events:
             return []
         now = _now()
+        trace = tracing.current()
+        carried = {**(trace.headers() if trace else {}), **(headers or {})}
         docs: list[dict[str, Any]] = []
         for index, event in enumerate(events):
             docs.append(
@@ -98,7 +102,7 @@ class Outbox:
                     "_id": uuid.uuid4().hex,
                     "routing_key": event.routing_key,
                     "body": encode(event).decode(),
-                    "headers": dict(headers or {}),
+                    "headers": carried,
                     # Events of one transaction keep their order through the sort
                     # on created_at even if the clock does not move between them.
                     "created_at": now + timedelta(milliseconds=index),
@@ -183,6 +187,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._next_observation = 0.0
 
     def notify(self) -> None:
         """Wake the relay now (call right after a commit that added entries)."""
@@ -201,6 +206,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self.flush()
+                await self._observe_backlog()
             except PyMongoError as exc:
                 log.warning("outbox pass failed, retrying on the next sweep: %r", exc)
             except Exception:
@@ -211,6 +217,16 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sweep_interval_s)
         log.info("outbox relay stopped")
+
+    async def _observe_backlog(self) -> None:
+        """Refresh the backlog gauges, at most once per sweep interval (two queries)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_observation:
+            return
+        self._next_observation = now + self._sweep_interval_s
+        count, oldest_age_s = await self._outbox.backlog()
+        OUTBOX_BACKLOG.set(count)
+        OUTBOX_OLDEST_AGE.set(oldest_age_s)
 
     async def flush(self) -> int:
         """Publish everything pending now, oldest first; returns how many were published."""

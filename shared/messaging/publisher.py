@@ -19,9 +19,11 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import AMQPError
 
+from shared import tracing
 from shared.events import Event, encode
 from shared.messaging import headers as h
 from shared.messaging.topology import Topology
+from shared.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class Publisher:
             body, message_id=message_id, routing_key=routing_key, headers=headers
         )
         await self._send(self._topology.exchange_name, routing_key, message)
+        EVENTS_PUBLISHED.labels(routing_key).inc()
 
     async def publish_event(
         self,
@@ -103,9 +106,14 @@ class Publisher:
         message_id: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Publish an event; returns its message id (a fresh uuid4 hex unless given)."""
+        """Publish an event; returns its message id (a fresh uuid4 hex unless given).
+
+        The current trace, if any, travels in the headers (``headers`` win).
+        """
         message_id = message_id or uuid.uuid4().hex
-        await self.publish(event.routing_key, encode(event), message_id=message_id, headers=headers)
+        trace = tracing.current()
+        carried = {**(trace.headers() if trace else {}), **(headers or {})}
+        await self.publish(event.routing_key, encode(event), message_id=message_id, headers=carried)
         return message_id
 
     async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:

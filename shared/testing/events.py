@@ -23,6 +23,7 @@ class EventTap:
 
     events: list[Event] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
+    headers: list[dict[str, Any]] = field(default_factory=list)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -31,7 +32,12 @@ class EventTap:
             async with self._arrived:
                 self.events.append(event)
                 self.message_ids.append(message.message_id or "")
+                self.headers.append(dict(message.headers or {}))
                 self._arrived.notify_all()
+
+    def headers_of(self, event: Event) -> dict[str, Any]:
+        """The AMQP headers ``event`` arrived with (the first arrival if repeated)."""
+        return self.headers[self.events.index(event)]
 
     def of(self, kind: type[E]) -> list[E]:
         return [event for event in self.events if isinstance(event, kind)]

@@ -7,7 +7,9 @@ session, one AMQP namespace (exchange and queue prefix) and one MongoDB database
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -24,6 +26,7 @@ from shared.testing.infra import (
     has_rabbitmqctl,
 )
 from shared.testing.keys import generate_keypair
+from shared.testing.stripe_emulator import emulator_in_thread
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +69,14 @@ def amqp_url() -> Iterator[str]:
     if not has_rabbitmqctl():
         yield base  # a remote broker: per-test namespaces still keep tests apart
         return
-    vhost = Vhost.create(base)
+    try:
+        vhost = Vhost.create(base)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        # A broker whose vhost management stalls must not fail the run: per-test
+        # namespaces already keep tests apart on the default vhost.
+        warnings.warn(f"no vhost of our own ({exc}); using {base}", stacklevel=1)
+        yield base
+        return
     try:
         yield vhost.url
     finally:
@@ -121,3 +131,10 @@ def signin(jwt_keys: tuple[str, str]) -> Signin:
         return signin_cookie(jwt_keys[0], user_id)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def stripe_api_base() -> Iterator[str]:
+    """The Stripe emulator's base URL: one in-memory emulator per test session."""
+    with emulator_in_thread() as url:
+        yield url

@@ -58,9 +58,9 @@ class MongoServer:
             self.process.wait(5)
 
 
-def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
+def rabbitmqctl(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout_s, check=False
     )
 
 
@@ -87,7 +87,7 @@ class Vhost:
             ("add_vhost", name),
             ("set_permissions", "-p", name, "guest", ".*", ".*", ".*"),
         ):
-            result = rabbitmqctl(*args)
+            result = rabbitmqctl(*args, timeout_s=30)
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
         return cls(name=name, url=with_vhost(base_url, name))

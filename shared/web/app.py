@@ -11,6 +11,8 @@ from aiohttp.typedefs import Middleware
 from shared.config import Env
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, health_routes
+from shared.web.metrics import metrics_middleware, metrics_routes
+from shared.web.tracing import trace_middleware
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,13 @@ class HttpSettings:
 
 
 def base_app(http: HttpSettings, middlewares: Iterable[Middleware] = ()) -> web.Application:
-    """An app with the error middleware first, the body limit, and the health routes."""
+    """An app with tracing, metrics and the error middleware first, the body limit, and the
+    health and metrics routes."""
     app = web.Application(
-        middlewares=[error_middleware, *middlewares], client_max_size=http.max_body_bytes
+        middlewares=[trace_middleware, metrics_middleware, error_middleware, *middlewares],
+        client_max_size=http.max_body_bytes,
     )
     app[READINESS_CHECKS] = {}
     app.add_routes(health_routes)
+    app.add_routes(metrics_routes)
     return app

@@ -7,9 +7,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from shared.events import PaymentCreated
+from shared.events import OrderCreated, PaymentCreated, TicketUpdated
 from shared.messaging import AmqpSettings
-from shared.testing.events import event_publisher
+from shared.testing.events import EventTap, event_publisher
 from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
 from tests.integration.conftest import Orders, Tickets
@@ -142,3 +142,24 @@ async def test_concurrent_repricing_leaves_both_services_at_the_last_price(
         assert replica is not None
         assert (owned.price_cents, owned.version) == (1500, 2)
         assert (replica.price_cents, replica.version) == (1500, 2)
+
+
+async def test_one_request_id_follows_a_purchase_across_services(
+    tickets: Tickets, orders: Orders, signin: Signin, events: EventTap
+) -> None:
+    ticket = await sell(tickets, signin())
+    await eventually(lambda: orders.deps.tickets.get(ticket["id"]), what="the replica")
+
+    response = await orders.client.post(
+        "/api/orders",
+        json={"ticketId": ticket["id"]},
+        cookies=signin(),
+        headers={"X-Request-Id": "purchase-1"},
+    )
+
+    assert response.headers["X-Request-Id"] == "purchase-1"
+    placed = await events.wait_for(OrderCreated)
+    assert events.headers_of(placed)["x-request-id"] == "purchase-1"
+    # Tickets handled order.created under the same id, and its own event carries it on.
+    reserved = await events.wait_for(TicketUpdated, lambda e: e.order_id == placed.id)
+    assert events.headers_of(reserved)["x-request-id"] == "purchase-1"

@@ -1,0 +1,95 @@
+"""Request tracing: one id follows a request through every service's logs and events.
+
+nginx accepts a client's ``X-Request-Id`` or makes one; each service binds it (and the W3C
+``traceparent`` when present) for the request's duration, every log line carries it, every
+event written meanwhile carries it in its headers, and a consumer binds it again while
+handling that event, so one purchase can be followed across services.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+REQUEST_ID_HEADER = "X-Request-Id"
+TRACEPARENT_HEADER = "traceparent"
+# Event headers are lower-case AMQP table keys.
+REQUEST_ID_KEY = "x-request-id"
+
+# Anything else from outside is replaced: ids end up in logs and headers verbatim.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# version-traceid-parentid-flags (W3C Trace Context); the all-zero ids are invalid.
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+@dataclass(frozen=True)
+class Trace:
+    request_id: str
+    traceparent: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        """Event headers that carry this trace."""
+        carried = {REQUEST_ID_KEY: self.request_id}
+        if self.traceparent:
+            carried[TRACEPARENT_HEADER] = self.traceparent
+        return carried
+
+
+_current: ContextVar[Trace | None] = ContextVar("trace", default=None)
+
+
+def current() -> Trace | None:
+    return _current.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("ascii", "replace")
+    return value if isinstance(value, str) else None
+
+
+def trace_from(request_id: Any, traceparent: Any = None) -> Trace:
+    """A trace from untrusted values: a malformed id is replaced, a bad traceparent dropped."""
+    rid = _text(request_id)
+    parent = _text(traceparent)
+    return Trace(
+        request_id=rid if rid and _REQUEST_ID.fullmatch(rid) else new_request_id(),
+        traceparent=parent if parent and _TRACEPARENT.fullmatch(parent.lower()) else None,
+    )
+
+
+def trace_from_event_headers(headers: Mapping[str, Any]) -> Trace | None:
+    """The trace an event carries, or None if it was published outside any request."""
+    if REQUEST_ID_KEY not in headers:
+        return None
+    return trace_from(headers[REQUEST_ID_KEY], headers.get(TRACEPARENT_HEADER))
+
+
+@contextmanager
+def bound(trace: Trace | None) -> Iterator[None]:
+    """Make ``trace`` current for the block (log lines and emitted events pick it up)."""
+    token = _current.set(trace)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class TraceLogFilter(logging.Filter):
+    """Adds ``request_id`` to records logged while a trace is bound."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trace = _current.get()
+        if trace is not None and not hasattr(record, "request_id"):
+            record.request_id = trace.request_id
+        return True
