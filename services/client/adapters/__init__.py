@@ -1,0 +1,1 @@
+"""client's adapters: the platform's HTTP APIs."""

@@ -1,0 +1,274 @@
+"""The platform's HTTP APIs, called server-side on behalf of one browser user.
+
+Reads (what a page shows) raise: ``PageNotFound`` for a 404, ``SignInRequired`` for a
+401. Commands (what a form does) return the result or ``Rejected`` with the API's error
+list for the form to show. Either way, an API that cannot be reached, fails (5xx) or
+answers nonsense raises ``ApiUnavailable``, which becomes an error page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from marshmallow import Schema, ValidationError
+
+from services.client.adapters.replies import (
+    CurrentUserReply,
+    ErrorsReply,
+    OrderReply,
+    PaymentReply,
+    TicketReply,
+    UserReply,
+)
+from services.client.config import ApiSettings
+from services.client.domain import Order, Payment, Ticket, User
+from shared.errors import ErrorItem
+
+T = TypeVar("T")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class ApiUnavailable(Exception):
+    """No usable answer from an API; ``status`` is what the browser gets (502 or 503)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class PageNotFound(Exception):
+    """The API has no such thing (404)."""
+
+
+class SignInRequired(Exception):
+    """The API serves this only to a signed-in user, or only to its owner (401)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The API refused a command (4xx): its status and messages, to show with the form."""
+
+    status: int
+    errors: list[ErrorItem]
+
+
+@asynccontextmanager
+async def open_http(settings: ApiSettings) -> AsyncIterator[aiohttp.ClientSession]:
+    """The one HTTP client session every page's API calls share."""
+    # A cookie jar here would carry one user's session into the next user's calls: the
+    # client keeps no cookies, it forwards the browser's and hands back the API's.
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+        headers={"Accept": "application/json"},
+    ) as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class _Reply:
+    method: str
+    url: str
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ApiUnavailable(502, f"{self} is not JSON") from None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} ({self.status})"
+
+
+def _parse(schema: Schema, kind: type[T], reply: _Reply) -> T:
+    try:
+        value = schema.load(reply.json())
+    except ValidationError as exc:
+        raise ApiUnavailable(502, f"{reply} has an unexpected body: {exc.messages}") from None
+    if not isinstance(value, kind):
+        raise ApiUnavailable(502, f"{reply} has an unexpected body")
+    return value
+
+
+def _parse_list(schema: Schema, kind: type[T], reply: _Reply) -> list[T]:
+    items = _parse(schema, list, reply)
+    typed = [item for item in items if isinstance(item, kind)]
+    if len(typed) != len(items):
+        raise ApiUnavailable(502, f"{reply} has an unexpected body")
+    return typed
+
+
+def _errors(reply: _Reply) -> list[ErrorItem]:
+    try:
+        items: list[ErrorItem] = ErrorsReply().load(json.loads(reply.body))["errors"]
+    except (ValueError, ValidationError):
+        # Not the platform's error shape (a proxy's page, say): still a refusal.
+        return [{"message": f"The request was refused ({reply.status})"}]
+    return items
+
+
+def _segment(value: str) -> str:
+    """A path segment taken from our own URL, made safe to put into the API's."""
+    return quote(value, safe="")
+
+
+class ApiClient:
+    """The APIs as one browser user sees them.
+
+    ``headers`` (the user's ``Cookie``, the request id) go with every call; the cookies
+    the APIs set are collected in ``set_cookies`` for the response to the browser.
+    """
+
+    def __init__(
+        self, http: aiohttp.ClientSession, urls: ApiSettings, headers: Mapping[str, str]
+    ) -> None:
+        self._http = http
+        self._urls = urls
+        self._headers = dict(headers)
+        self.set_cookies: list[str] = []
+        self._user: User | None = None
+        self._user_known = False
+
+    # ------------------------------------------------------------------ auth
+
+    async def current_user(self) -> User | None:
+        """Who is signed in; asked once per page however often the page wants it."""
+        if not self._user_known:
+            reply = await self._get(f"{self._urls.auth_url}/api/users/currentuser")
+            user = _parse(CurrentUserReply(), dict, reply)["user"]
+            self._user = user if isinstance(user, User) else None
+            self._user_known = True
+        return self._user
+
+    async def sign_up(self, email: str, password: str) -> User | Rejected:
+        credentials = {"email": email, "password": password}
+        reply = await self._send(
+            "POST", f"{self._urls.auth_url}/api/users/signup", credentials, expect=201
+        )
+        return reply if isinstance(reply, Rejected) else _parse(UserReply(), User, reply)
+
+    async def sign_in(self, email: str, password: str) -> User | Rejected:
+        credentials = {"email": email, "password": password}
+        reply = await self._send(
+            "POST", f"{self._urls.auth_url}/api/users/signin", credentials, expect=200
+        )
+        return reply if isinstance(reply, Rejected) else _parse(UserReply(), User, reply)
+
+    async def sign_out(self) -> None:
+        await self._send("POST", f"{self._urls.auth_url}/api/users/signout", {}, expect=200)
+
+    # ------------------------------------------------------------------ tickets
+
+    async def list_tickets(self) -> list[Ticket]:
+        """The tickets for sale (the API leaves reserved ones out)."""
+        reply = await self._get(f"{self._urls.tickets_url}/api/tickets")
+        return _parse_list(TicketReply(many=True), Ticket, reply)
+
+    async def show_ticket(self, ticket_id: str) -> Ticket:
+        reply = await self._get(f"{self._urls.tickets_url}/api/tickets/{_segment(ticket_id)}")
+        return _parse(TicketReply(), Ticket, reply)
+
+    async def sell_ticket(self, title: str, price: str) -> Ticket | Rejected:
+        """List a ticket; ``price`` as typed (the API validates and parses it)."""
+        reply = await self._send(
+            "POST",
+            f"{self._urls.tickets_url}/api/tickets",
+            {"title": title, "price": price},
+            expect=201,
+        )
+        return reply if isinstance(reply, Rejected) else _parse(TicketReply(), Ticket, reply)
+
+    # ------------------------------------------------------------------ orders
+
+    async def place_order(self, ticket_id: str, *, idempotency_key: str | None) -> Order | Rejected:
+        reply = await self._send(
+            "POST",
+            f"{self._urls.orders_url}/api/orders",
+            {"ticketId": ticket_id},
+            expect=201,
+            idempotency_key=idempotency_key,
+        )
+        return reply if isinstance(reply, Rejected) else _parse(OrderReply(), Order, reply)
+
+    async def list_orders(self) -> list[Order]:
+        reply = await self._get(f"{self._urls.orders_url}/api/orders")
+        return _parse_list(OrderReply(many=True), Order, reply)
+
+    async def show_order(self, order_id: str) -> Order:
+        reply = await self._get(f"{self._urls.orders_url}/api/orders/{_segment(order_id)}")
+        return _parse(OrderReply(), Order, reply)
+
+    # ------------------------------------------------------------------ payments
+
+    async def pay(
+        self, order_id: str, token: str, *, idempotency_key: str | None
+    ) -> Payment | Rejected:
+        """Charge the order with a Stripe payment method id (``pm_...``) or card token."""
+        reply = await self._send(
+            "POST",
+            f"{self._urls.payments_url}/api/payments",
+            {"orderId": order_id, "token": token},
+            expect=201,
+            idempotency_key=idempotency_key,
+        )
+        return reply if isinstance(reply, Rejected) else _parse(PaymentReply(), Payment, reply)
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _get(self, url: str) -> _Reply:
+        reply = await self._call("GET", url)
+        if reply.status == 401:
+            raise SignInRequired(str(reply))
+        if reply.status == 404:
+            raise PageNotFound(str(reply))
+        if reply.status != 200:
+            raise ApiUnavailable(502, f"{reply} was not expected")
+        return reply
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any],
+        *,
+        expect: int,
+        idempotency_key: str | None = None,
+    ) -> _Reply | Rejected:
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
+        reply = await self._call(method, url, json_body=body, headers=headers)
+        if 400 <= reply.status < 500:
+            return Rejected(reply.status, _errors(reply))
+        if reply.status != expect:
+            raise ApiUnavailable(502, f"{reply} was not expected")
+        return reply
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> _Reply:
+        try:
+            async with self._http.request(
+                method, url, json=json_body, headers={**self._headers, **(headers or {})}
+            ) as response:
+                body = await response.read()
+                self.set_cookies.extend(response.headers.getall("Set-Cookie", []))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiUnavailable(503, f"{method} {url}: {exc!r}") from exc
+        reply = _Reply(method, url, response.status, body)
+        if reply.status >= 500:
+            # The gateway says 503 when a service is down; anything else is a failure.
+            raise ApiUnavailable(503 if reply.status == 503 else 502, str(reply))
+        return reply

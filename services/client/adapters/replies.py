@@ -1,0 +1,70 @@
+"""The API bodies the client reads (the services' own schemas, seen from outside)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, post_load
+
+from services.client.domain import Order, Payment, Ticket, User
+from shared.events import Money, UtcDateTime
+
+
+class Reply(Schema):
+    """Fields we do not show are ignored, so the APIs may grow without breaking pages."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class UserReply(Reply):
+    id = fields.String(required=True)
+    email = fields.String(required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> User:
+        return User(**data)
+
+
+class CurrentUserReply(Reply):
+    user = fields.Nested(UserReply, data_key="currentUser", required=True, allow_none=True)
+
+
+class TicketReply(Reply):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    price_cents = Money(data_key="price", required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Ticket:
+        return Ticket(**data)
+
+
+class OrderReply(Reply):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    expires_at = UtcDateTime(data_key="expiresAt", required=True)
+    ticket = fields.Nested(TicketReply, required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Order:
+        return Order(**data)
+
+
+class PaymentReply(Reply):
+    id = fields.String(required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Payment:
+        return Payment(**data)
+
+
+class ErrorItemReply(Reply):
+    message = fields.String(required=True)
+    field = fields.String()
+
+
+class ErrorsReply(Reply):
+    """The platform's one error shape: ``{"errors": [{"message", "field"?}]}``."""
+
+    errors = fields.List(fields.Nested(ErrorItemReply), required=True)

@@ -1,0 +1,70 @@
+"""What the pages show: users, tickets and orders as the APIs return them. No I/O here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+# Order statuses (spec §2.4, exact strings) that end an order.
+CANCELLED = "cancelled"
+COMPLETE = "complete"
+
+
+def money_text(cents: int) -> str:
+    """``1250`` → ``"12.50"``: prices always show two decimals."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    title: str
+    price_cents: int
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    status: str
+    expires_at: datetime
+    ticket: Ticket
+
+    def seconds_left(self, now: datetime) -> int:
+        """Whole seconds until the hold ends; below 0 the hold is over.
+
+        Rounded half up, like the page's JavaScript (Math.round) and the original page,
+        so the number the server renders is the one the countdown goes on from.
+        """
+        return math.floor((self.expires_at - now).total_seconds() + 0.5)
+
+    def stage(self, now: datetime) -> OrderStage:
+        """What the buyer can do with the order at ``now``."""
+        if self.status == COMPLETE:
+            return OrderStage.PAID
+        if self.status == CANCELLED:
+            # The hold ran out, or the buyer let the ticket go before it did.
+            return OrderStage.EXPIRED if now >= self.expires_at else OrderStage.CANCELLED
+        # Expiry reaches orders through an event; the page need not wait for it.
+        if self.seconds_left(now) < 0:
+            return OrderStage.EXPIRED
+        return OrderStage.OPEN
+
+
+class OrderStage(Enum):
+    OPEN = "open"  # held for the buyer: pay now
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PAID = "paid"
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: str

@@ -1,0 +1,208 @@
+"""The client app in the test's loop, against the real APIs: the whole stack behind nginx,
+started once per session (``shared.testing.stack``) on ports of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.client.config import ApiSettings, Settings
+from services.client.web.app import create_app
+from shared.logging import LogSettings
+from shared.testing.fixtures import Signin
+from shared.testing.poll import eventually
+from shared.testing.stack import Stack, running_stack
+from shared.web import HttpSettings
+
+Client = TestClient[Any, Any]
+Cookies = dict[str, str]
+
+# Clear of `make up` (8080, 18101...) and of the e2e stacks (tests/e2e).
+GATEWAY_PORT = 21080
+PORT_OFFSET = 3000
+
+
+def stack_env(amqp_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
+    private, public = jwt_keys
+    return {
+        "AMQP_URL": amqp_url,
+        # Queues and the expiry queue of this stack's own, whoever else shares the broker.
+        "AMQP_NAMESPACE": f"client{uuid.uuid4().hex[:8]}",
+        # A MongoDB wire server per service even when MONGO_URL is set: on one real
+        # MongoDB, stacks would share the services' databases.
+        "MONGO_URL": "",
+        # Our keys, so `signin()` cookies are good on this stack.
+        "JWT_PRIVATE_KEY": private,
+        "JWT_PUBLIC_KEY": public,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@dataclass(frozen=True)
+class Page:
+    """A rendered page as a person reads it: its words, its links, its alert messages."""
+
+    text: str
+    links: list[tuple[str, str]]  # (text, href), in page order
+    nav: list[str]  # the header's link texts
+    alerts: list[str]  # the error list's items
+
+    @classmethod
+    def of(cls, html: str) -> Page:
+        reader = _PageReader()
+        reader.feed(html)
+        reader.close()
+        return cls(
+            text=_squash(reader.words), links=reader.links, nav=reader.nav, alerts=reader.alerts
+        )
+
+
+def _squash(parts: list[str]) -> str:
+    return " ".join(" ".join(parts).split())
+
+
+class _PageReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self.nav: list[str] = []
+        self.alerts: list[str] = []
+        self._open: list[str] = []  # the elements we track that we are inside of
+        self._href = ""
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag in {"a", "nav", "li", "head", "script"}:
+            self._open.append(tag)
+        elif tag == "div" and "alert" in classes:
+            self._open.append("alert")
+        if tag in {"a", "li"}:
+            self._text = []
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        name = "alert" if tag == "div" else tag  # no div nests inside our alerts
+        if name not in self._open:
+            return
+        self._open.remove(name)
+        if tag == "a":
+            self.links.append((_squash(self._text), self._href))
+            if "nav" in self._open:
+                self.nav.append(_squash(self._text))
+        if tag == "li" and "alert" in self._open:
+            self.alerts.append(_squash(self._text))
+
+    def handle_data(self, data: str) -> None:
+        if "head" in self._open or "script" in self._open:
+            return
+        self.words.append(data)
+        self._text.append(data)
+
+
+async def page(response: aiohttp.ClientResponse) -> Page:
+    return Page.of(await response.text())
+
+
+@pytest.fixture(scope="session")
+def stack(amqp_url: str, jwt_keys: tuple[str, str]) -> Iterator[Stack]:
+    with running_stack(
+        GATEWAY_PORT, env=stack_env(amqp_url, jwt_keys), port_offset=PORT_OFFSET
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    return Settings(http=HttpSettings(), log=LogSettings(), api=ApiSettings.at(stack.url))
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
+    """The client app under test, calling the stack's APIs through its gateway."""
+    return await aiohttp_client(create_app(settings))
+
+
+class Platform:
+    """The stack's APIs, called directly to arrange what a test needs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def sell(self, seller: Cookies, title: str = "concert", price: Any = 20) -> Any:
+        async with aiohttp.ClientSession(cookies=seller) as http:
+            response = await http.post(
+                f"{self.url}/api/tickets", json={"title": title, "price": price}
+            )
+            assert response.status == 201, await response.text()
+            return await response.json()
+
+    async def place_order(self, buyer: Cookies, ticket_id: str) -> Any:
+        """An order for the ticket, as soon as orders has heard of the ticket."""
+        async with aiohttp.ClientSession(cookies=buyer) as http:
+
+            async def attempt() -> Any:
+                response = await http.post(f"{self.url}/api/orders", json={"ticketId": ticket_id})
+                if response.status == 404:  # not replicated yet
+                    return None
+                assert response.status == 201, await response.text()
+                return await response.json()
+
+            return await eventually(attempt, what=f"an order for {ticket_id}")
+
+
+async def purchase(
+    client: Client, buyer: Cookies, ticket_id: str, idempotency_key: str = ""
+) -> aiohttp.ClientResponse:
+    """Press Purchase on the ticket's page, as soon as orders has heard of the ticket."""
+
+    async def attempt() -> aiohttp.ClientResponse | None:
+        response = await client.post(
+            f"/tickets/{ticket_id}",
+            data={"idempotency_key": idempotency_key},
+            cookies=buyer,
+            allow_redirects=False,
+        )
+        return None if response.status == 404 else response  # not replicated yet
+
+    response: aiohttp.ClientResponse = await eventually(attempt, what=f"purchase of {ticket_id}")
+    return response
+
+
+async def pay(
+    client: Client, buyer: Cookies, order_id: str, token: str = "pm_card_visa"
+) -> aiohttp.ClientResponse:
+    """Press Pay on the order's page, as soon as payments has heard of the order."""
+
+    async def attempt() -> aiohttp.ClientResponse | None:
+        response = await client.post(
+            f"/orders/{order_id}", data={"token": token}, cookies=buyer, allow_redirects=False
+        )
+        return None if response.status == 404 else response  # not replicated yet
+
+    response: aiohttp.ClientResponse = await eventually(attempt, what=f"payment of {order_id}")
+    return response
+
+
+@pytest.fixture
+def platform(stack: Stack) -> Platform:
+    return Platform(stack.url)
+
+
+@pytest.fixture
+def seller(signin: Signin) -> Cookies:
+    return signin()
+
+
+@pytest.fixture
+def buyer(signin: Signin) -> Cookies:
+    return signin()

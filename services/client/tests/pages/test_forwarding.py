@@ -1,0 +1,96 @@
+"""What the client passes between the browser and the APIs, seen by an API that records it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
+
+from services.client.config import ApiSettings, Settings
+from services.client.tests.conftest import Client
+from services.client.web.app import create_app
+from shared.logging import LogSettings
+from shared.web import HttpSettings
+
+SESSION = "session=eyJqd3QiOiJ4In0%3D; path=/; httponly; samesite=lax"
+
+
+class RecordingApi:
+    """Answers like auth and tickets do, and keeps the headers of every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, CIMultiDict[str]]] = []
+        self.app = web.Application()
+        self.app.router.add_get("/api/users/currentuser", self.currentuser)
+        self.app.router.add_get("/api/tickets", self.tickets)
+        self.app.router.add_post("/api/users/signin", self.signin)
+
+    def record(self, request: web.Request) -> None:
+        self.calls.append((request.path, request.headers.copy()))
+
+    async def currentuser(self, request: web.Request) -> web.Response:
+        self.record(request)
+        return web.json_response({"currentUser": None})
+
+    async def tickets(self, request: web.Request) -> web.Response:
+        self.record(request)
+        return web.json_response([])
+
+    async def signin(self, request: web.Request) -> web.Response:
+        self.record(request)
+        response = web.json_response({"id": "u1", "email": "a@b.co"})
+        response.headers["Set-Cookie"] = SESSION
+        return response
+
+
+@pytest.fixture
+async def api() -> RecordingApi:
+    return RecordingApi()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    api: RecordingApi,
+) -> Client:
+    server = await aiohttp_server(api.app)
+    settings = Settings(HttpSettings(), LogSettings(), ApiSettings.at(str(server.make_url(""))))
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_the_browsers_cookie_and_trace_go_with_every_api_call(
+    client: Client, api: RecordingApi
+) -> None:
+    await client.get(
+        "/",
+        headers={
+            "Cookie": "session=abc",
+            "X-Request-Id": "page-42",
+            "X-Forwarded-For": "203.0.113.9",
+        },
+    )
+
+    assert [path for path, _ in api.calls] == ["/api/tickets", "/api/users/currentuser"]
+    for _, headers in api.calls:
+        assert headers["Cookie"] == "session=abc"
+        assert headers["X-Request-Id"] == "page-42"
+        assert headers["X-Forwarded-For"] == "203.0.113.9"
+
+
+async def test_one_users_cookie_never_goes_with_the_next_users_calls(
+    client: Client, api: RecordingApi
+) -> None:
+    signed_in = await client.post(
+        "/auth/signin", data={"email": "a@b.co", "password": "x"}, allow_redirects=False
+    )
+    client.session.cookie_jar.clear()
+    api.calls.clear()
+
+    await client.get("/")  # another browser: no cookie
+
+    assert signed_in.headers.getall("Set-Cookie") == [SESSION]
+    assert all("Cookie" not in headers for _, headers in api.calls)

@@ -1,0 +1,125 @@
+"""The order page (countdown, pay form, payment) and My Orders (spec §12.3)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from services.client.config import Settings
+from services.client.tests.conftest import Client, Cookies, Platform, page, pay
+from services.client.web.app import create_app
+from shared.testing.fixtures import Signin
+
+
+async def test_the_order_page_counts_down_the_hold_and_offers_the_test_cards(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller, title="Jazz", price=7.5)
+    order = await platform.place_order(buyer, ticket["id"])
+
+    response = await client.get(f"/orders/{order['id']}", cookies=buyer)
+
+    html = await response.text()
+    shown = await page(response)
+    assert response.status == 200
+    assert re.search(r"Jazz Price: 7.50 Time left to pay: (899|900) seconds", shown.text)
+    assert 'value="pm_card_visa" checked' in html
+    assert 'value="pm_card_chargeDeclined"' in html
+    assert "Pay $7.50" in shown.text
+    assert '<script src="/static/js/countdown.js" defer></script>' in html
+    assert "js.stripe.com" not in html
+
+
+async def test_paying_with_the_test_card_goes_to_my_orders_which_says_complete(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller, title="Symphony")
+    order = await platform.place_order(buyer, ticket["id"])
+
+    response = await pay(client, buyer, order["id"], "pm_card_visa")
+
+    assert response.status == 303
+    assert response.headers["Location"] == "/orders"
+    my_orders = await page(await client.get("/orders", cookies=buyer))
+    assert "Symphony - complete" in my_orders.text
+    paid = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
+    assert "Paid" in paid.text
+    assert "Time left to pay" not in paid.text
+
+
+async def test_a_declined_card_shows_stripes_message_and_the_form_again(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller)
+    order = await platform.place_order(buyer, ticket["id"])
+
+    response = await pay(client, buyer, order["id"], "pm_card_chargeDeclined")
+
+    shown = await page(response)
+    assert response.status == 402
+    assert shown.alerts == ["Your card was declined."]
+    assert "Time left to pay" in shown.text
+
+
+async def test_my_orders_has_one_line_per_order_with_its_status(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    for title in ("Rock", "Pop"):
+        ticket = await platform.sell(seller, title=title)
+        await platform.place_order(buyer, ticket["id"])
+
+    response = await client.get("/orders", cookies=buyer)
+
+    shown = await page(response)
+    assert response.status == 200
+    lines = [text for text, href in shown.links if href.startswith("/orders/")]
+    assert sorted(lines) == ["Pop - created", "Rock - created"]
+
+
+async def test_a_visitor_is_sent_to_sign_in_for_orders(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller)
+    order = await platform.place_order(buyer, ticket["id"])
+
+    for path in ("/orders", f"/orders/{order['id']}"):
+        response = await client.get(path, allow_redirects=False)
+
+        assert response.status == 303
+        assert response.headers["Location"] == "/auth/signin"
+
+
+async def test_someone_elses_order_is_not_found(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies, signin: Signin
+) -> None:
+    ticket = await platform.sell(seller)
+    order = await platform.place_order(buyer, ticket["id"])
+
+    response = await client.get(f"/orders/{order['id']}", cookies=signin())
+
+    assert response.status == 404
+    assert "Page not found" in (await page(response)).text
+
+
+async def test_with_a_publishable_key_the_order_page_uses_stripes_payment_element(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    settings: Settings,
+    platform: Platform,
+    seller: Cookies,
+    buyer: Cookies,
+) -> None:
+    stripe_client = await aiohttp_client(
+        create_app(replace(settings, stripe_publishable_key="pk_test_123"))
+    )
+    ticket = await platform.sell(seller, price=12.5)
+    order = await platform.place_order(buyer, ticket["id"])
+
+    response = await stripe_client.get(f"/orders/{order['id']}", cookies=buyer)
+
+    html = await response.text()
+    assert '<script src="https://js.stripe.com/v3/"></script>' in html
+    assert 'data-stripe-key="pk_test_123"' in html
+    assert 'data-amount-cents="1250"' in html
+    assert "pm_card_visa" not in html
+    assert "https://js.stripe.com" in response.headers["Content-Security-Policy"]

@@ -1,0 +1,50 @@
+"""What the order page shows, and how prices read."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.client.domain import Order, OrderStage, Ticket, money_text
+
+NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+
+
+def an_order(status: str = "created", expires_in_s: float = 900) -> Order:
+    return Order(
+        id="o1",
+        status=status,
+        expires_at=NOW + timedelta(seconds=expires_in_s),
+        ticket=Ticket(id="t1", title="concert", price_cents=1250),
+    )
+
+
+@pytest.mark.parametrize(
+    ("cents", "text"), [(1250, "12.50"), (500, "5.00"), (1, "0.01"), (123456, "1234.56")]
+)
+def test_prices_show_two_decimals(cents: int, text: str) -> None:
+    assert money_text(cents) == text
+
+
+def test_an_order_counts_whole_seconds_rounded_half_up_as_the_page_script_does() -> None:
+    assert an_order(expires_in_s=899.6).seconds_left(NOW) == 900
+    assert an_order(expires_in_s=2.5).seconds_left(NOW) == 3
+    assert an_order(expires_in_s=-0.4).seconds_left(NOW) == 0
+    assert an_order(expires_in_s=-0.6).seconds_left(NOW) == -1
+
+
+def test_an_order_is_open_until_its_seconds_left_go_below_zero() -> None:
+    assert an_order(expires_in_s=0.2).stage(NOW) is OrderStage.OPEN
+    assert an_order(expires_in_s=-0.4).stage(NOW) is OrderStage.OPEN
+    assert an_order(expires_in_s=-0.6).stage(NOW) is OrderStage.EXPIRED
+
+
+def test_a_cancelled_order_reads_expired_once_its_hold_is_over() -> None:
+    assert an_order("cancelled", expires_in_s=-1).stage(NOW) is OrderStage.EXPIRED
+
+
+def test_an_order_cancelled_before_its_hold_ended_reads_cancelled() -> None:
+    assert an_order("cancelled", expires_in_s=60).stage(NOW) is OrderStage.CANCELLED
+
+
+def test_a_paid_order_reads_paid_even_after_its_hold() -> None:
+    assert an_order("complete", expires_in_s=-60).stage(NOW) is OrderStage.PAID

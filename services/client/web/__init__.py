@@ -1,0 +1,1 @@
+"""client's web entrypoint: the pages, their forms and the app factory."""

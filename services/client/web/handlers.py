@@ -1,0 +1,186 @@
+"""The pages (spec §12.3). A page asks the APIs and renders; a form posts here, we call
+the API and redirect (303), or show the form again with the API's errors.
+
+Forms need no CSRF token: the session cookie is SameSite=Lax, so a browser never sends it
+with a form posted from another site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from services.client import service
+from services.client.adapters.api import Rejected
+from services.client.domain import Order
+from services.client.web.keys import SETTINGS
+from services.client.web.pages import api, new_idempotency_key, read_form, render, see_other
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def landing(request: web.Request) -> web.Response:
+    tickets = await api(request).list_tickets()
+    return await render(request, "index.html", tickets=tickets)
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class AuthForm:
+    heading: str
+    action: str
+    password_autocomplete: str
+
+
+SIGN_UP = AuthForm("Sign Up", "/auth/signup", "new-password")
+SIGN_IN = AuthForm("Sign In", "/auth/signin", "current-password")
+
+
+@routes.get("/auth/signup")
+async def signup_form(request: web.Request) -> web.Response:
+    return await render(request, "auth.html", form=SIGN_UP, email="")
+
+
+@routes.post("/auth/signup")
+async def signup(request: web.Request) -> web.Response:
+    form = await read_form(request, "email", "password")
+    user = await api(request).sign_up(form["email"], form["password"])
+    if isinstance(user, Rejected):
+        return await render(
+            request,
+            "auth.html",
+            status=user.status,
+            errors=user.errors,
+            form=SIGN_UP,
+            email=form["email"],
+        )
+    return see_other("/")
+
+
+@routes.get("/auth/signin")
+async def signin_form(request: web.Request) -> web.Response:
+    return await render(request, "auth.html", form=SIGN_IN, email="")
+
+
+@routes.post("/auth/signin")
+async def signin(request: web.Request) -> web.Response:
+    form = await read_form(request, "email", "password")
+    user = await api(request).sign_in(form["email"], form["password"])
+    if isinstance(user, Rejected):
+        return await render(
+            request,
+            "auth.html",
+            status=user.status,
+            errors=user.errors,
+            form=SIGN_IN,
+            email=form["email"],
+        )
+    return see_other("/")
+
+
+# The header links here (spec §12.2); a POST does the same for forms. No HEAD: a link
+# checker or preloader asking about the page must not sign anyone out.
+@routes.get("/auth/signout", allow_head=False)
+@routes.post("/auth/signout")
+async def signout(request: web.Request) -> web.Response:
+    await api(request).sign_out()
+    return see_other("/")
+
+
+# ---------------------------------------------------------------------------- tickets
+
+
+# Registered before /tickets/{id}, which would otherwise take "new" for an id.
+@routes.get("/tickets/new")
+async def new_ticket_form(request: web.Request) -> web.Response:
+    return await render(request, "new_ticket.html", title="", price="")
+
+
+@routes.post("/tickets/new")
+async def sell_ticket(request: web.Request) -> web.Response:
+    form = await read_form(request, "title", "price")
+    ticket = await api(request).sell_ticket(form["title"], form["price"])
+    if isinstance(ticket, Rejected):
+        return await render(
+            request, "new_ticket.html", status=ticket.status, errors=ticket.errors, **form
+        )
+    return see_other("/")
+
+
+@routes.get("/tickets/{id}")
+async def ticket_page(request: web.Request) -> web.Response:
+    ticket = await api(request).show_ticket(request.match_info["id"])
+    return await render(
+        request, "ticket.html", ticket=ticket, idempotency_key=new_idempotency_key()
+    )
+
+
+@routes.post("/tickets/{id}")
+async def purchase(request: web.Request) -> web.Response:
+    ticket_id = request.match_info["id"]
+    form = await read_form(request, "idempotency_key")
+    order = await api(request).place_order(ticket_id, idempotency_key=form["idempotency_key"])
+    if isinstance(order, Rejected):
+        ticket = await api(request).show_ticket(ticket_id)
+        return await render(
+            request,
+            "ticket.html",
+            status=order.status,
+            errors=order.errors,
+            ticket=ticket,
+            idempotency_key=new_idempotency_key(),
+        )
+    return see_other(f"/orders/{quote(order.id, safe='')}")
+
+
+# ---------------------------------------------------------------------------- orders
+
+
+@routes.get("/orders")
+async def orders_page(request: web.Request) -> web.Response:
+    orders = await api(request).list_orders()
+    return await render(request, "orders.html", orders=orders)
+
+
+async def render_order(
+    request: web.Request, order: Order, *, status: int = 200, **context: Any
+) -> web.Response:
+    """The order page: the countdown and the pay form while the order is open."""
+    now = datetime.now(UTC)
+    return await render(
+        request,
+        "order.html",
+        status=status,
+        order=order,
+        stage=order.stage(now).value,
+        seconds_left=order.seconds_left(now),
+        stripe_publishable_key=request.app[SETTINGS].stripe_publishable_key,
+        idempotency_key=new_idempotency_key(),
+        **context,
+    )
+
+
+@routes.get("/orders/{id}")
+async def order_page(request: web.Request) -> web.Response:
+    order = await api(request).show_order(request.match_info["id"])
+    return await render_order(request, order)
+
+
+@routes.post("/orders/{id}")
+async def pay(request: web.Request) -> web.Response:
+    order_id = request.match_info["id"]
+    form = await read_form(request, "token", "idempotency_key")
+    payment = await service.pay_for_order(
+        api(request), order_id, form["token"], idempotency_key=form["idempotency_key"]
+    )
+    if isinstance(payment, Rejected):
+        order = await api(request).show_order(order_id)
+        return await render_order(request, order, status=payment.status, errors=payment.errors)
+    return see_other("/orders")

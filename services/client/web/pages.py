@@ -1,0 +1,192 @@
+"""Rendering pages, redirecting after forms, and the HTML error pages."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from services.client.adapters.api import (
+    ApiClient,
+    ApiUnavailable,
+    PageNotFound,
+    SignInRequired,
+)
+from services.client.domain import User
+from services.client.web.keys import API, HTTP, SETTINGS
+from shared import tracing
+
+log = logging.getLogger(__name__)
+
+# The browser's session, and its address for the services' access logs.
+FORWARDED_HEADERS = ("Cookie", "X-Forwarded-For")
+
+
+def _trace_headers() -> dict[str, str]:
+    """The page request's trace, so the API calls it makes log under the same id."""
+    trace = tracing.current()
+    if trace is None:
+        return {}
+    headers = {tracing.REQUEST_ID_HEADER: trace.request_id}
+    if trace.traceparent:
+        headers[tracing.TRACEPARENT_HEADER] = trace.traceparent
+    return headers
+
+
+def api(request: web.Request) -> ApiClient:
+    """The APIs as this request's user sees them (one client per request)."""
+    client = request.get(API)
+    if client is None:
+        forwarded = {name: request.headers.get(name) for name in FORWARDED_HEADERS}
+        headers = {name: value for name, value in forwarded.items() if value}
+        client = ApiClient(
+            request.app[HTTP], request.app[SETTINGS].api, {**headers, **_trace_headers()}
+        )
+        request[API] = client
+    return client
+
+
+async def read_form(request: web.Request, *names: str) -> dict[str, str]:
+    """The named fields of a posted form; a missing one (or a file) is empty."""
+    posted = await request.post()
+    values = {name: posted.get(name, "") for name in names}
+    return {name: value if isinstance(value, str) else "" for name, value in values.items()}
+
+
+def new_idempotency_key() -> str:
+    """A key for one rendering of a form: submitting it twice has one effect."""
+    return uuid.uuid4().hex
+
+
+def see_other(location: str) -> web.Response:
+    """Where to go after a form succeeded (303: the browser follows with a GET)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _page(
+    request: web.Request, template: str, status: int, user: User | None, context: dict[str, Any]
+) -> web.Response:
+    defaults = {"current_user": user, "show_nav": True, "errors": ()}
+    response = aiohttp_jinja2.render_template(
+        template, request, {**defaults, **context}, status=status
+    )
+    # Every page shows one user's view of live data; no cache may keep or share it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    """A page, with the header for whoever is signed in."""
+    user = await api(request).current_user()
+    return _page(request, template, status, user, context)
+
+
+ERROR_TEXTS = {
+    404: ("Page not found", "There is nothing here. The link may be old, or mistyped."),
+    500: ("Something went wrong", "Sorry, that did not work. Please try again."),
+    502: ("GitTix is having trouble", "We could not load this page. Please try again shortly."),
+    503: ("GitTix is having trouble", "We could not load this page. Please try again shortly."),
+}
+OTHER_ERROR = ("That did not work", "Please go back and try again.")
+
+
+async def error_page(request: web.Request, status: int) -> web.Response:
+    title, message = ERROR_TEXTS.get(status, OTHER_ERROR)
+    context = {"title": title, "message": message}
+    if status >= 500:
+        # The APIs may be what failed: no further calls, and a header without user links.
+        return _page(request, "error.html", status, None, {**context, "show_nav": False})
+    try:
+        user = await api(request).current_user()
+    except ApiUnavailable:
+        return _page(request, "error.html", status, None, {**context, "show_nav": False})
+    return _page(request, "error.html", status, user, context)
+
+
+async def _sign_in_first(request: web.Request) -> web.Response:
+    try:
+        user = await api(request).current_user()
+    except ApiUnavailable as exc:
+        return await error_page(request, exc.status)
+    if user is None:
+        return see_other("/auth/signin")
+    # Signed in, but not theirs (the APIs say 401 to anyone but the owner).
+    return await error_page(request, 404)
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Failures become friendly pages; a traceback only ever goes to the log."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await error_page(request, exc.status)
+    except PageNotFound:
+        return await error_page(request, 404)
+    except SignInRequired:
+        return await _sign_in_first(request)
+    except ApiUnavailable as exc:
+        log.warning("%s %s: API unavailable: %s", request.method, request.path, exc)
+        return await error_page(request, exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await error_page(request, 500)
+
+
+@web.middleware
+async def pass_cookies_back(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The cookies the APIs set (signing in, signing out) reach the browser with our answer."""
+    response = await handler(request)
+    client = request.get(API)
+    if client is not None:
+        for cookie in client.set_cookies:
+            response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+STRIPE_SOURCES = {
+    # Stripe's list for Stripe.js and its Payment Element (stripe.com/docs/security/guide).
+    "script-src": "https://js.stripe.com https://*.js.stripe.com",
+    "frame-src": "https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com",
+    "connect-src": "https://api.stripe.com",
+}
+
+
+def content_security_policy(*, stripe: bool) -> str:
+    """Our own origin only (no inline script anywhere), plus Stripe when it is in use."""
+    policy = {
+        "default-src": "'self'",
+        "img-src": "'self' data:",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    if stripe:
+        for directive, sources in STRIPE_SOURCES.items():
+            policy[directive] = f"'self' {sources}"
+    return "; ".join(f"{directive} {sources}" for directive, sources in policy.items())
+
+
+def security_headers(*, stripe: bool) -> Middleware:
+    headers = {
+        "Content-Security-Policy": content_security_policy(stripe=stripe),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
+
+    return middleware

@@ -1,0 +1,53 @@
+"""An unpaid order runs out (a 3-second hold): the ticket is for sale again and the
+order can no longer be paid (spec §18.3)."""
+
+from __future__ import annotations
+
+from shared.testing.poll import eventually
+from shared.testing.stack import Stack
+from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
+
+# The hold, then the expiry job, orders and tickets each reacting to an event.
+EXPIRY_TIMEOUT_S = SHORT_HOLD_S + 10
+
+
+async def expired(buyer: Person, order_id: str) -> None:
+    async def cancelled() -> bool:
+        return await buyer.order_status(order_id) == "cancelled"
+
+    await eventually(cancelled, timeout_s=EXPIRY_TIMEOUT_S, interval_s=0.1, what="expiry")
+
+
+async def listed_again(person: Person, ticket_id: str) -> None:
+    async def listed() -> bool:
+        return ticket_id in await person.listed_ids()
+
+    await eventually(listed, timeout_s=EXPIRY_TIMEOUT_S, interval_s=0.1, what="the ticket back")
+
+
+async def test_an_unpaid_order_expires_and_its_ticket_is_for_sale_again(
+    short_hold_stack: Stack, someone: PersonFactory
+) -> None:
+    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
+    ticket = await seller.sell("Short hold")
+    order = await buyer.order_when_known(ticket["id"])
+
+    await expired(buyer, order["id"])
+    await listed_again(buyer, ticket["id"])
+
+    assert await buyer.order_status(order["id"]) == "cancelled"
+
+
+async def test_paying_after_the_hold_ran_out_is_refused(
+    short_hold_stack: Stack, someone: PersonFactory
+) -> None:
+    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
+    ticket = await seller.sell("Too late")
+    order = await buyer.order_when_known(ticket["id"])
+    await expired(buyer, order["id"])
+    await listed_again(buyer, ticket["id"])  # order.cancelled is out: payments has it too
+
+    response = await buyer.pay(order["id"])
+
+    assert response.status == 400
+    assert await response.json() == {"errors": [{"message": "Cannot pay for an cancelled order"}]}
