@@ -1,0 +1,150 @@
+"""orders as a real process: SIGTERM in the middle of a burst of orders loses nothing.
+
+In-flight requests finish with their answer (no connection reset), every order they
+created has its ``order.created`` published before the process exits, and it exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from services.orders.tests.conftest import ticket_created
+from shared.events import OrderCreated
+from shared.messaging import AmqpSettings
+from shared.mongo import Mongo, MongoSettings
+from shared.testing.events import EventTap, event_publisher
+from shared.testing.identity import signin_cookie
+from shared.testing.poll import eventually
+
+BURST = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, database: str) -> str:
+    base, _, query = url.partition("?")
+    return f"{base.rstrip('/')}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def database() -> str:
+    return f"shutdown_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def orders_db(mongo_url: str, database: str) -> AsyncIterator[Mongo]:
+    mongo = Mongo.connect(MongoSettings(url=mongo_url, database=database))
+    try:
+        yield mongo
+    finally:
+        await mongo.client.drop_database(database)
+        await mongo.close()
+
+
+@pytest.fixture
+def orders_process(
+    mongo_url: str, database: str, amqp: AmqpSettings, jwt_keys: tuple[str, str]
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
+        "MONGO_URL": with_database(mongo_url, database),
+        "MONGO_SERIALIZE_WRITES": "false" if os.environ.get("MONGO_URL") else "true",
+        "AMQP_URL": amqp.url,
+        "AMQP_NAMESPACE": amqp.namespace,
+        "JWT_PUBLIC_KEY": jwt_keys[1],
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SHUTDOWN_TIMEOUT_SECONDS": "20",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.orders"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("orders did not become ready")
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+async def test_sigterm_during_a_burst_of_orders_loses_no_request_and_no_event(
+    orders_process: tuple[subprocess.Popen[str], str],
+    orders_db: Mongo,
+    amqp: AmqpSettings,
+    events: EventTap,
+    jwt_keys: tuple[str, str],
+) -> None:
+    process, base = orders_process
+    tickets = [ticket_created() for _ in range(BURST)]
+    async with event_publisher(amqp) as publisher:
+        for ticket in tickets:
+            await publisher.publish_event(ticket)
+
+    async def replicated() -> bool:
+        return await orders_db.db.tickets.count_documents({}) == BURST
+
+    await eventually(replicated, timeout_s=20, what="every ticket replicated")
+    cookies = signin_cookie(jwt_keys[0])
+    signalled_at = 0.0
+
+    async def order(http: aiohttp.ClientSession, ticket_id: str) -> tuple[Any, float]:
+        try:
+            async with http.post(
+                f"{base}/api/orders", json={"ticketId": ticket_id}, cookies=cookies
+            ) as response:
+                return (response.status, await response.json()), time.monotonic()
+        except aiohttp.ClientError as exc:
+            return exc, time.monotonic()
+
+    # A new connection per request: a refused connection then means "not accepted",
+    # never a reused keep-alive socket closed under us.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        burst = [asyncio.create_task(order(http, t.id)) for t in tickets]
+        await asyncio.sleep(0.05)  # every request is accepted and waiting its turn
+        process.send_signal(signal.SIGTERM)
+        signalled_at = time.monotonic()
+        results = await asyncio.gather(*burst)
+
+    answered = [outcome for outcome, _ in results if isinstance(outcome, tuple)]
+    failures = [outcome for outcome, _ in results if not isinstance(outcome, tuple)]
+    assert failures == [], f"requests lost in the shutdown: {failures}"
+    assert [status for status, _ in answered] == [201] * BURST
+    assert any(at > signalled_at for _, at in results), "SIGTERM came after the burst"
+    assert process.wait(30) == 0
+    order_ids = {body["id"] for _, body in answered}
+    for order_id in order_ids:
+        await events.wait_for(OrderCreated, lambda e, i=order_id: e.id == i, timeout_s=10)
+    assert await orders_db.db.orders.count_documents({}) == BURST
+
