@@ -150,4 +150,3 @@ async def test_sigterm_during_a_burst_of_orders_loses_no_request_and_no_event(
 
     await eventually(all_published, what="an order.created for every order")
     assert await orders_db.db.orders.count_documents({}) == BURST
-

@@ -1,0 +1,161 @@
+"""How late do orders expire? Prints p50/p95/p99/max lateness of ``expiration.complete``.
+
+Runs the expiration listener and worker in this process, with the worker's shipped
+tuning unless told otherwise, against the real RabbitMQ and Redis at ``AMQP_URL`` /
+``REDIS_URL`` (default: the local ones), on an exchange, queues and arq queue of its
+own (the exchange and queues are removed afterwards). It publishes ``--orders``
+``order.created`` events whose holds end evenly spread between ``--hold-from-s`` and
+``--hold-to-s`` from now, as orders would, and measures for each order when its
+``expiration.complete`` reached a queue on the exchange, minus its ``expiresAt``: the
+lateness a consumer of the event sees.
+
+    .venv/bin/python bench/expiration_lateness.py [--orders 200] [--hold-from-s 1]
+        [--hold-to-s 3] [--poll-delay-s 0.1] [--max-jobs 100]
+
+Equal holds (``--hold-from-s 1 --hold-to-s 1``) make every order expire at once: a
+throughput probe rather than a lateness one. Exit status 1 when p99 is over 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aiohttp import web
+from bson import ObjectId
+
+from services.expiration.api.app import create_app as create_listener_app
+from services.expiration.config import SERVICE, ExpirySettings, RedisSettings, Settings
+from services.expiration.worker.app import create_app as create_worker_app
+from shared.events import ExpirationComplete, OrderCreated, TicketRef, decode
+from shared.logging import LogSettings
+from shared.messaging import AmqpSettings, Topology, connect
+from shared.testing.events import event_publisher
+from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
+from shared.web import HttpSettings
+
+TARGET_P99_MS = 250.0
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest rank: the smallest value with at least ``p`` % of the values at or below it."""
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+def bench_settings(*, poll_delay_s: float, max_jobs: int) -> Settings:
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    expiry = ExpirySettings(
+        queue_name=f"arq:{namespace}.expiration", poll_delay_s=poll_delay_s, max_jobs=max_jobs
+    )
+    return Settings(
+        http=HttpSettings(),
+        log=LogSettings(),
+        amqp=AmqpSettings(url=os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), namespace=namespace),
+        redis=RedisSettings(url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)),
+        expiry=expiry,
+    )
+
+
+def orders(count: int, hold_from_s: float, hold_to_s: float) -> list[OrderCreated]:
+    now = datetime.now(UTC)
+    step_s = (hold_to_s - hold_from_s) / max(count - 1, 1)
+    return [
+        OrderCreated(
+            id=str(ObjectId()),
+            version=0,
+            status="created",
+            user_id=str(ObjectId()),
+            expires_at=now + timedelta(seconds=hold_from_s + i * step_s),
+            ticket=TicketRef(id=str(ObjectId()), price_cents=2000),
+        )
+        for i in range(count)
+    ]
+
+
+async def measure(settings: Settings, batch: list[OrderCreated], timeout_s: float) -> list[float]:
+    """Lateness in ms of each order's expiration.complete, as it reaches a queue."""
+    topology = Topology.from_settings(settings.amqp)
+    arrivals: dict[str, float] = {}
+    all_arrived = asyncio.Event()
+
+    async def on_expiry(message: AbstractIncomingMessage) -> None:
+        arrived_s = time.time()
+        async with message.process():
+            event = decode(message.type or "", message.body)
+            assert isinstance(event, ExpirationComplete)
+            arrivals.setdefault(event.order_id, arrived_s)
+            if len(arrivals) == len(batch):
+                all_arrived.set()
+
+    connection = await connect(settings.amqp.url, connection_name="expiration-bench")
+    channel = await connection.channel()
+    started: list[web.AppRunner] = []
+    try:
+        exchange = await topology.declare_exchange(channel)
+        tap = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await tap.bind(exchange, routing_key=ExpirationComplete.routing_key)
+        await tap.consume(on_expiry)
+        for create_app in (create_listener_app, create_worker_app):
+            runner = web.AppRunner(create_app(settings))
+            await runner.setup()  # runs the app's cleanup_ctx: consumer, publisher, arq worker
+            started.append(runner)
+        async with event_publisher(settings.amqp) as publisher:
+            for order in batch:
+                await publisher.publish_event(order)
+        await asyncio.wait_for(all_arrived.wait(), timeout_s)
+    finally:
+        for runner in reversed(started):
+            await runner.cleanup()
+        await remove_topology(channel, topology)
+        await connection.close()
+    return [arrivals[o.id] * 1000 - o.expires_at.timestamp() * 1000 for o in batch]
+
+
+async def remove_topology(channel: AbstractChannel, topology: Topology) -> None:
+    """Delete the bench's exchange and the listener's queues."""
+    names = topology.queue_names(SERVICE)
+    for queue in (names.main, names.retry, names.parked):
+        await channel.queue_delete(queue)
+    await channel.exchange_delete(topology.exchange_name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--hold-from-s", type=float, default=1.0)
+    parser.add_argument("--hold-to-s", type=float, default=3.0)
+    # The worker's own defaults unless given: the bench measures what ships.
+    parser.add_argument("--poll-delay-s", type=float, default=ExpirySettings.poll_delay_s)
+    parser.add_argument("--max-jobs", type=int, default=ExpirySettings.max_jobs)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    settings = bench_settings(poll_delay_s=args.poll_delay_s, max_jobs=args.max_jobs)
+    batch = orders(args.orders, args.hold_from_s, args.hold_to_s)
+    lateness_ms = sorted(asyncio.run(measure(settings, batch, timeout_s=args.hold_to_s + 30)))
+
+    p99 = percentile(lateness_ms, 99)
+    print(
+        f"expiration lateness: n={len(lateness_ms)} holds {args.hold_from_s:g}-"
+        f"{args.hold_to_s:g} s, poll_delay {settings.expiry.poll_delay_s:g} s, "
+        f"max_jobs {settings.expiry.max_jobs}"
+    )
+    print(
+        f"  min {lateness_ms[0]:.0f} ms  p50 {percentile(lateness_ms, 50):.0f} ms  "
+        f"p95 {percentile(lateness_ms, 95):.0f} ms  p99 {p99:.0f} ms  max {lateness_ms[-1]:.0f} ms"
+    )
+    verdict = "meets" if p99 <= TARGET_P99_MS else "MISSES"
+    print(f"  p99 {p99:.0f} ms {verdict} the target of <= {TARGET_P99_MS:.0f} ms")
+    return 0 if p99 <= TARGET_P99_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

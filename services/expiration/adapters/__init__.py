@@ -1,0 +1,1 @@
+"""expiration's storage: the arq jobs in Redis."""

@@ -1,0 +1,1 @@
+"""The expiration listener's HTTP side: health and readiness only."""

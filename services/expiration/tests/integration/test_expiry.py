@@ -1,0 +1,137 @@
+"""Orders expire through the real broker and Redis: order.created in, expiration.complete out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from arq.connections import ArqRedis
+from arq.constants import retry_key_prefix
+
+from services.expiration.adapters.jobs import expiry_job_id
+from services.expiration.tests.conftest import Client, order_created
+from shared.events import ExpirationComplete
+from shared.messaging import AmqpSettings, Publisher, Topology, connect
+from shared.testing.events import EventTap, tap_events
+from shared.testing.poll import eventually
+
+# The bench shows the 250 ms p99; tests allow twice that so a busy machine does not flake.
+PROMPT = timedelta(milliseconds=500)
+
+
+async def expiry_of(events: EventTap, order_id: str) -> datetime:
+    """When the order's expiration.complete arrived (we are already waiting for it)."""
+    await events.wait_for(ExpirationComplete, lambda e: e.order_id == order_id)
+    return datetime.now(UTC)
+
+
+def expiries_of(events: EventTap, order_id: str) -> list[ExpirationComplete]:
+    return [e for e in events.of(ExpirationComplete) if e.order_id == order_id]
+
+
+async def test_an_order_expires_at_its_expires_at_not_before_and_promptly(
+    listener: Client, worker: Client, events: EventTap, publisher: Publisher
+) -> None:
+    order = order_created(expires_in_s=1.0)
+
+    await publisher.publish_event(order)
+    expired_at = await expiry_of(events, order.id)
+
+    assert order.expires_at <= expired_at <= order.expires_at + PROMPT
+    assert expiries_of(events, order.id) == [ExpirationComplete(order_id=order.id)]
+
+
+async def test_an_order_whose_expires_at_has_passed_expires_at_once(
+    listener: Client, worker: Client, events: EventTap, publisher: Publisher
+) -> None:
+    order = order_created(expires_in_s=-5.0)
+
+    published_at = datetime.now(UTC)
+    await publisher.publish_event(order)
+    expired_at = await expiry_of(events, order.id)
+
+    assert expired_at - published_at <= PROMPT
+
+
+async def test_a_redelivered_order_created_expires_the_order_once(
+    listener: Client, worker: Client, events: EventTap, publisher: Publisher
+) -> None:
+    order = order_created(expires_in_s=0.5)
+    marker = order_created(expires_in_s=0.8)
+
+    await publisher.publish_event(order, message_id="order-created-1")
+    await publisher.publish_event(order, message_id="order-created-1")  # a redelivery
+    await publisher.publish_event(order, message_id="order-created-2")  # a re-publish
+    await publisher.publish_event(marker)
+    await expiry_of(events, marker.id)
+
+    assert len(expiries_of(events, order.id)) == 1
+
+
+async def test_an_order_created_replayed_after_the_expiry_fired_does_not_fire_it_again(
+    listener: Client, worker: Client, events: EventTap, publisher: Publisher
+) -> None:
+    order = order_created(expires_in_s=-1.0)
+    await publisher.publish_event(order)
+    await expiry_of(events, order.id)
+
+    await publisher.publish_event(order)  # say, re-driven from the parked queue
+    # Due after the replay would have fired, had it been scheduled again.
+    marker = order_created(expires_in_s=0.3)
+    await publisher.publish_event(marker)
+    await expiry_of(events, marker.id)
+
+    assert len(expiries_of(events, order.id)) == 1
+
+
+@asynccontextmanager
+async def broker_refusing(amqp: AmqpSettings, refusal: str) -> AsyncIterator[None]:
+    """The broker refuses ``expiration.complete`` until the block is left.
+
+    ``unroutable``: no queue is bound, so a ``mandatory`` publish comes back.
+    ``nacked``: the only bound queue is full and rejects publishes, so the broker nacks.
+    """
+    if refusal == "unroutable":
+        yield
+        return
+    topology = Topology.from_settings(amqp)
+    connection = await connect(amqp.url, connection_name="refusing-broker")
+    try:
+        channel = await connection.channel()
+        exchange = await topology.declare_exchange(channel)
+        full = await channel.declare_queue(
+            f"{amqp.namespace}.full",
+            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        await full.bind(exchange, routing_key=ExpirationComplete.routing_key)
+        yield
+        await full.delete(if_unused=False, if_empty=False)
+    finally:
+        await connection.close()
+
+
+async def tried(redis: ArqRedis, order_id: str, *, times: int) -> bool:
+    """Whether the order's job has started ``times`` times (arq counts them in Redis)."""
+    return int(await redis.get(retry_key_prefix + expiry_job_id(order_id)) or 0) >= times
+
+
+@pytest.mark.parametrize("refusal", ["unroutable", "nacked"])
+async def test_an_expiry_the_broker_does_not_confirm_is_retried_until_it_does(
+    listener: Client,
+    worker: Client,
+    publisher: Publisher,
+    amqp: AmqpSettings,
+    redis: ArqRedis,
+    refusal: str,
+) -> None:
+    order = order_created(expires_in_s=-1.0)
+
+    async with broker_refusing(amqp, refusal):
+        await publisher.publish_event(order)
+        await eventually(lambda: tried(redis, order.id, times=3))
+    async with tap_events(amqp, ExpirationComplete.routing_key) as events:
+        expired = await events.wait_for(ExpirationComplete, lambda e: e.order_id == order.id)
+
+    assert expired == ExpirationComplete(order_id=order.id)

@@ -1,0 +1,1 @@
+"""payments' storage and its Stripe client."""

@@ -1,0 +1,170 @@
+"""Stripe through the official SDK's async client: what payments asks of it, nothing more.
+
+Every call that moves money carries an idempotency key derived from the order (or the
+intent), so a retry, a crash and re-run, or two racing requests reuse one PaymentIntent
+and one refund: Stripe itself makes charging twice impossible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import aiohttp
+import stripe
+
+from services.payments.config import StripeSettings
+from services.payments.domain import Intent, StripeEvent
+from shared.errors import BadRequest, PaymentDeclined, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+CURRENCY = "usd"
+LEGACY_TOKEN_PREFIX = "tok_"
+
+
+class PaymentMethodRejected(BadRequest):
+    """Stripe refused what the buyer sent (an unknown token, say); its message says why."""
+
+
+class StripeUnavailable(ServiceUnavailable):
+    default_message = "The payment provider is unavailable; try again"
+
+
+class InvalidWebhook(BadRequest):
+    default_message = "Invalid Stripe webhook signature or payload"
+
+
+def _digest(token: str) -> str:
+    # Idempotency keys stay short (Stripe takes 255 characters) whatever the token.
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _intent(data: Mapping[str, Any]) -> Intent:
+    metadata = data.get("metadata") or {}
+    return Intent(
+        id=data["id"],
+        order_id=metadata.get("order_id"),
+        amount_cents=data["amount"],
+        status=data["status"],
+    )
+
+
+@contextmanager
+def _buyer_errors() -> Iterator[None]:
+    """Stripe's answers about the buyer's card as our errors; an outage as 503."""
+    try:
+        yield
+    except stripe.CardError as exc:
+        raise PaymentDeclined(exc.user_message or None) from None
+    except stripe.InvalidRequestError as exc:
+        if exc.param is None:
+            raise  # not about what the buyer sent: our bug, a 500 with a traceback
+        raise PaymentMethodRejected(exc.user_message or None) from None
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise StripeUnavailable() from exc
+
+
+class StripeGateway:
+    """Charges, refunds and webhook verification for payments."""
+
+    def __init__(self, client: stripe.StripeClient, webhook_secret: str) -> None:
+        self._client = client
+        self._webhook_secret = webhook_secret
+
+    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent:
+        """The order's PaymentIntent, confirmed with ``token``; a decline is PaymentDeclined.
+
+        One PaymentIntent per order (the create key is the order's): a racing request
+        with another card finds it confirmed already and gets its outcome.
+        """
+        intents = self._client.v1.payment_intents
+        with _buyer_errors():
+            created = await intents.create_async(
+                params={
+                    "amount": amount_cents,
+                    "currency": CURRENCY,
+                    "allowed_payment_method_types": ["card"],
+                    "metadata": {"order_id": order_id},
+                },
+                options={"idempotency_key": f"order-{order_id}-intent"},
+            )
+            payment_method = await self._payment_method(order_id, token)
+            try:
+                confirmed = await intents.confirm_async(
+                    created.id,
+                    params={"payment_method": payment_method},
+                    options={"idempotency_key": f"order-{order_id}-confirm-{_digest(token)}"},
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "payment_intent_unexpected_state":
+                    raise
+                confirmed = await intents.retrieve_async(created.id)
+        intent = _intent(confirmed.to_dict())
+        log.info("order %s: payment intent %s is %s", order_id, intent.id, intent.status)
+        return intent
+
+    async def _payment_method(self, order_id: str, token: str) -> str:
+        """A PaymentMethod id: ``token`` itself, or one made from a legacy card token."""
+        if not token.startswith(LEGACY_TOKEN_PREFIX):
+            return token
+        method = await self._client.v1.payment_methods.create_async(
+            params={"type": "card", "card": {"token": token}},
+            options={"idempotency_key": f"order-{order_id}-method-{_digest(token)}"},
+        )
+        return method.id
+
+    async def refund(self, intent_id: str) -> str:
+        """Give back all the intent took; the id of the refund (the same one on a repeat)."""
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params={"payment_intent": intent_id},
+                options={"idempotency_key": f"refund-{intent_id}"},
+            )
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+            raise StripeUnavailable() from exc
+        log.info("payment intent %s refunded (%s)", intent_id, refund.id)
+        return refund.id
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
+        """The event in a webhook request, once its ``Stripe-Signature`` checks out."""
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode(),
+                signature,
+                self._webhook_secret,
+                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+            )
+            event = json.loads(payload)
+            data = event["data"]["object"]
+            intent = _intent(data) if data.get("object") == "payment_intent" else None
+            return StripeEvent(id=event["id"], type=event["type"], intent=intent)
+        except (
+            stripe.SignatureVerificationError,
+            ValueError,
+            LookupError,
+            TypeError,
+            AttributeError,
+        ):
+            raise InvalidWebhook() from None
+
+
+@asynccontextmanager
+async def open_stripe(settings: StripeSettings) -> AsyncIterator[StripeGateway]:
+    """The SDK's async client on an HTTP session made in the running loop, closed on exit."""
+    session = aiohttp.ClientSession()
+    client = stripe.StripeClient(
+        settings.secret_key,
+        base_addresses={"api": settings.api_base} if settings.api_base else {},
+        http_client=stripe.AIOHTTPClient(session=session),
+        max_network_retries=settings.max_network_retries,
+    )
+    log.info("stripe at %s", settings.api_base or "api.stripe.com")
+    try:
+        yield StripeGateway(client, settings.webhook_secret)
+    finally:
+        await session.close()

@@ -1,0 +1,34 @@
+"""Bodies of /api/payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
+
+from shared.web import RequestSchema
+
+
+class RequiredText(fields.String):
+    """A string that is not blank; every problem gets the one given message."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        messages: dict[str, Any] = {"required": message, "null": message, "invalid": message}
+        super().__init__(required=True, error_messages=messages, **kwargs)
+        self.message = message
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
+        if not text:
+            raise ValidationError(self.message)
+        return text
+
+
+class CreatePaymentIn(RequestSchema):
+    order_id = RequiredText("Order id must be provided", data_key="orderId")
+    # A PaymentMethod id (pm_card_visa) or a legacy card token (tok_visa).
+    token = RequiredText("Token must be provided")
+
+
+class PaymentOut(Schema):
+    id = fields.String()

@@ -1,0 +1,286 @@
+"""POST /api/payments: spec §14.5 `new.test`, declines, the double-payment race, Idempotency-Key."""
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+import stripe
+from bson import ObjectId
+
+from services.payments.service import Deps
+from services.payments.tests.conftest import (
+    Client,
+    cancelled_order,
+    intents_of,
+    open_order,
+    pay,
+    payment_docs,
+)
+from shared.events import PaymentCreated
+from shared.messaging import Publisher
+from shared.mongo import Mongo
+from shared.testing.events import EventTap, payload
+from shared.testing.fixtures import Signin
+
+
+async def test_a_signed_out_user_cannot_pay(client: Client) -> None:
+    response = await client.post("/api/payments", json={})
+
+    assert response.status == 401
+    assert await response.json() == {"errors": [{"message": "Not Authorized"}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {},
+            [
+                {"message": "Order id must be provided", "field": "orderId"},
+                {"message": "Token must be provided", "field": "token"},
+            ],
+        ),
+        (
+            {"orderId": "  ", "token": "pm_card_visa"},
+            [{"message": "Order id must be provided", "field": "orderId"}],
+        ),
+        (
+            {"orderId": str(ObjectId()), "token": None},
+            [{"message": "Token must be provided", "field": "token"}],
+        ),
+        (
+            {"orderId": 42, "token": ""},
+            [
+                {"message": "Order id must be provided", "field": "orderId"},
+                {"message": "Token must be provided", "field": "token"},
+            ],
+        ),
+    ],
+)
+async def test_a_missing_order_id_or_token_is_a_400_naming_the_field(
+    client: Client, signin: Signin, body: dict[str, Any], errors: list[dict[str, str]]
+) -> None:
+    response = await client.post("/api/payments", json=body, cookies=signin())
+
+    assert response.status == 400
+    assert sorted((await response.json())["errors"], key=str) == sorted(errors, key=str)
+
+
+async def test_paying_for_an_order_that_does_not_exist_is_a_404(
+    client: Client, signin: Signin
+) -> None:
+    response = await pay(client, signin(), str(ObjectId()), token="asdasdasd")
+
+    assert response.status == 404
+    assert await response.json() == {"errors": [{"message": "Not Found"}]}
+
+
+async def test_paying_for_someone_elses_order_is_a_401(
+    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+) -> None:
+    order = await open_order(deps, publisher)
+
+    response = await pay(client, signin(), order.id)
+
+    assert response.status == 401
+    assert await payment_docs(mongo, order.id) == []
+
+
+async def test_paying_for_a_cancelled_order_is_a_400(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    user_id = str(ObjectId())
+    order = await cancelled_order(deps, publisher, user_id)
+
+    response = await pay(client, signin(user_id), order.id)
+
+    assert response.status == 400
+    assert await response.json() == {"errors": [{"message": "Cannot pay for an cancelled order"}]}
+    assert await intents_of(stripe_client, order.id) == []
+
+
+async def test_a_valid_payment_charges_the_order_price_records_it_and_announces_it(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    events: EventTap,
+    mongo: Mongo,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    user_id = str(ObjectId())
+    price_cents = random.randint(100, 10_000_000)
+    order = await open_order(deps, publisher, user_id, price_cents=price_cents)
+
+    response = await pay(client, signin(user_id), order.id, token="pm_card_visa")
+
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    [record] = await payment_docs(mongo, order.id)
+    assert body == {"id": str(record["_id"])}
+    intent = await stripe_client.v1.payment_intents.retrieve_async(record["stripe_id"])
+    assert (intent.amount, intent.currency, intent.status) == (price_cents, "usd", "succeeded")
+    assert intent.metadata.to_dict() == {"order_id": order.id}
+    created = await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
+    assert payload(created) == {"id": body["id"], "orderId": order.id, "stripeId": intent.id}
+
+
+async def test_a_legacy_card_token_pays_too(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+
+    response = await pay(client, signin(user_id), order.id, token="tok_visa")
+
+    assert response.status == 201, await response.text()
+    [intent] = await intents_of(stripe_client, order.id)
+    assert intent.status == "succeeded"
+
+
+@pytest.mark.parametrize("token", ["pm_card_chargeDeclined", "tok_chargeDeclined"])
+async def test_a_declined_card_is_a_402_with_stripes_message_and_records_nothing(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    events: EventTap,
+    mongo: Mongo,
+    token: str,
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+
+    response = await pay(client, signin(user_id), order.id, token=token)
+
+    assert response.status == 402
+    assert await response.json() == {"errors": [{"message": "Your card was declined."}]}
+    assert await payment_docs(mongo, order.id) == []
+    await asyncio.sleep(0.3)
+    assert events.of(PaymentCreated) == []
+
+
+async def test_after_a_decline_the_buyer_can_pay_with_another_card(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+    declined = await pay(client, signin(user_id), order.id, token="pm_card_chargeDeclined")
+
+    paid = await pay(client, signin(user_id), order.id, token="pm_card_visa")
+
+    assert (declined.status, paid.status) == (402, 201)
+    [intent] = await intents_of(stripe_client, order.id)
+    assert intent.status == "succeeded"
+
+
+async def test_an_unknown_token_is_a_400_with_stripes_message(
+    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+
+    response = await pay(client, signin(user_id), order.id, token="pm_nonsense")
+
+    assert response.status == 400
+    message = "No such PaymentMethod: 'pm_nonsense'"
+    assert await response.json() == {"errors": [{"message": message}]}
+    assert await payment_docs(mongo, order.id) == []
+
+
+async def test_paying_for_a_paid_order_again_is_a_400(
+    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+    first = await pay(client, signin(user_id), order.id)
+
+    again = await pay(client, signin(user_id), order.id, token="pm_card_mastercard")
+
+    assert first.status == 201
+    assert again.status == 400
+    assert await again.json() == {"errors": [{"message": "Order has already been paid for"}]}
+    assert len(await payment_docs(mongo, order.id)) == 1
+
+
+@pytest.mark.parametrize(
+    "tokens", [("pm_card_visa", "pm_card_visa"), ("pm_card_visa", "pm_card_mastercard")]
+)
+async def test_two_concurrent_payments_for_one_order_charge_once(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    events: EventTap,
+    mongo: Mongo,
+    stripe_client: stripe.StripeClient,
+    tokens: tuple[str, str],
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+
+    responses = await asyncio.gather(
+        *(pay(client, signin(user_id), order.id, token=token) for token in tokens)
+    )
+
+    statuses = sorted(r.status for r in responses)
+    assert statuses in ([201, 201], [201, 400]), [await r.text() for r in responses]
+    winners = {(await r.json())["id"] for r in responses if r.status == 201}
+    [record] = await payment_docs(mongo, order.id)
+    assert winners == {str(record["_id"])}
+    [intent] = await intents_of(stripe_client, order.id)
+    assert (intent.id, intent.status) == (record["stripe_id"], "succeeded")
+    await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
+    await asyncio.sleep(0.3)
+    assert len([e for e in events.of(PaymentCreated) if e.order_id == order.id]) == 1
+
+
+async def test_a_repeat_with_the_same_idempotency_key_gets_the_first_response(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    publisher: Publisher,
+    events: EventTap,
+    mongo: Mongo,
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+    headers = {"Idempotency-Key": "pay-attempt-1"}
+    first = await pay(client, signin(user_id), order.id, headers=headers)
+
+    repeat = await pay(client, signin(user_id), order.id, headers=headers)
+
+    assert (first.status, repeat.status) == (201, 201)
+    assert await repeat.json() == await first.json()
+    assert len(await payment_docs(mongo, order.id)) == 1
+    await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
+    await asyncio.sleep(0.3)
+    assert len(events.of(PaymentCreated)) == 1
+
+
+async def test_an_idempotency_key_reused_for_another_order_is_refused(
+    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+) -> None:
+    user_id = str(ObjectId())
+    first_order = await open_order(deps, publisher, user_id)
+    second_order = await open_order(deps, publisher, user_id)
+    headers = {"Idempotency-Key": "reused"}
+    await pay(client, signin(user_id), first_order.id, headers=headers)
+
+    reused = await pay(client, signin(user_id), second_order.id, headers=headers)
+
+    assert reused.status == 400
+    assert await payment_docs(mongo, second_order.id) == []

@@ -1,0 +1,72 @@
+"""An order cancelled while Stripe charges it: the money goes back, the ticket stays put."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import pytest
+import stripe
+from bson import ObjectId
+
+from services.payments import service
+from services.payments.domain import CannotPayCancelledOrder, Intent, StripeEvent
+from services.payments.service import Deps, PaymentGateway
+from services.payments.tests.conftest import (
+    open_order,
+    order_cancelled,
+    payment_docs,
+    publish,
+    replica,
+)
+from shared.events import PaymentCreated
+from shared.messaging import Publisher
+from shared.mongo import Mongo
+from shared.testing.events import EventTap
+
+
+@dataclass
+class CancelledWhileCharging:
+    """The real gateway, except that the order gets cancelled while Stripe charges it."""
+
+    gateway: PaymentGateway
+    cancel: Callable[[], Awaitable[None]]
+
+    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent:
+        intent = await self.gateway.charge(order_id, amount_cents, token)
+        await self.cancel()
+        return intent
+
+    async def refund(self, intent_id: str) -> str:
+        return await self.gateway.refund(intent_id)
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
+        return self.gateway.parse_webhook(payload, signature)
+
+
+async def test_a_charge_for_an_order_cancelled_meanwhile_is_refunded_and_refused(
+    deps: Deps,
+    publisher: Publisher,
+    events: EventTap,
+    mongo: Mongo,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id, price_cents=4200)
+
+    async def cancel() -> None:
+        await publish(publisher, order_cancelled(order))
+        await replica(deps, order.id, status="cancelled")
+
+    racing = replace(deps, stripe=CancelledWhileCharging(deps.stripe, cancel))
+
+    with pytest.raises(CannotPayCancelledOrder):
+        await service.pay_for_order(order.id, "pm_card_visa", user_id, deps=racing)
+
+    [record] = await payment_docs(mongo, order.id)
+    assert (record["status"], record["refund_reason"]) == ("refunded", "order_cancelled")
+    refunds = await stripe_client.v1.refunds.list_async(
+        params={"payment_intent": record["stripe_id"]}
+    )
+    assert [(r.id, r.amount) for r in refunds.data] == [(record["refund_id"], 4200)]
+    await asyncio.sleep(0.3)
+    assert events.of(PaymentCreated) == []

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+import stripe
+from aiohttp.test_utils import TestClient
+from bson import ObjectId
+
+from services.payments.api.app import create_app
+from services.payments.api.keys import DEPS
+from services.payments.config import Settings, StripeSettings
+from services.payments.domain import Order
+from services.payments.service import Deps
+from shared.auth import IdentitySettings
+from shared.events import Event, OrderCancelled, OrderCreated, TicketId, TicketRef
+from shared.logging import LogSettings
+from shared.messaging import AmqpSettings, Publisher
+from shared.mongo import Mongo, MongoSettings
+from shared.testing.events import EventTap, event_publisher
+from shared.testing.poll import eventually
+from shared.web import HttpSettings
+
+Client = TestClient[Any, Any]
+WEBHOOK_SECRET = "whsec_payments_tests"
+
+
+@pytest.fixture
+def settings(
+    mongo_settings: MongoSettings,
+    amqp: AmqpSettings,
+    jwt_keys: tuple[str, str],
+    stripe_api_base: str,
+) -> Settings:
+    return Settings(
+        http=HttpSettings(),
+        log=LogSettings(),
+        mongo=mongo_settings,
+        amqp=amqp,
+        identity=IdentitySettings(jwt_public_key=jwt_keys[1], cookie_secure=False),
+        stripe=StripeSettings(
+            secret_key="sk_test_payments",
+            webhook_secret=WEBHOOK_SECRET,
+            api_base=stripe_api_base,
+            max_network_retries=0,
+        ),
+    )
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    settings: Settings,
+    mongo: Mongo,
+    events: EventTap,
+) -> Client:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def deps(client: Client) -> Deps:
+    assert client.app is not None
+    deps: Deps = client.app[DEPS]
+    return deps
+
+
+@pytest.fixture
+async def publisher(amqp: AmqpSettings) -> AsyncIterator[Publisher]:
+    """Plays the orders service: publishes its events on this test's exchange."""
+    async with event_publisher(amqp) as publisher:
+        yield publisher
+
+
+@pytest.fixture
+async def stripe_client(stripe_api_base: str) -> AsyncIterator[stripe.StripeClient]:
+    """The test's own SDK client on the emulator, to see what payments did there."""
+    async with aiohttp.ClientSession() as session:
+        yield stripe.StripeClient(
+            "sk_test_observer",
+            base_addresses={"api": stripe_api_base},
+            http_client=stripe.AIOHTTPClient(session=session),
+            max_network_retries=0,
+        )
+
+
+def order_created(user_id: str | None = None, price_cents: int = 2000) -> OrderCreated:
+    return OrderCreated(
+        id=str(ObjectId()),
+        version=0,
+        status="created",
+        user_id=user_id or str(ObjectId()),
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        ticket=TicketRef(id=str(ObjectId()), price_cents=price_cents),
+    )
+
+
+def order_cancelled(created: OrderCreated, version: int = 1) -> OrderCancelled:
+    return OrderCancelled(id=created.id, version=version, ticket=TicketId(id=created.ticket.id))
+
+
+async def publish(publisher: Publisher, *events: Event) -> None:
+    for event in events:
+        await publisher.publish_event(event)
+
+
+async def replica(deps: Deps, order_id: str, **expected: Any) -> Order:
+    """The order's replica once it exists and has the ``expected`` attribute values."""
+
+    async def matches() -> Order | None:
+        order = await deps.orders.get(order_id)
+        if order is None or any(getattr(order, k) != v for k, v in expected.items()):
+            return None
+        return order
+
+    found: Order = await eventually(matches, what=f"order {order_id} with {expected}")
+    return found
+
+
+async def open_order(
+    deps: Deps, publisher: Publisher, user_id: str | None = None, price_cents: int = 2000
+) -> OrderCreated:
+    """An order the replica knows, as orders announced it."""
+    event = order_created(user_id, price_cents)
+    await publish(publisher, event)
+    await replica(deps, event.id)
+    return event
+
+
+async def cancelled_order(
+    deps: Deps, publisher: Publisher, user_id: str | None = None
+) -> OrderCreated:
+    """An order the replica knows as cancelled."""
+    event = await open_order(deps, publisher, user_id)
+    await publish(publisher, order_cancelled(event))
+    await replica(deps, event.id, status="cancelled")
+    return event
+
+
+async def pay(
+    client: Client, cookies: dict[str, str], order_id: str, token: str = "pm_card_visa", **kw: Any
+) -> aiohttp.ClientResponse:
+    return await client.post(
+        "/api/payments", json={"orderId": order_id, "token": token}, cookies=cookies, **kw
+    )
+
+
+async def payment_docs(mongo: Mongo, order_id: str) -> list[dict[str, Any]]:
+    """Every payment record of the order, as stored."""
+    return [doc async for doc in mongo.db.payments.find({"order_id": order_id})]
+
+
+async def intents_of(client: stripe.StripeClient, order_id: str) -> list[stripe.PaymentIntent]:
+    """The PaymentIntents the emulator holds for the order."""
+    found = await client.v1.payment_intents.search_async(
+        params={"query": f"metadata['order_id']:'{order_id}'"}
+    )
+    return list(found.data)
+
+
+def signed_webhook(event: dict[str, Any], secret: str = WEBHOOK_SECRET) -> tuple[str, str]:
+    """A webhook body and its ``Stripe-Signature``, as Stripe would send them."""
+    payload = json.dumps(event)
+    return payload, stripe.WebhookSignature.generate_signature_header(payload, secret)

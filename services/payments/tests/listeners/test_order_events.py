@@ -1,0 +1,109 @@
+"""payments keeps a replica of orders from their events, through real RabbitMQ."""
+
+import asyncio
+
+from bson import ObjectId
+
+from services.payments.domain import Order
+from services.payments.service import Deps
+from services.payments.tests.conftest import (
+    Client,
+    order_cancelled,
+    order_created,
+    publish,
+    replica,
+)
+from shared.messaging import AmqpSettings, Publisher, Topology, connect
+
+
+async def parked_messages(amqp: AmqpSettings) -> int:
+    """How many messages payments gave up on (its parked queue)."""
+    connection = await connect(amqp.url, connection_name="test-parked")
+    try:
+        channel = await connection.channel()
+        name = Topology.from_settings(amqp).queue_names("payments").parked
+        queue = await channel.declare_queue(name, passive=True)
+        count = queue.declaration_result.message_count
+        return int(count or 0)
+    finally:
+        await connection.close()
+
+
+async def test_order_created_replicates_the_order_with_its_price(
+    client: Client, deps: Deps, publisher: Publisher
+) -> None:
+    user_id = str(ObjectId())
+    event = order_created(user_id, price_cents=1050)
+
+    await publish(publisher, event)
+
+    order = await replica(deps, event.id)
+    assert order == Order(
+        id=event.id, user_id=user_id, price_cents=1050, status="created", version=0
+    )
+
+
+async def test_order_cancelled_at_the_next_version_cancels_the_replica(
+    client: Client, deps: Deps, publisher: Publisher
+) -> None:
+    created = order_created()
+    await publish(publisher, created)
+    await replica(deps, created.id)
+
+    await publish(publisher, order_cancelled(created, version=1))
+
+    order = await replica(deps, created.id, status="cancelled")
+    assert order.version == 1
+
+
+async def test_a_cancellation_that_overtakes_its_order_is_retried_until_it_applies(
+    client: Client, deps: Deps, publisher: Publisher, amqp: AmqpSettings
+) -> None:
+    created = order_created()
+
+    await publish(publisher, order_cancelled(created, version=1))
+    await asyncio.sleep(0.3)  # a few retries find no order yet
+    await publish(publisher, created)
+
+    order = await replica(deps, created.id, status="cancelled")
+    assert order.version == 1
+    assert await parked_messages(amqp) == 0
+
+
+async def test_a_version_that_skips_one_waits_for_the_missing_one(
+    client: Client, deps: Deps, publisher: Publisher
+) -> None:
+    created = order_created()
+    await publish(publisher, created)
+    await replica(deps, created.id)
+
+    await publish(publisher, order_cancelled(created, version=2))
+    await asyncio.sleep(0.3)
+    waiting = await replica(deps, created.id)
+    await publish(publisher, order_cancelled(created, version=1))
+
+    assert (waiting.status, waiting.version) == ("created", 0)
+    applied = await replica(deps, created.id, version=2)
+    assert applied.status == "cancelled"
+
+
+async def test_duplicate_order_events_change_nothing_and_are_acknowledged(
+    client: Client, deps: Deps, publisher: Publisher, amqp: AmqpSettings
+) -> None:
+    created = order_created(price_cents=2000)
+    await publish(publisher, created)
+    await publish(publisher, order_cancelled(created, version=1))
+    await replica(deps, created.id, status="cancelled")
+
+    # Redeliveries, a re-publish, and a stale create arriving after the cancel.
+    await publisher.publish_event(created, message_id="dup-created")
+    await publisher.publish_event(created, message_id="dup-created")
+    await publish(publisher, order_cancelled(created, version=1), created)
+    marker = order_created()
+    await publish(publisher, marker)
+    await replica(deps, marker.id)
+    await asyncio.sleep(0.3)
+
+    order = await replica(deps, created.id)
+    assert (order.status, order.version, order.price_cents) == ("cancelled", 1, 2000)
+    assert await parked_messages(amqp) == 0

@@ -1,0 +1,59 @@
+"""Which Stripe payments talks to, and that its secrets never reach the log."""
+
+import pytest
+
+from services.payments.config import (
+    EMULATOR_API_BASE,
+    EMULATOR_WEBHOOK_SECRET,
+    Settings,
+    StripeSettings,
+)
+from shared.config import ConfigError, Env, masked
+
+BASE_ENV = {
+    "MONGO_URL": "mongodb://127.0.0.1:27017/payments",
+    "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
+    "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----",
+}
+
+
+def test_without_a_secret_key_payments_uses_the_local_emulator() -> None:
+    stripe = StripeSettings.from_env(Env({}))
+
+    assert stripe.api_base == EMULATOR_API_BASE
+    assert stripe.webhook_secret == EMULATOR_WEBHOOK_SECRET
+    assert stripe.secret_key.startswith("sk_test_")
+
+
+def test_the_emulator_address_can_be_moved() -> None:
+    stripe = StripeSettings.from_env(Env({"STRIPE_API_BASE": "http://stripe-emulator:12111"}))
+
+    assert stripe.api_base == "http://stripe-emulator:12111"
+
+
+def test_with_a_secret_key_and_no_api_base_payments_uses_stripe_itself() -> None:
+    env = {"STRIPE_SECRET_KEY": "sk_test_real", "STRIPE_WEBHOOK_SECRET": "whsec_real"}
+
+    stripe = StripeSettings.from_env(Env(env))
+
+    assert (stripe.secret_key, stripe.webhook_secret, stripe.api_base) == (
+        "sk_test_real",
+        "whsec_real",
+        None,
+    )
+
+
+def test_a_real_key_without_a_webhook_secret_stops_the_process() -> None:
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        StripeSettings.from_env(Env({"STRIPE_SECRET_KEY": "sk_live_x"}))
+
+
+def test_stripe_secrets_are_masked_in_the_startup_log() -> None:
+    env = {**BASE_ENV, "STRIPE_SECRET_KEY": "sk_live_123", "STRIPE_WEBHOOK_SECRET": "whsec_9"}
+
+    shown = masked(Settings.from_env(env))
+
+    assert shown["stripe"]["secret_key"] == "***"
+    assert shown["stripe"]["webhook_secret"] == "***"
+    assert "sk_live_123" not in str(shown)
+    assert "whsec_9" not in str(shown)
