@@ -224,6 +224,13 @@ class Stack:
             env["JWT_PRIVATE_KEY"], env["JWT_PUBLIC_KEY"] = dev_jwt_keys()
         return env
 
+    def extra_env(self, process: Process, running: list[Process]) -> dict[str, str]:
+        """The emulator posts Stripe's webhooks to payments, as Stripe would."""
+        payments = next((p for p in running if p.name == "payments"), None)
+        if process.name != "stripe_emulator" or payments is None:
+            return {}
+        return {"STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{payments.port}/api/payments/webhook"}
+
     def mongo_for(self, process: Process, env: dict[str, str]) -> dict[str, str]:
         """Real MongoDB when given; else a mongoeco server of the service's own.
 
@@ -250,6 +257,7 @@ class Stack:
             child_env = {
                 **env,
                 **self.mongo_for(process, env),
+                **self.extra_env(process, running),
                 "PORT": str(process.port),
                 "HOST": "127.0.0.1",
             }

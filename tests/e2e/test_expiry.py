@@ -3,6 +3,9 @@ order can no longer be paid (spec §18.3)."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack
 from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
@@ -51,3 +54,39 @@ async def test_paying_after_the_hold_ran_out_is_refused(
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Cannot pay for an cancelled order"}]}
+
+
+async def test_an_unpaid_order_frees_its_ticket_within_a_second_of_expiring(
+    short_hold_stack: Stack, someone: PersonFactory
+) -> None:
+    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
+    ticket = await seller.sell("Prompt expiry")
+    order = await buyer.order_when_known(ticket["id"])
+    expires_at = datetime.fromisoformat(order["expiresAt"])
+
+    async def unlisted() -> bool:
+        return ticket["id"] not in await buyer.listed_ids()
+
+    await eventually(unlisted, what="tickets to hear of the reservation")
+    await listed_again(buyer, ticket["id"])
+
+    # expiresAt -> arq job -> expiration.complete -> orders -> order.cancelled -> tickets.
+    freed_after_s = (datetime.now(UTC) - expires_at).total_seconds()
+    assert freed_after_s <= 1.0, f"the ticket came back {freed_after_s:.2f} s after expiresAt"
+    assert await buyer.order_status(order["id"]) == "cancelled"
+
+
+async def test_a_paid_order_outlives_its_hold_and_keeps_its_ticket(
+    short_hold_stack: Stack, someone: PersonFactory
+) -> None:
+    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
+    ticket = await seller.sell("Paid in time")
+    order = await buyer.order_when_known(ticket["id"])
+    payment = await buyer.pay_when_known(order["id"])
+    assert payment.status == 201, await payment.text()
+
+    expires_at = datetime.fromisoformat(order["expiresAt"])
+    await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0) + 1.5)
+
+    assert await buyer.order_status(order["id"]) == "complete"
+    assert ticket["id"] not in await buyer.listed_ids()
