@@ -1,15 +1,13 @@
 """pytest fixtures on real infrastructure: RabbitMQ, Redis, MongoDB (wire server or real).
 
-Loaded by the repository's root ``conftest.py``. Isolation: one RabbitMQ vhost per test
-session, one AMQP namespace (exchange and queue prefix) and one MongoDB database per test.
+Loaded by the repository's root ``conftest.py``. Isolation: one AMQP namespace (exchange
+and queue prefix, deleted when the session ends) and one MongoDB database per test.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -22,8 +20,7 @@ from shared.testing.infra import (
     DEFAULT_AMQP_URL,
     DEFAULT_REDIS_URL,
     MongoServer,
-    Vhost,
-    has_rabbitmqctl,
+    purge_namespaces,
 )
 from shared.testing.keys import generate_keypair
 from shared.testing.stripe_emulator import emulator_in_thread
@@ -62,31 +59,29 @@ async def mongo(mongo_settings: MongoSettings) -> AsyncIterator[Mongo]:
         await client.close()
 
 
+# Every AMQP namespace this session used, so the session can delete what they declared.
+_NAMESPACES: set[str] = set()
+
+
+def new_namespace(prefix: str = "t") -> str:
+    """A fresh exchange-and-queue prefix, tidied away when the test session ends."""
+    namespace = f"{prefix}{uuid.uuid4().hex[:10]}"
+    _NAMESPACES.add(namespace)
+    return namespace
+
+
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
-    """A vhost of this session's own on the broker at ``AMQP_URL``."""
-    base = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
-    if not has_rabbitmqctl():
-        yield base  # a remote broker: per-test namespaces still keep tests apart
-        return
-    try:
-        vhost = Vhost.create(base)
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        # A broker whose vhost management stalls must not fail the run: per-test
-        # namespaces already keep tests apart on the default vhost.
-        warnings.warn(f"no vhost of our own ({exc}); using {base}", stacklevel=1)
-        yield base
-        return
-    try:
-        yield vhost.url
-    finally:
-        vhost.delete()
+    """The broker at ``AMQP_URL``; tests keep apart by namespace (``amqp_namespace``)."""
+    url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
+    yield url
+    purge_namespaces(url, _NAMESPACES)
 
 
 @pytest.fixture
 def amqp_namespace() -> str:
     """A prefix for this test's exchange and queues."""
-    return f"t{uuid.uuid4().hex[:10]}"
+    return new_namespace()
 
 
 @pytest.fixture

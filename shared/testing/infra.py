@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
-import uuid
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+import aio_pika
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MONGO_SERVER_SCRIPT = Path(__file__).with_name("mongo_server.py")
@@ -68,32 +72,40 @@ def has_rabbitmqctl() -> bool:
     return shutil.which("rabbitmqctl") is not None
 
 
-def with_vhost(url: str, vhost: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+def _names(*listing: str) -> list[str]:
+    result = rabbitmqctl(*listing, timeout_s=60)
+    return [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
-@dataclass
-class Vhost:
-    """A throw-away RabbitMQ virtual host, so test runs never see each other's messages."""
+async def _delete(url: str, queues: list[str], exchanges: list[str]) -> None:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
 
-    name: str
-    url: str
 
-    @classmethod
-    def create(cls, base_url: str) -> Vhost:
-        name = f"test-{uuid.uuid4().hex[:10]}"
-        for args in (
-            ("add_vhost", name),
-            ("set_permissions", "-p", name, "guest", ".*", ".*", ".*"),
-        ):
-            result = rabbitmqctl(*args, timeout_s=30)
-            if result.returncode != 0:
-                raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
-        return cls(name=name, url=with_vhost(base_url, name))
+def purge_namespaces(url: str, namespaces: Collection[str]) -> None:
+    """Delete the queues and exchanges declared under ``namespaces`` (names ``<ns>.*``).
 
-    def delete(self) -> None:
-        rabbitmqctl("delete_vhost", self.name)
+    Tests keep apart by namespace on one vhost; this tidies up after a session. (A vhost
+    per session would be neater, but RabbitMQ 3.10 can deadlock when one session's
+    ``add_vhost`` meets another's ``delete_vhost``, taking the whole broker with it.)
+    """
+    if not namespaces or not has_rabbitmqctl():
+        return
+    vhost = unquote(urlsplit(url).path[1:]) or "/"
+    prefixes = tuple(f"{namespace}." for namespace in namespaces)
+    queues = [n for n in _names("list_queues", "-p", vhost, "name") if n.startswith(prefixes)]
+    exchanges = [n for n in _names("list_exchanges", "-p", vhost, "name") if n.startswith(prefixes)]
+    try:
+        asyncio.run(_delete(url, queues, exchanges))
+    except Exception as exc:  # tidying must never fail a test run
+        warnings.warn(f"could not delete test queues: {exc!r}", stacklevel=1)
 
 
 def close_connections(connection_name: str) -> int:

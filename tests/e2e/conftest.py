@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, async_playwright
 
+from shared.testing.fixtures import new_namespace
 from shared.testing.infra import REPO_ROOT
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack, running_stack
@@ -27,7 +28,7 @@ def stack_env(amqp_url: str, **overrides: str) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
         # Queues and the expiry queue of this stack's own, whoever else shares the broker.
-        "AMQP_NAMESPACE": f"e2e{uuid.uuid4().hex[:8]}",
+        "AMQP_NAMESPACE": new_namespace("e2e"),
         # A MongoDB wire server per service even when MONGO_URL is set: on one real
         # MongoDB, the two stacks would share the services' databases.
         "MONGO_URL": "",

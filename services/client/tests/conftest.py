@@ -3,7 +3,6 @@ started once per session (``shared.testing.stack``) on ports of its own."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -16,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from services.client.config import ApiSettings, Settings
 from services.client.web.app import create_app
 from shared.logging import LogSettings
-from shared.testing.fixtures import Signin
+from shared.testing.fixtures import Signin, new_namespace
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack, running_stack
 from shared.web import HttpSettings
@@ -34,7 +33,7 @@ def stack_env(amqp_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
         # Queues and the expiry queue of this stack's own, whoever else shares the broker.
-        "AMQP_NAMESPACE": f"client{uuid.uuid4().hex[:8]}",
+        "AMQP_NAMESPACE": new_namespace("client"),
         # A MongoDB wire server per service even when MONGO_URL is set: on one real
         # MongoDB, stacks would share the services' databases.
         "MONGO_URL": "",
