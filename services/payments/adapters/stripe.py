@@ -19,6 +19,7 @@ import stripe
 
 from services.payments.config import StripeSettings
 from services.payments.domain import Intent, StripeEvent
+from services.payments.metrics import STRIPE_CALLS
 from shared.errors import BadRequest, PaymentDeclined, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,26 @@ def _buyer_errors() -> Iterator[None]:
         raise StripeUnavailable() from exc
 
 
+@contextmanager
+def _counted(operation: str) -> Iterator[None]:
+    """Count the call in ``stripe_calls_total`` by how it ended."""
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except PaymentDeclined:
+        outcome = "declined"
+        raise
+    except PaymentMethodRejected:
+        outcome = "rejected"
+        raise
+    except StripeUnavailable:
+        outcome = "unavailable"
+        raise
+    finally:
+        STRIPE_CALLS.labels(operation, outcome).inc()
+
+
 class StripeGateway:
     """Charges, refunds and webhook verification for payments."""
 
@@ -83,7 +104,7 @@ class StripeGateway:
         with another card finds it confirmed already and gets its outcome.
         """
         intents = self._client.v1.payment_intents
-        with _buyer_errors():
+        with _counted("charge"), _buyer_errors():
             created = await intents.create_async(
                 params={
                     "amount": amount_cents,
@@ -120,15 +141,16 @@ class StripeGateway:
 
     async def refund(self, intent_id: str) -> str:
         """Give back all the intent took; the id of the refund (the same one on a repeat)."""
-        try:
-            refund = await self._client.v1.refunds.create_async(
-                params={"payment_intent": intent_id},
-                options={"idempotency_key": f"refund-{intent_id}"},
-            )
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-            raise StripeUnavailable() from exc
+        with _counted("refund"):
+            try:
+                refund = await self._client.v1.refunds.create_async(
+                    params={"payment_intent": intent_id},
+                    options={"idempotency_key": f"refund-{intent_id}"},
+                )
+            except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+                raise StripeUnavailable() from exc
         log.info("payment intent %s refunded (%s)", intent_id, refund.id)
-        return refund.id
+        return str(refund.id)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
         """The event in a webhook request, once its ``Stripe-Signature`` checks out."""

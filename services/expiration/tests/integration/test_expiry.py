@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import retry_key_prefix
+from prometheus_client import REGISTRY
 
 from services.expiration.adapters.jobs import expiry_job_id
 from services.expiration.tests.conftest import Client, order_created
@@ -135,3 +136,29 @@ async def test_an_expiry_the_broker_does_not_confirm_is_retried_until_it_does(
         expired = await events.wait_for(ExpirationComplete, lambda e: e.order_id == order.id)
 
     assert expired == ExpirationComplete(order_id=order.id)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_jobs_and_their_lateness_show_on_metrics(
+    listener: Client, worker: Client, events: EventTap, publisher: Publisher
+) -> None:
+    enqueued = sample("expiration_jobs_total", outcome="enqueued")
+    duplicates = sample("expiration_jobs_total", outcome="duplicate")
+    fired = sample("expiration_jobs_total", outcome="fired")
+    observed = sample("expiration_lateness_seconds_count")
+    order = order_created(expires_in_s=0.3)
+
+    await publisher.publish_event(order, message_id="order-created-m")
+    await publisher.publish_event(order, message_id="order-created-m2")  # a re-publish
+    await expiry_of(events, order.id)
+
+    assert sample("expiration_jobs_total", outcome="enqueued") == enqueued + 1
+    assert sample("expiration_jobs_total", outcome="duplicate") == duplicates + 1
+    # Counted right after the broker's confirm, which may land after the tap's delivery.
+    await eventually(lambda: sample("expiration_jobs_total", outcome="fired") == fired + 1)
+    assert sample("expiration_lateness_seconds_count") == observed + 1
+    text = await (await worker.get("/metrics")).text()
+    assert "expiration_lateness_seconds_bucket" in text

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import stripe
 from bson import ObjectId
+from prometheus_client import REGISTRY
 
 from services.payments.service import Deps
 from services.payments.tests.conftest import (
@@ -284,3 +285,23 @@ async def test_an_idempotency_key_reused_for_another_order_is_refused(
 
     assert reused.status == 400
     assert await payment_docs(mongo, second_order.id) == []
+
+
+def stripe_calls(outcome: str) -> float:
+    labels = {"operation": "charge", "outcome": outcome}
+    return REGISTRY.get_sample_value("stripe_calls_total", labels) or 0.0
+
+
+async def test_stripe_calls_are_counted_by_outcome(
+    client: Client, signin: Signin, deps: Deps, publisher: Publisher
+) -> None:
+    ok, declined = stripe_calls("ok"), stripe_calls("declined")
+    user_id = str(ObjectId())
+    order = await open_order(deps, publisher, user_id)
+
+    await pay(client, signin(user_id), order.id, token="pm_card_chargeDeclined")
+    await pay(client, signin(user_id), order.id, token="pm_card_visa")
+
+    assert (stripe_calls("ok"), stripe_calls("declined")) == (ok + 1, declined + 1)
+    metrics = await (await client.get("/metrics")).text()
+    assert 'stripe_calls_total{operation="charge",outcome="declined"}' in metrics

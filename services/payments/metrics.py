@@ -1,0 +1,12 @@
+"""payments' Prometheus metrics (served with the shared ones on ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+STRIPE_CALLS = Counter(
+    "stripe_calls",
+    "Charges and refunds asked of Stripe, by outcome: ok, declined, rejected (bad payment "
+    "method), unavailable (Stripe down or rate-limiting), error.",
+    ["operation", "outcome"],
+)
