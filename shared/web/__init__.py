@@ -3,6 +3,7 @@
 from shared.web.app import HttpSettings, base_app
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
+from shared.web.openapi import IDEMPOTENCY_KEY, OBJECT_ID_PATTERN, Header, add_openapi, documented
 from shared.web.requests import RequestSchema, idempotency_key, load, object_id, read_json
 
 __all__ = [
@@ -17,4 +18,9 @@ __all__ = [
     "load",
     "object_id",
     "read_json",
+    "IDEMPOTENCY_KEY",
+    "OBJECT_ID_PATTERN",
+    "Header",
+    "add_openapi",
+    "documented",
 ]

@@ -13,7 +13,7 @@ from services.auth.config import Settings
 from services.auth.service import Deps
 from shared.auth import TokenSigner, TokenVerifier, current_user_middleware, session_middleware
 from shared.mongo import open_mongo
-from shared.web import add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app
 
 
 async def open_deps(app: web.Application) -> AsyncIterator[None]:
@@ -41,4 +41,5 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Applicati
     else:
         app[DEPS] = deps
     app.add_routes(routes)
+    add_openapi(app, "/api/users/openapi.json", title="auth: /api/users")
     return app

@@ -6,14 +6,35 @@ from aiohttp import web
 
 from services.auth import service
 from services.auth.api.keys import DEPS
-from services.auth.api.schemas import CurrentUserOut, SignInIn, SignUpIn, UserOut
+from services.auth.api.schemas import (
+    CurrentUserEnvelopeOut,
+    EmptyOut,
+    SignInIn,
+    SignUpIn,
+    UserOut,
+)
 from shared.auth import current_user, sign_in, sign_out
-from shared.web import load, read_json
+from shared.web import documented, load, read_json
 
 routes = web.RouteTableDef()
 
+EXAMPLE_USER_ID = "5f073cc5fd21dc001a6e5f72"
+EXAMPLE_CREDENTIALS = {"email": "turing@test.com", "password": "enigma42"}
+EXAMPLE_USER = {"id": EXAMPLE_USER_ID, "email": "turing@test.com"}
+SETS_COOKIE = "The response sets the `session` cookie."
+
 
 @routes.post("/api/users/signup")
+@documented(
+    summary="Create an account and sign in",
+    description=f"Password 4 to 20 characters after trimming. {SETS_COOKIE}",
+    request=SignUpIn,
+    response=UserOut,
+    status=201,
+    errors=(400,),
+    request_example=EXAMPLE_CREDENTIALS,
+    response_example=EXAMPLE_USER,
+)
 async def signup(request: web.Request) -> web.Response:
     body = load(SignUpIn(), await read_json(request))
     result = await service.sign_up(body["email"], body["password"], deps=request.app[DEPS])
@@ -22,6 +43,15 @@ async def signup(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/users/signin")
+@documented(
+    summary="Sign in",
+    description=f"Unknown email and wrong password are both 400 Invalid credentials. {SETS_COOKIE}",
+    request=SignInIn,
+    response=UserOut,
+    errors=(400,),
+    request_example=EXAMPLE_CREDENTIALS,
+    response_example=EXAMPLE_USER,
+)
 async def signin(request: web.Request) -> web.Response:
     body = load(SignInIn(), await read_json(request))
     result = await service.sign_in(body["email"], body["password"], deps=request.app[DEPS])
@@ -30,12 +60,31 @@ async def signin(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/users/signout")
+@documented(
+    summary="Sign out",
+    description="The response expires the `session` cookie.",
+    response=EmptyOut,
+    response_example={},
+)
 async def signout(request: web.Request) -> web.Response:
     await sign_out(request)
     return web.json_response({})
 
 
 @routes.get("/api/users/currentuser")
+@documented(
+    summary="Who is signed in",
+    description="Never 401: without a valid session cookie, currentUser is null.",
+    response=CurrentUserEnvelopeOut,
+    auth="optional",
+    response_example={
+        "currentUser": {
+            "id": EXAMPLE_USER_ID,
+            "email": "turing@test.com",
+            "iat": 1768580190,
+            "exp": 1768583790,
+        }
+    },
+)
 async def currentuser(request: web.Request) -> web.Response:
-    user = current_user(request)
-    return web.json_response({"currentUser": CurrentUserOut().dump(user) if user else None})
+    return web.json_response(CurrentUserEnvelopeOut().dump({"currentUser": current_user(request)}))

@@ -61,5 +61,15 @@ class UserOut(Schema):
 class CurrentUserOut(Schema):
     id = fields.String()
     email = fields.String()
-    iat = fields.Integer()
-    exp = fields.Integer()
+    iat = fields.Integer(metadata={"description": "When the token was issued (Unix seconds)"})
+    exp = fields.Integer(metadata={"description": "When the token expires (Unix seconds)"})
+
+
+class CurrentUserEnvelopeOut(Schema):
+    """``{"currentUser": {...}}``, or ``{"currentUser": null}`` when signed out."""
+
+    currentUser = fields.Nested(CurrentUserOut, allow_none=True)
+
+
+class EmptyOut(Schema):
+    """``{}``: the original's answer where there is nothing to say."""

@@ -7,9 +7,9 @@ from typing import Any
 from bson import ObjectId
 from marshmallow import Schema, ValidationError, fields
 
-from shared.events import Money
+from shared.events import ORDER_STATUSES, Money
 from shared.events.fields import UtcDateTime
-from shared.web import RequestSchema
+from shared.web import OBJECT_ID_PATTERN, RequestSchema
 
 TICKET_ID_REQUIRED = "TicketId must be provided"
 
@@ -33,6 +33,7 @@ class CreateOrderIn(RequestSchema):
             "null": TICKET_ID_REQUIRED,
             "invalid": TICKET_ID_REQUIRED,
         },
+        metadata={"pattern": OBJECT_ID_PATTERN, "description": "The ticket's id, an ObjectId"},
     )
 
 
@@ -45,7 +46,7 @@ class TicketOut(Schema):
 
 class OrderOut(Schema):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": list(ORDER_STATUSES)})
     userId = fields.String(attribute="user_id")
     expiresAt = UtcDateTime(attribute="expires_at")
     ticket = fields.Nested(TicketOut)

@@ -19,7 +19,7 @@ from shared import idempotency
 from shared.auth import TokenVerifier, current_user_middleware, session_middleware
 from shared.messaging import open_messaging
 from shared.mongo import Database, open_mongo
-from shared.web import add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app
 
 
 async def create_indexes(db: Database) -> None:
@@ -59,4 +59,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(open_deps)
     app.add_routes(routes)
+    add_openapi(app, "/api/payments/openapi.json", title="payments: /api/payments")
     return app

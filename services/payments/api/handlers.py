@@ -6,14 +6,34 @@ from aiohttp import web
 
 from services.payments import service
 from services.payments.api.keys import DEPS
-from services.payments.api.schemas import CreatePaymentIn, PaymentOut
+from services.payments.api.schemas import (
+    CreatePaymentIn,
+    PaymentOut,
+    StripeEventIn,
+    WebhookReceivedOut,
+)
 from shared.auth import require_auth
-from shared.web import idempotency_key, load, read_json
+from shared.web import IDEMPOTENCY_KEY, Header, documented, idempotency_key, load, read_json
 
 routes = web.RouteTableDef()
 
+EXAMPLE_ORDER_ID = "6003115eae86e60018be7b1e"
+
 
 @routes.post("/api/payments")
+@documented(
+    summary="Pay for my order",
+    description="token: a PaymentMethod id (pm_card_visa) or a legacy card token (tok_visa). "
+    "Paying again for a paid order, or for a cancelled one, is 400.",
+    request=CreatePaymentIn,
+    response=PaymentOut,
+    status=201,
+    errors=(400, 401, 402, 404, 409, 503),
+    auth="required",
+    headers=(IDEMPOTENCY_KEY,),
+    request_example={"orderId": EXAMPLE_ORDER_ID, "token": "pm_card_visa"},
+    response_example={"id": "6003120aae86e60018be7b20"},
+)
 async def create_payment(request: web.Request) -> web.Response:
     user = require_auth(request)
     body = load(CreatePaymentIn(), await read_json(request))
@@ -25,8 +45,32 @@ async def create_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/payments/webhook")
+@documented(
+    summary="Stripe's payment events",
+    description="Called by Stripe, not by buyers. The raw body must verify against "
+    "Stripe-Signature (else 400); an event seen before is acknowledged and ignored.",
+    request=StripeEventIn,
+    response=WebhookReceivedOut,
+    errors=(400, 503),
+    headers=(Header("Stripe-Signature", "Stripe's signature of the raw body", required=True),),
+    request_example={
+        "id": "evt_3QmZ2bLkdIwHu7ix0nV8Jb0d",
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": "pi_3QmZ2bLkdIwHu7ix0d4KzW1E",
+                "object": "payment_intent",
+                "amount": 2000,
+                "currency": "usd",
+                "status": "succeeded",
+                "metadata": {"order_id": EXAMPLE_ORDER_ID},
+            }
+        },
+    },
+    response_example={"received": True},
+)
 async def stripe_webhook(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     event = deps.stripe.parse_webhook(await request.read(), request.headers.get("Stripe-Signature"))
     await service.handle_stripe_event(event, deps=deps)
-    return web.json_response({"received": True})
+    return web.json_response(WebhookReceivedOut().dump({"received": True}))

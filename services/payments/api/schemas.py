@@ -32,3 +32,17 @@ class CreatePaymentIn(RequestSchema):
 
 class PaymentOut(Schema):
     id = fields.String()
+
+
+class StripeEventIn(RequestSchema):
+    """The webhook's body as documented; the Stripe SDK, not this schema, verifies and reads it."""
+
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    data = fields.Dict(
+        required=True, metadata={"description": "`object`: the PaymentIntent the event is about"}
+    )
+
+
+class WebhookReceivedOut(Schema):
+    received = fields.Boolean()

@@ -15,7 +15,7 @@ from services.tickets.service import Deps
 from shared.auth import TokenVerifier, current_user_middleware, session_middleware
 from shared.messaging import open_messaging
 from shared.mongo import open_mongo
-from shared.web import add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app
 
 
 async def open_deps(app: web.Application) -> AsyncIterator[None]:
@@ -43,4 +43,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(open_deps)
     app.add_routes(routes)
+    add_openapi(app, "/api/tickets/openapi.json", title="tickets: /api/tickets")
     return app

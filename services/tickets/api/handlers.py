@@ -8,12 +8,35 @@ from services.tickets import service
 from services.tickets.api.keys import DEPS
 from services.tickets.api.schemas import CreateTicketIn, TicketOut, UpdateTicketIn
 from shared.auth import require_auth
-from shared.web import load, object_id, read_json
+from shared.web import documented, load, object_id, read_json
 
 routes = web.RouteTableDef()
 
+EXAMPLE_TICKET = {
+    "id": "60029252cba1360018999688",
+    "title": "Zoro live at the Forum",
+    "price": 20,
+    "userId": "5fd843a29fc5e30023bd790b",
+    "version": 0,
+}
+EXAMPLE_RESERVED_TICKET = {
+    **EXAMPLE_TICKET,
+    "version": 1,
+    "orderId": "6003115eae86e60018be7b1e",
+}
+
 
 @routes.post("/api/tickets")
+@documented(
+    summary="Sell a ticket",
+    request=CreateTicketIn,
+    response=TicketOut,
+    status=201,
+    errors=(400, 401),
+    auth="required",
+    request_example={"title": "Zoro live at the Forum", "price": 20},
+    response_example=EXAMPLE_TICKET,
+)
 async def create_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
     body = load(CreateTicketIn(), await read_json(request))
@@ -24,18 +47,45 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/tickets")
+@documented(
+    summary="Tickets for sale",
+    description="Only tickets no order holds.",
+    response=TicketOut,
+    many=True,
+    response_example=[
+        EXAMPLE_TICKET,
+        {**EXAMPLE_TICKET, "id": "60029252cba1360018999689", "title": "Opera", "price": 12.5},
+    ],
+)
 async def list_tickets(request: web.Request) -> web.Response:
     tickets = await service.list_available(deps=request.app[DEPS])
     return web.json_response(TicketOut(many=True).dump(tickets))
 
 
 @routes.get("/api/tickets/{id}")
+@documented(
+    summary="One ticket",
+    description="Shown even while an order holds it (then with orderId).",
+    response=TicketOut,
+    errors=(404,),
+    response_example=EXAMPLE_RESERVED_TICKET,
+)
 async def show_ticket(request: web.Request) -> web.Response:
     ticket = await service.show_ticket(str(object_id(request)), deps=request.app[DEPS])
     return web.json_response(TicketOut().dump(ticket))
 
 
 @routes.put("/api/tickets/{id}")
+@documented(
+    summary="Change a ticket's title and price",
+    description="Only its seller may, and not while an order holds it (400).",
+    request=UpdateTicketIn,
+    response=TicketOut,
+    errors=(400, 401, 404, 409),
+    auth="required",
+    request_example={"title": "Zoro live at the Forum", "price": 12.5},
+    response_example={**EXAMPLE_TICKET, "price": 12.5, "version": 1},
+)
 async def update_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
     body = load(UpdateTicketIn(), await read_json(request))

@@ -59,17 +59,30 @@ def _title() -> Title:
         "null": TITLE_REQUIRED,
         "invalid": TITLE_REQUIRED,
     }
-    return Title(required=True, error_messages=messages)
+    # Title checks its length itself, so the OpenAPI document is told here.
+    docs = {"minLength": 1, "maxLength": TITLE_MAX_LENGTH, "description": "Trimmed"}
+    return Title(required=True, error_messages=messages, metadata=docs)
+
+
+# Price is a plain Field (it takes numbers and numeric strings), so its OpenAPI type is
+# stated here.
+PRICE_DOCS = {
+    "type": "number",
+    "minimum": 0,
+    "exclusiveMinimum": True,
+    "maximum": MAX_PRICE_CENTS // 100,
+    "description": 'At most two decimals; a numeric string such as "10.00" is accepted too',
+}
 
 
 class CreateTicketIn(RequestSchema):
     title = _title()
-    price = Price("Price must be greater than 0")
+    price = Price("Price must be greater than 0", metadata=PRICE_DOCS)
 
 
 class UpdateTicketIn(RequestSchema):
     title = _title()
-    price = Price("Price must be provided and greater than 0")
+    price = Price("Price must be provided and greater than 0", metadata=PRICE_DOCS)
 
 
 class TicketOut(Schema):
@@ -78,7 +91,11 @@ class TicketOut(Schema):
     price = Money(attribute="price_cents")
     userId = fields.String(attribute="user_id")
     version = fields.Integer()
-    orderId = fields.String(attribute="order_id", allow_none=True)
+    orderId = fields.String(
+        attribute="order_id",
+        allow_none=True,
+        metadata={"description": "The order holding the ticket; absent while it is free"},
+    )
 
     @post_dump
     def _drop_empty_order(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
