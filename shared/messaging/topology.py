@@ -58,6 +58,7 @@ class Topology:
     namespace: str = ""
     delivery_limit: int = 5
     retry_delay_ms: int = 1000
+    queue_type: str = "quorum"
 
     @classmethod
     def from_settings(cls, settings: AmqpSettings) -> Topology:
@@ -65,6 +66,7 @@ class Topology:
             namespace=settings.namespace,
             delivery_limit=settings.delivery_limit,
             retry_delay_ms=settings.retry_delay_ms,
+            queue_type=settings.queue_type,
         )
 
     def _name(self, name: str) -> str:
@@ -80,6 +82,8 @@ class Topology:
 
     def main_arguments(self, service: str) -> dict[str, Any]:
         names = self.queue_names(service)
+        if self.queue_type == "classic":
+            return {"x-queue-type": "classic", **_dead_letter_to(names.parked, reliably=False)}
         return {
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
@@ -89,15 +93,14 @@ class Topology:
     def retry_arguments(self, service: str) -> dict[str, Any]:
         names = self.queue_names(service)
         return {
-            "x-queue-type": "quorum",
+            "x-queue-type": self.queue_type,
             "x-message-ttl": self.retry_delay_ms,
-            **_dead_letter_to(names.main),
+            **_dead_letter_to(names.main, reliably=self.queue_type == "quorum"),
         }
 
-    @staticmethod
-    def parked_arguments() -> dict[str, Any]:
+    def parked_arguments(self) -> dict[str, Any]:
         # No delivery limit and no dead-lettering: parked is the end of the line.
-        return {"x-queue-type": "quorum"}
+        return {"x-queue-type": self.queue_type}
 
     async def declare_exchange(self, channel: AbstractChannel) -> AbstractExchange:
         """The durable topic exchange every event is published on."""
@@ -132,10 +135,12 @@ class Topology:
         return ServiceQueues(names=names, main=main, retry=retry, parked=parked)
 
 
-def _dead_letter_to(queue: str) -> dict[str, Any]:
-    return {
+def _dead_letter_to(queue: str, *, reliably: bool = True) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
         "x-dead-letter-exchange": "",  # the default exchange routes by queue name
         "x-dead-letter-routing-key": queue,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
     }
+    if reliably:  # quorum queues only
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+    return arguments

@@ -94,6 +94,7 @@ def amqp(amqp_url: str, amqp_namespace: str) -> AmqpSettings:
         max_retries=20,
         delivery_limit=5,
         sweep_interval_s=0.5,
+        queue_type="classic",  # see AmqpSettings.queue_type
     )
 
 

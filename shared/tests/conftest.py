@@ -26,6 +26,7 @@ def amqp_settings(amqp_url: str, amqp_namespace: str) -> AmqpSettings:
         max_retries=3,
         delivery_limit=2,
         sweep_interval_s=0.3,
+        queue_type="classic",  # see AmqpSettings.queue_type
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -111,7 +111,7 @@ async def test_a_message_whose_handler_had_not_returned_is_delivered_again_after
     handler = Recorder(slow)
     name = f"ack-test-{amqp_settings.namespace}"
     async with open_messaging(
-        amqp_settings,
+        replace(amqp_settings, queue_type="quorum"),  # x-delivery-count is quorum's
         service="svc",
         mongo=None,
         subscriptions=[Subscription(TicketCreated, handler)],

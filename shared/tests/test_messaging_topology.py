@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -71,6 +72,12 @@ def test_settings_default_everything_but_the_url() -> None:
     settings = AmqpSettings.from_env(Env({"AMQP_URL": "amqp://localhost/"}))
 
     assert settings == AmqpSettings(url="amqp://localhost/")
+
+
+@pytest.fixture
+def amqp_settings(amqp_settings: AmqpSettings) -> AmqpSettings:
+    """Quorum queues, what these tests are about (the suite's fixtures use classic ones)."""
+    return replace(amqp_settings, queue_type="quorum")
 
 
 @pytest.mark.skipif(not has_rabbitmqctl(), reason="needs rabbitmqctl to read queue arguments")

@@ -28,6 +28,7 @@ def stack_env(amqp_url: str, **overrides: str) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
         # Queues and the expiry queue of this stack's own, whoever else shares the broker.
+        "AMQP_QUEUE_TYPE": "classic",  # see AmqpSettings.queue_type
         "AMQP_NAMESPACE": new_namespace("e2e"),
         # A MongoDB wire server per service even when MONGO_URL is set: on one real
         # MongoDB, the two stacks would share the services' databases.

@@ -33,6 +33,7 @@ def stack_env(amqp_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
         # Queues and the expiry queue of this stack's own, whoever else shares the broker.
+        "AMQP_QUEUE_TYPE": "classic",  # see AmqpSettings.queue_type
         "AMQP_NAMESPACE": new_namespace("client"),
         # A MongoDB wire server per service even when MONGO_URL is set: on one real
         # MongoDB, stacks would share the services' databases.

@@ -29,6 +29,7 @@ def env(amqp_url: str, amqp_namespace: str, redis_url: str) -> dict[str, str]:
         **keep,
         "AMQP_URL": amqp_url,
         "AMQP_NAMESPACE": amqp_namespace,
+        "AMQP_QUEUE_TYPE": "classic",  # see AmqpSettings.queue_type
         "REDIS_URL": redis_url,
         "HOST": "127.0.0.1",
         "PORT": str(free_port()),

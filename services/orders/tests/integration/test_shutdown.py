@@ -69,6 +69,7 @@ def orders_process(
         "MONGO_SERIALIZE_WRITES": "false" if os.environ.get("MONGO_URL") else "true",
         "AMQP_URL": amqp.url,
         "AMQP_NAMESPACE": amqp.namespace,
+        "AMQP_QUEUE_TYPE": amqp.queue_type,
         "JWT_PUBLIC_KEY": jwt_keys[1],
         "HOST": "127.0.0.1",
         "PORT": str(port),
