@@ -120,11 +120,14 @@ async def test_sigterm_during_a_burst_of_orders_loses_no_request_and_no_event(
     cookies = signin_cookie(jwt_keys[0])
     signalled_at = 0.0
 
+    first_answer = asyncio.Event()
+
     async def order(http: aiohttp.ClientSession, ticket_id: str) -> tuple[Any, float]:
         try:
             async with http.post(
                 f"{base}/api/orders", json={"ticketId": ticket_id}, cookies=cookies
             ) as response:
+                first_answer.set()
                 return (response.status, await response.json()), time.monotonic()
         except aiohttp.ClientError as exc:
             return exc, time.monotonic()
@@ -133,7 +136,9 @@ async def test_sigterm_during_a_burst_of_orders_loses_no_request_and_no_event(
     # never a reused keep-alive socket closed under us.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         burst = [asyncio.create_task(order(http, t.id)) for t in tickets]
-        await asyncio.sleep(0.05)  # every request is accepted and waiting its turn
+        # One answer means the server is working through the burst: the rest are in
+        # flight (writes are serialized), the moment a rolling update would hit.
+        await asyncio.wait_for(first_answer.wait(), 20)
         process.send_signal(signal.SIGTERM)
         signalled_at = time.monotonic()
         results = await asyncio.gather(*burst)
