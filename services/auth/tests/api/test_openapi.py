@@ -1,45 +1,26 @@
-from typing import Any
-
 from services.auth.tests.conftest import Client
-from shared.web.openapi import example_errors, undocumented_routes
+from shared.testing.openapi import assert_complete, served_document
 
 DOC = "/api/users/openapi.json"
 
 
-async def document(client: Client) -> dict[str, Any]:
-    response = await client.get(DOC)
-    assert response.status == 200
-    body: dict[str, Any] = await response.json()
-    return body
+async def test_the_document_lists_every_route_and_every_example_fits(client: Client) -> None:
+    document = await served_document(client, DOC)
 
-
-async def test_the_openapi_document_is_served(client: Client) -> None:
-    response = await client.get(DOC)
-
-    assert response.status == 200
-    assert (await response.json())["openapi"].startswith("3.")
-
-
-async def test_every_route_is_documented(client: Client) -> None:
-    doc = await document(client)
-
-    assert client.app is not None
-    assert undocumented_routes(client.app, doc) == []
-    assert set(doc["paths"]) == {
-        "/api/users/signup",
-        "/api/users/signin",
-        "/api/users/signout",
-        "/api/users/currentuser",
-    }
-
-
-async def test_every_example_fits_the_schema_the_handler_uses(client: Client) -> None:
-    assert client.app is not None
-    assert example_errors(client.app) == []
+    assert_complete(
+        client,
+        document,
+        {
+            "/api/users/signup",
+            "/api/users/signin",
+            "/api/users/signout",
+            "/api/users/currentuser",
+        },
+    )
 
 
 async def test_currentuser_documents_the_cookie_as_optional(client: Client) -> None:
-    doc = await document(client)
+    doc = await served_document(client, DOC)
 
     currentuser = doc["paths"]["/api/users/currentuser"]["get"]
     assert currentuser["security"] == [{}, {"session": []}]
