@@ -11,9 +11,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from services.orders.api.app import create_app as create_orders_app
@@ -56,28 +57,24 @@ def _database(url: str, service: str) -> MongoSettings:
     )
 
 
+D = TypeVar("D")
+
+
 @dataclass(frozen=True)
-class Service:
+class Service(Generic[D]):
+    """A running app and the use cases' dependencies it built."""
+
     client: Client
-    mongo: MongoSettings
+    deps_key: web.AppKey[D]
 
-
-@dataclass(frozen=True)
-class Tickets(Service):
     @property
-    def deps(self) -> TicketsDeps:
-        assert self.client.app is not None
-        deps: TicketsDeps = self.client.app[TICKETS_DEPS]
-        return deps
+    def deps(self) -> D:
+        app: web.Application = self.client.app
+        return app[self.deps_key]
 
 
-@dataclass(frozen=True)
-class Orders(Service):
-    @property
-    def deps(self) -> OrdersDeps:
-        assert self.client.app is not None
-        deps: OrdersDeps = self.client.app[ORDERS_DEPS]
-        return deps
+Tickets = Service[TicketsDeps]
+Orders = Service[OrdersDeps]
 
 
 async def _dropped_after(settings: MongoSettings) -> None:
@@ -113,7 +110,7 @@ async def tickets(
         amqp=amqp,
         identity=identity,
     )
-    yield Tickets(await aiohttp_client(create_tickets_app(settings)), settings.mongo)
+    yield Service(await aiohttp_client(create_tickets_app(settings)), TICKETS_DEPS)
     await _dropped_after(settings.mongo)
 
 
@@ -134,5 +131,5 @@ async def orders(
         identity=identity,
         orders=order_settings,
     )
-    yield Orders(await aiohttp_client(create_orders_app(settings)), settings.mongo)
+    yield Service(await aiohttp_client(create_orders_app(settings)), ORDERS_DEPS)
     await _dropped_after(settings.mongo)
