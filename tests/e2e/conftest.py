@@ -56,6 +56,19 @@ def new_email() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}@test.com"
 
 
+async def when_known(
+    send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
+) -> aiohttp.ClientResponse:
+    """``send``'s response once it is not a 404: the service has heard of the thing by then."""
+
+    async def attempt() -> aiohttp.ClientResponse | None:
+        response = await send()
+        return None if response.status == 404 else response  # not replicated yet
+
+    response: aiohttp.ClientResponse = await eventually(attempt, what=what)
+    return response
+
+
 class Person:
     """Someone using the APIs through the gateway, with a cookie jar of their own."""
 
@@ -81,15 +94,11 @@ class Person:
 
     async def order_when_known(self, ticket_id: str) -> Any:
         """Order the ticket as soon as orders has heard of it (201)."""
-
-        async def attempt() -> Any:
-            response = await self.order(ticket_id)
-            if response.status == 404:  # not replicated yet
-                return None
-            assert response.status == 201, await response.text()
-            return await response.json()
-
-        return await eventually(attempt, what=f"an order for ticket {ticket_id}")
+        response = await when_known(
+            lambda: self.order(ticket_id), what=f"an order for ticket {ticket_id}"
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
 
     async def cancel(self, order_id: str) -> None:
         response = await self.http.delete(f"{self.url}/api/orders/{order_id}")
@@ -101,19 +110,28 @@ class Person:
         status: str = (await response.json())["status"]
         return status
 
+    async def order_reaches(self, order_id: str, status: str, *, timeout_s: float = 10.0) -> None:
+        """Wait for the order to have ``status``: orders hears of payment and expiry by event."""
+
+        async def reached() -> bool:
+            return await self.order_status(order_id) == status
+
+        await eventually(
+            reached, timeout_s=timeout_s, interval_s=0.1, what=f"order {order_id} {status}"
+        )
+
     async def pay(self, order_id: str, token: str = "pm_card_visa") -> aiohttp.ClientResponse:
         return await self.http.post(
             f"{self.url}/api/payments", json={"orderId": order_id, "token": token}
         )
 
-    async def pay_when_known(self, order_id: str, token: str = "pm_card_visa") -> Any:
+    async def pay_when_known(
+        self, order_id: str, token: str = "pm_card_visa"
+    ) -> aiohttp.ClientResponse:
         """Pay as soon as payments has heard of the order; the response, 404s aside."""
-
-        async def attempt() -> aiohttp.ClientResponse | None:
-            response = await self.pay(order_id, token)
-            return None if response.status == 404 else response  # not replicated yet
-
-        return await eventually(attempt, what=f"payments to know order {order_id}")
+        return await when_known(
+            lambda: self.pay(order_id, token), what=f"payments to know order {order_id}"
+        )
 
     async def listed_ids(self) -> set[str]:
         response = await self.http.get(f"{self.url}/api/tickets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack
@@ -13,12 +14,19 @@ from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
 # The hold, then the expiry job, orders and tickets each reacting to an event.
 EXPIRY_TIMEOUT_S = SHORT_HOLD_S + 10
 
+Hold = tuple[Person, Any, Any]  # the buyer, the ticket, the order (as the APIs return them)
+
+
+async def an_order_on_hold(stack: Stack, someone: PersonFactory, title: str) -> Hold:
+    """A buyer's order for a ticket someone else has just put up for sale."""
+    seller, buyer = await someone(stack), await someone(stack)
+    ticket = await seller.sell(title)
+    order = await buyer.order_when_known(ticket["id"])
+    return buyer, ticket, order
+
 
 async def expired(buyer: Person, order_id: str) -> None:
-    async def cancelled() -> bool:
-        return await buyer.order_status(order_id) == "cancelled"
-
-    await eventually(cancelled, timeout_s=EXPIRY_TIMEOUT_S, interval_s=0.1, what="expiry")
+    await buyer.order_reaches(order_id, "cancelled", timeout_s=EXPIRY_TIMEOUT_S)
 
 
 async def listed_again(person: Person, ticket_id: str) -> None:
@@ -31,9 +39,7 @@ async def listed_again(person: Person, ticket_id: str) -> None:
 async def test_an_unpaid_order_expires_and_its_ticket_is_for_sale_again(
     short_hold_stack: Stack, someone: PersonFactory
 ) -> None:
-    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
-    ticket = await seller.sell("Short hold")
-    order = await buyer.order_when_known(ticket["id"])
+    buyer, ticket, order = await an_order_on_hold(short_hold_stack, someone, "Short hold")
 
     await expired(buyer, order["id"])
     await listed_again(buyer, ticket["id"])
@@ -44,9 +50,7 @@ async def test_an_unpaid_order_expires_and_its_ticket_is_for_sale_again(
 async def test_paying_after_the_hold_ran_out_is_refused(
     short_hold_stack: Stack, someone: PersonFactory
 ) -> None:
-    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
-    ticket = await seller.sell("Too late")
-    order = await buyer.order_when_known(ticket["id"])
+    buyer, ticket, order = await an_order_on_hold(short_hold_stack, someone, "Too late")
     await expired(buyer, order["id"])
     await listed_again(buyer, ticket["id"])  # order.cancelled is out: payments has it too
 
@@ -59,9 +63,7 @@ async def test_paying_after_the_hold_ran_out_is_refused(
 async def test_an_unpaid_order_frees_its_ticket_within_a_second_of_expiring(
     short_hold_stack: Stack, someone: PersonFactory
 ) -> None:
-    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
-    ticket = await seller.sell("Prompt expiry")
-    order = await buyer.order_when_known(ticket["id"])
+    buyer, ticket, order = await an_order_on_hold(short_hold_stack, someone, "Prompt expiry")
     expires_at = datetime.fromisoformat(order["expiresAt"])
 
     async def unlisted() -> bool:
@@ -79,9 +81,7 @@ async def test_an_unpaid_order_frees_its_ticket_within_a_second_of_expiring(
 async def test_a_paid_order_outlives_its_hold_and_keeps_its_ticket(
     short_hold_stack: Stack, someone: PersonFactory
 ) -> None:
-    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
-    ticket = await seller.sell("Paid in time")
-    order = await buyer.order_when_known(ticket["id"])
+    buyer, ticket, order = await an_order_on_hold(short_hold_stack, someone, "Paid in time")
     payment = await buyer.pay_when_known(order["id"])
     assert payment.status == 201, await payment.text()
 

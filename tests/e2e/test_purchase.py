@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.testing.poll import eventually
 from shared.testing.stack import Stack
 from tests.e2e.conftest import PersonFactory, ticket_orders_knows
 
@@ -24,10 +23,7 @@ async def test_a_paid_ticket_is_the_buyers_and_stays_off_the_list(
     assert paid.status == 201, await paid.text()
     assert set(await paid.json()) == {"id"}
 
-    async def complete() -> bool:
-        return await buyer.order_status(order["id"]) == "complete"
-
-    await eventually(complete, what="the paid order to be complete")
+    await buyer.order_reaches(order["id"], "complete")
     assert ticket["id"] not in await buyer.listed_ids()
 
 

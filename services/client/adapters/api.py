@@ -29,10 +29,9 @@ from services.client.adapters.replies import (
 from services.client.config import ApiSettings
 from services.client.domain import Order, Payment, Ticket, User
 from shared.errors import ErrorItem
+from shared.web.requests import IDEMPOTENCY_HEADER
 
 T = TypeVar("T")
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class ApiUnavailable(Exception):

@@ -132,6 +132,19 @@ async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Set
     return await aiohttp_client(create_app(settings))
 
 
+async def when_known(
+    send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
+) -> aiohttp.ClientResponse:
+    """``send``'s response once it is not a 404: the service has heard of the thing by then."""
+
+    async def attempt() -> aiohttp.ClientResponse | None:
+        response = await send()
+        return None if response.status == 404 else response  # not replicated yet
+
+    response: aiohttp.ClientResponse = await eventually(attempt, what=what)
+    return response
+
+
 class Platform:
     """The stack's APIs, called directly to arrange what a test needs."""
 
@@ -149,48 +162,39 @@ class Platform:
     async def place_order(self, buyer: Cookies, ticket_id: str) -> Any:
         """An order for the ticket, as soon as orders has heard of the ticket."""
         async with aiohttp.ClientSession(cookies=buyer) as http:
-
-            async def attempt() -> Any:
-                response = await http.post(f"{self.url}/api/orders", json={"ticketId": ticket_id})
-                if response.status == 404:  # not replicated yet
-                    return None
-                assert response.status == 201, await response.text()
-                return await response.json()
-
-            return await eventually(attempt, what=f"an order for {ticket_id}")
+            response = await when_known(
+                lambda: http.post(f"{self.url}/api/orders", json={"ticketId": ticket_id}),
+                what=f"an order for {ticket_id}",
+            )
+            assert response.status == 201, await response.text()
+            return await response.json()
 
 
 async def purchase(
     client: Client, buyer: Cookies, ticket_id: str, idempotency_key: str = ""
 ) -> aiohttp.ClientResponse:
     """Press Purchase on the ticket's page, as soon as orders has heard of the ticket."""
-
-    async def attempt() -> aiohttp.ClientResponse | None:
-        response = await client.post(
+    return await when_known(
+        lambda: client.post(
             f"/tickets/{ticket_id}",
             data={"idempotency_key": idempotency_key},
             cookies=buyer,
             allow_redirects=False,
-        )
-        return None if response.status == 404 else response  # not replicated yet
-
-    response: aiohttp.ClientResponse = await eventually(attempt, what=f"purchase of {ticket_id}")
-    return response
+        ),
+        what=f"purchase of {ticket_id}",
+    )
 
 
 async def pay(
     client: Client, buyer: Cookies, order_id: str, token: str = "pm_card_visa"
 ) -> aiohttp.ClientResponse:
     """Press Pay on the order's page, as soon as payments has heard of the order."""
-
-    async def attempt() -> aiohttp.ClientResponse | None:
-        response = await client.post(
+    return await when_known(
+        lambda: client.post(
             f"/orders/{order_id}", data={"token": token}, cookies=buyer, allow_redirects=False
-        )
-        return None if response.status == 404 else response  # not replicated yet
-
-    response: aiohttp.ClientResponse = await eventually(attempt, what=f"payment of {order_id}")
-    return response
+        ),
+        what=f"payment of {order_id}",
+    )
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ def create_app(settings: Settings) -> web.Application:
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("services.client", "templates"),
+        # The templates ship with the code: without this, every render (and each
+        # extends/include in it) stats the template file to see whether it changed.
+        auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         filters={"money": money_text},

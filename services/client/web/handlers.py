@@ -7,6 +7,7 @@ with a form posted from another site.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from services.client import service
 from services.client.adapters.api import Rejected
-from services.client.domain import Order
+from services.client.domain import Order, User
 from services.client.web.keys import SETTINGS
 from services.client.web.pages import api, new_idempotency_key, read_form, render, see_other
 
@@ -43,6 +44,26 @@ SIGN_UP = AuthForm("Sign Up", "/auth/signup", "new-password")
 SIGN_IN = AuthForm("Sign In", "/auth/signin", "current-password")
 
 
+async def _authenticate(
+    request: web.Request,
+    form: AuthForm,
+    submit: Callable[[str, str], Awaitable[User | Rejected]],
+) -> web.Response:
+    """Post the credentials to auth: home when it accepts them, the form again when not."""
+    posted = await read_form(request, "email", "password")
+    user = await submit(posted["email"], posted["password"])
+    if isinstance(user, Rejected):
+        return await render(
+            request,
+            "auth.html",
+            status=user.status,
+            errors=user.errors,
+            form=form,
+            email=posted["email"],
+        )
+    return see_other("/")
+
+
 @routes.get("/auth/signup")
 async def signup_form(request: web.Request) -> web.Response:
     return await render(request, "auth.html", form=SIGN_UP, email="")
@@ -50,18 +71,7 @@ async def signup_form(request: web.Request) -> web.Response:
 
 @routes.post("/auth/signup")
 async def signup(request: web.Request) -> web.Response:
-    form = await read_form(request, "email", "password")
-    user = await api(request).sign_up(form["email"], form["password"])
-    if isinstance(user, Rejected):
-        return await render(
-            request,
-            "auth.html",
-            status=user.status,
-            errors=user.errors,
-            form=SIGN_UP,
-            email=form["email"],
-        )
-    return see_other("/")
+    return await _authenticate(request, SIGN_UP, api(request).sign_up)
 
 
 @routes.get("/auth/signin")
@@ -71,18 +81,7 @@ async def signin_form(request: web.Request) -> web.Response:
 
 @routes.post("/auth/signin")
 async def signin(request: web.Request) -> web.Response:
-    form = await read_form(request, "email", "password")
-    user = await api(request).sign_in(form["email"], form["password"])
-    if isinstance(user, Rejected):
-        return await render(
-            request,
-            "auth.html",
-            status=user.status,
-            errors=user.errors,
-            form=SIGN_IN,
-            email=form["email"],
-        )
-    return see_other("/")
+    return await _authenticate(request, SIGN_IN, api(request).sign_in)
 
 
 # The header links here (spec §12.2); a POST does the same for forms. No HEAD: a link

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -99,14 +100,12 @@ OTHER_ERROR = ("That did not work", "Please go back and try again.")
 async def error_page(request: web.Request, status: int) -> web.Response:
     title, message = ERROR_TEXTS.get(status, OTHER_ERROR)
     context = {"title": title, "message": message}
-    if status >= 500:
-        # The APIs may be what failed: no further calls, and a header without user links.
-        return _page(request, "error.html", status, None, {**context, "show_nav": False})
-    try:
-        user = await api(request).current_user()
-    except ApiUnavailable:
-        return _page(request, "error.html", status, None, {**context, "show_nav": False})
-    return _page(request, "error.html", status, user, context)
+    if status < 500:
+        with contextlib.suppress(ApiUnavailable):
+            user = await api(request).current_user()
+            return _page(request, "error.html", status, user, context)
+    # The APIs may be what failed: no further calls, and a header without user links.
+    return _page(request, "error.html", status, None, {**context, "show_nav": False})
 
 
 async def _sign_in_first(request: web.Request) -> web.Response:

@@ -58,7 +58,11 @@ async def client(
     api: RecordingApi,
 ) -> Client:
     server = await aiohttp_server(api.app)
-    settings = Settings(HttpSettings(), LogSettings(), ApiSettings.at(str(server.make_url(""))))
+    # A host name, not 127.0.0.1: a cookie jar drops the cookies an IP address sets, which
+    # would hide a client that kept them.
+    settings = Settings(
+        HttpSettings(), LogSettings(), ApiSettings.at(f"http://localhost:{server.port}")
+    )
     return await aiohttp_client(create_app(settings))
 
 
@@ -93,4 +97,5 @@ async def test_one_users_cookie_never_goes_with_the_next_users_calls(
     await client.get("/")  # another browser: no cookie
 
     assert signed_in.headers.getall("Set-Cookie") == [SESSION]
+    assert [path for path, _ in api.calls] == ["/api/tickets", "/api/users/currentuser"]
     assert all("Cookie" not in headers for _, headers in api.calls)
