@@ -17,7 +17,7 @@ from services.expiration.worker.app import create_app as create_worker_app
 from shared.events import OrderCreated, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher
-from shared.testing.events import EventTap, event_publisher, tap_events
+from shared.testing.events import event_publisher
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -64,13 +64,6 @@ async def listener(start_app: StartApp, settings: Settings) -> Client:
 @pytest.fixture
 async def worker(start_app: StartApp, settings: Settings) -> Client:
     return await start_app(create_worker_app, settings)
-
-
-@pytest.fixture
-async def events(amqp: AmqpSettings) -> AsyncIterator[EventTap]:
-    """Everything published on this test's exchange."""
-    async with tap_events(amqp) as tap:
-        yield tap
 
 
 @pytest.fixture

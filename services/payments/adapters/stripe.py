@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 CURRENCY = "usd"
 LEGACY_TOKEN_PREFIX = "tok_"
+# Stripe down, rate-limiting or failing: nothing the buyer did, worth a retry later.
+_UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 class PaymentMethodRejected(BadRequest):
@@ -66,7 +68,7 @@ def _buyer_errors() -> Iterator[None]:
         if exc.param is None:
             raise  # not about what the buyer sent: our bug, a 500 with a traceback
         raise PaymentMethodRejected(exc.user_message or None) from None
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+    except _UNAVAILABLE as exc:
         raise StripeUnavailable() from exc
 
 
@@ -147,7 +149,7 @@ class StripeGateway:
                     params={"payment_intent": intent_id},
                     options={"idempotency_key": f"refund-{intent_id}"},
                 )
-            except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+            except _UNAVAILABLE as exc:
                 raise StripeUnavailable() from exc
         log.info("payment intent %s refunded (%s)", intent_id, refund.id)
         return str(refund.id)

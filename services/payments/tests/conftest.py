@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,16 +20,19 @@ from services.payments.config import Settings, StripeSettings
 from services.payments.domain import Order
 from services.payments.service import Deps
 from shared.auth import IdentitySettings
-from shared.events import Event, OrderCancelled, OrderCreated, TicketId, TicketRef
+from shared.events import Event, OrderCancelled, OrderCreated, PaymentCreated, TicketId, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap, event_publisher
+from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
 WEBHOOK_SECRET = "whsec_payments_tests"
+# How long a payment.created that should not exist gets to show up anyway.
+QUIET_S = 0.3
 
 
 @pytest.fixture
@@ -148,6 +154,34 @@ async def pay(
     )
 
 
+@dataclass(frozen=True)
+class Buyer:
+    """A signed-in user: opens orders of their own as orders would, and pays over the API."""
+
+    id: str
+    cookies: dict[str, str]
+    client: Client
+    deps: Deps
+    publisher: Publisher
+
+    async def open_order(self, price_cents: int = 2000) -> OrderCreated:
+        return await open_order(self.deps, self.publisher, self.id, price_cents)
+
+    async def cancelled_order(self) -> OrderCreated:
+        return await cancelled_order(self.deps, self.publisher, self.id)
+
+    async def pay(
+        self, order_id: str, token: str = "pm_card_visa", **kw: Any
+    ) -> aiohttp.ClientResponse:
+        return await pay(self.client, self.cookies, order_id, token, **kw)
+
+
+@pytest.fixture
+def buyer(client: Client, deps: Deps, publisher: Publisher, signin: Signin) -> Buyer:
+    user_id = str(ObjectId())
+    return Buyer(user_id, signin(user_id), client, deps, publisher)
+
+
 async def payment_docs(mongo: Mongo, order_id: str) -> list[dict[str, Any]]:
     """Every payment record of the order, as stored."""
     return [doc async for doc in mongo.db.payments.find({"order_id": order_id})]
@@ -159,6 +193,35 @@ async def intents_of(client: stripe.StripeClient, order_id: str) -> list[stripe.
         params={"query": f"metadata['order_id']:'{order_id}'"}
     )
     return list(found.data)
+
+
+async def refunds_of(client: stripe.StripeClient, intent_id: str) -> list[stripe.Refund]:
+    """The refunds the emulator holds for the PaymentIntent."""
+    found = await client.v1.refunds.list_async(params={"payment_intent": intent_id})
+    return list(found.data)
+
+
+async def payments_announced(
+    events: EventTap, order_id: str, *, paid: bool
+) -> list[PaymentCreated]:
+    """The order's ``payment.created`` events, after a stray one had time to arrive.
+
+    ``paid``: the order was paid, so its event is awaited first (a slow relay is not "none").
+    """
+    if paid:
+        await events.wait_for(PaymentCreated, lambda e: e.order_id == order_id)
+    await asyncio.sleep(QUIET_S)
+    return [e for e in events.of(PaymentCreated) if e.order_id == order_id]
+
+
+def stripe_event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """A Stripe webhook event of ``event_type`` about ``obj``, with a fresh id."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": event_type,
+        "data": {"object": obj},
+    }
 
 
 def signed_webhook(event: dict[str, Any], secret: str = WEBHOOK_SECRET) -> tuple[str, str]:

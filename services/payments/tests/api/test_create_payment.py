@@ -11,12 +11,12 @@ from prometheus_client import REGISTRY
 
 from services.payments.service import Deps
 from services.payments.tests.conftest import (
+    Buyer,
     Client,
-    cancelled_order,
     intents_of,
     open_order,
-    pay,
     payment_docs,
+    payments_announced,
 )
 from shared.events import PaymentCreated
 from shared.messaging import Publisher
@@ -68,37 +68,30 @@ async def test_a_missing_order_id_or_token_is_a_400_naming_the_field(
     assert sorted((await response.json())["errors"], key=str) == sorted(errors, key=str)
 
 
-async def test_paying_for_an_order_that_does_not_exist_is_a_404(
-    client: Client, signin: Signin
-) -> None:
-    response = await pay(client, signin(), str(ObjectId()), token="asdasdasd")
+async def test_paying_for_an_order_that_does_not_exist_is_a_404(buyer: Buyer) -> None:
+    response = await buyer.pay(str(ObjectId()), token="asdasdasd")
 
     assert response.status == 404
     assert await response.json() == {"errors": [{"message": "Not Found"}]}
 
 
 async def test_paying_for_someone_elses_order_is_a_401(
-    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+    buyer: Buyer, deps: Deps, publisher: Publisher, mongo: Mongo
 ) -> None:
     order = await open_order(deps, publisher)
 
-    response = await pay(client, signin(), order.id)
+    response = await buyer.pay(order.id)
 
     assert response.status == 401
     assert await payment_docs(mongo, order.id) == []
 
 
 async def test_paying_for_a_cancelled_order_is_a_400(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    stripe_client: stripe.StripeClient,
+    buyer: Buyer, stripe_client: stripe.StripeClient
 ) -> None:
-    user_id = str(ObjectId())
-    order = await cancelled_order(deps, publisher, user_id)
+    order = await buyer.cancelled_order()
 
-    response = await pay(client, signin(user_id), order.id)
+    response = await buyer.pay(order.id)
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Cannot pay for an cancelled order"}]}
@@ -106,19 +99,12 @@ async def test_paying_for_a_cancelled_order_is_a_400(
 
 
 async def test_a_valid_payment_charges_the_order_price_records_it_and_announces_it(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    events: EventTap,
-    mongo: Mongo,
-    stripe_client: stripe.StripeClient,
+    buyer: Buyer, events: EventTap, mongo: Mongo, stripe_client: stripe.StripeClient
 ) -> None:
-    user_id = str(ObjectId())
     price_cents = random.randint(100, 10_000_000)
-    order = await open_order(deps, publisher, user_id, price_cents=price_cents)
+    order = await buyer.open_order(price_cents=price_cents)
 
-    response = await pay(client, signin(user_id), order.id, token="pm_card_visa")
+    response = await buyer.pay(order.id, token="pm_card_visa")
 
     assert response.status == 201, await response.text()
     body = await response.json()
@@ -132,16 +118,11 @@ async def test_a_valid_payment_charges_the_order_price_records_it_and_announces_
 
 
 async def test_a_legacy_card_token_pays_too(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    stripe_client: stripe.StripeClient,
+    buyer: Buyer, stripe_client: stripe.StripeClient
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+    order = await buyer.open_order()
 
-    response = await pay(client, signin(user_id), order.id, token="tok_visa")
+    response = await buyer.pay(order.id, token="tok_visa")
 
     assert response.status == 201, await response.text()
     [intent] = await intents_of(stripe_client, order.id)
@@ -150,51 +131,35 @@ async def test_a_legacy_card_token_pays_too(
 
 @pytest.mark.parametrize("token", ["pm_card_chargeDeclined", "tok_chargeDeclined"])
 async def test_a_declined_card_is_a_402_with_stripes_message_and_records_nothing(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    events: EventTap,
-    mongo: Mongo,
-    token: str,
+    buyer: Buyer, events: EventTap, mongo: Mongo, token: str
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+    order = await buyer.open_order()
 
-    response = await pay(client, signin(user_id), order.id, token=token)
+    response = await buyer.pay(order.id, token=token)
 
     assert response.status == 402
     assert await response.json() == {"errors": [{"message": "Your card was declined."}]}
     assert await payment_docs(mongo, order.id) == []
-    await asyncio.sleep(0.3)
-    assert events.of(PaymentCreated) == []
+    assert await payments_announced(events, order.id, paid=False) == []
 
 
 async def test_after_a_decline_the_buyer_can_pay_with_another_card(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    stripe_client: stripe.StripeClient,
+    buyer: Buyer, stripe_client: stripe.StripeClient
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
-    declined = await pay(client, signin(user_id), order.id, token="pm_card_chargeDeclined")
+    order = await buyer.open_order()
+    declined = await buyer.pay(order.id, token="pm_card_chargeDeclined")
 
-    paid = await pay(client, signin(user_id), order.id, token="pm_card_visa")
+    paid = await buyer.pay(order.id, token="pm_card_visa")
 
     assert (declined.status, paid.status) == (402, 201)
     [intent] = await intents_of(stripe_client, order.id)
     assert intent.status == "succeeded"
 
 
-async def test_an_unknown_token_is_a_400_with_stripes_message(
-    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
-) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+async def test_an_unknown_token_is_a_400_with_stripes_message(buyer: Buyer, mongo: Mongo) -> None:
+    order = await buyer.open_order()
 
-    response = await pay(client, signin(user_id), order.id, token="pm_nonsense")
+    response = await buyer.pay(order.id, token="pm_nonsense")
 
     assert response.status == 400
     message = "No such PaymentMethod: 'pm_nonsense'"
@@ -202,14 +167,11 @@ async def test_an_unknown_token_is_a_400_with_stripes_message(
     assert await payment_docs(mongo, order.id) == []
 
 
-async def test_paying_for_a_paid_order_again_is_a_400(
-    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
-) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
-    first = await pay(client, signin(user_id), order.id)
+async def test_paying_for_a_paid_order_again_is_a_400(buyer: Buyer, mongo: Mongo) -> None:
+    order = await buyer.open_order()
+    first = await buyer.pay(order.id)
 
-    again = await pay(client, signin(user_id), order.id, token="pm_card_mastercard")
+    again = await buyer.pay(order.id, token="pm_card_mastercard")
 
     assert first.status == 201
     assert again.status == 400
@@ -221,21 +183,15 @@ async def test_paying_for_a_paid_order_again_is_a_400(
     "tokens", [("pm_card_visa", "pm_card_visa"), ("pm_card_visa", "pm_card_mastercard")]
 )
 async def test_two_concurrent_payments_for_one_order_charge_once(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
     tokens: tuple[str, str],
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+    order = await buyer.open_order()
 
-    responses = await asyncio.gather(
-        *(pay(client, signin(user_id), order.id, token=token) for token in tokens)
-    )
+    responses = await asyncio.gather(*(buyer.pay(order.id, token=token) for token in tokens))
 
     statuses = sorted(r.status for r in responses)
     assert statuses in ([201, 201], [201, 400]), [await r.text() for r in responses]
@@ -244,44 +200,33 @@ async def test_two_concurrent_payments_for_one_order_charge_once(
     assert winners == {str(record["_id"])}
     [intent] = await intents_of(stripe_client, order.id)
     assert (intent.id, intent.status) == (record["stripe_id"], "succeeded")
-    await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
-    await asyncio.sleep(0.3)
-    assert len([e for e in events.of(PaymentCreated) if e.order_id == order.id]) == 1
+    assert len(await payments_announced(events, order.id, paid=True)) == 1
 
 
 async def test_a_repeat_with_the_same_idempotency_key_gets_the_first_response(
-    client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
-    events: EventTap,
-    mongo: Mongo,
+    buyer: Buyer, events: EventTap, mongo: Mongo
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+    order = await buyer.open_order()
     headers = {"Idempotency-Key": "pay-attempt-1"}
-    first = await pay(client, signin(user_id), order.id, headers=headers)
+    first = await buyer.pay(order.id, headers=headers)
 
-    repeat = await pay(client, signin(user_id), order.id, headers=headers)
+    repeat = await buyer.pay(order.id, headers=headers)
 
     assert (first.status, repeat.status) == (201, 201)
     assert await repeat.json() == await first.json()
     assert len(await payment_docs(mongo, order.id)) == 1
-    await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
-    await asyncio.sleep(0.3)
-    assert len(events.of(PaymentCreated)) == 1
+    assert len(await payments_announced(events, order.id, paid=True)) == 1
 
 
 async def test_an_idempotency_key_reused_for_another_order_is_refused(
-    client: Client, signin: Signin, deps: Deps, publisher: Publisher, mongo: Mongo
+    buyer: Buyer, mongo: Mongo
 ) -> None:
-    user_id = str(ObjectId())
-    first_order = await open_order(deps, publisher, user_id)
-    second_order = await open_order(deps, publisher, user_id)
+    first_order = await buyer.open_order()
+    second_order = await buyer.open_order()
     headers = {"Idempotency-Key": "reused"}
-    await pay(client, signin(user_id), first_order.id, headers=headers)
+    await buyer.pay(first_order.id, headers=headers)
 
-    reused = await pay(client, signin(user_id), second_order.id, headers=headers)
+    reused = await buyer.pay(second_order.id, headers=headers)
 
     assert reused.status == 400
     assert await payment_docs(mongo, second_order.id) == []
@@ -292,15 +237,12 @@ def stripe_calls(outcome: str) -> float:
     return REGISTRY.get_sample_value("stripe_calls_total", labels) or 0.0
 
 
-async def test_stripe_calls_are_counted_by_outcome(
-    client: Client, signin: Signin, deps: Deps, publisher: Publisher
-) -> None:
+async def test_stripe_calls_are_counted_by_outcome(client: Client, buyer: Buyer) -> None:
     ok, declined = stripe_calls("ok"), stripe_calls("declined")
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
+    order = await buyer.open_order()
 
-    await pay(client, signin(user_id), order.id, token="pm_card_chargeDeclined")
-    await pay(client, signin(user_id), order.id, token="pm_card_visa")
+    await buyer.pay(order.id, token="pm_card_chargeDeclined")
+    await buyer.pay(order.id, token="pm_card_visa")
 
     assert (stripe_calls("ok"), stripe_calls("declined")) == (ok + 1, declined + 1)
     metrics = await (await client.get("/metrics")).text()

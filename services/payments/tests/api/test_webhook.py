@@ -1,27 +1,23 @@
 """POST /api/payments/webhook: signed Stripe events, handled once; late money goes back."""
 
-import asyncio
-import uuid
 from typing import Any
 
 import pytest
 import stripe
 from bson import ObjectId
 
-from services.payments.service import Deps
 from services.payments.tests.conftest import (
+    Buyer,
     Client,
-    cancelled_order,
-    open_order,
-    pay,
     payment_docs,
+    payments_announced,
+    refunds_of,
     signed_webhook,
+    stripe_event,
 )
 from shared.events import PaymentCreated
-from shared.messaging import Publisher
 from shared.mongo import Mongo
 from shared.testing.events import EventTap
-from shared.testing.fixtures import Signin
 
 
 async def charge_at_stripe(
@@ -36,15 +32,8 @@ async def charge_at_stripe(
     )
 
 
-def intent_event(
-    intent: stripe.PaymentIntent, event_type: str = "payment_intent.succeeded"
-) -> dict[str, Any]:
-    return {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "type": event_type,
-        "data": {"object": intent.to_dict()},
-    }
+def intent_succeeded(intent: stripe.PaymentIntent) -> dict[str, Any]:
+    return stripe_event("payment_intent.succeeded", intent.to_dict())
 
 
 async def deliver(client: Client, event: dict[str, Any], **kw: Any) -> int:
@@ -55,11 +44,6 @@ async def deliver(client: Client, event: dict[str, Any], **kw: Any) -> int:
         headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
     )
     return response.status
-
-
-async def refunds_of(stripe_client: stripe.StripeClient, intent_id: str) -> list[stripe.Refund]:
-    found = await stripe_client.v1.refunds.list_async(params={"payment_intent": intent_id})
-    return list(found.data)
 
 
 @pytest.mark.parametrize(
@@ -80,28 +64,27 @@ async def test_a_webhook_without_a_valid_signature_is_a_400(
 
 
 async def test_a_webhook_signed_with_another_secret_is_a_400(
-    client: Client, deps: Deps, publisher: Publisher, stripe_client: stripe.StripeClient
+    client: Client, buyer: Buyer, stripe_client: stripe.StripeClient
 ) -> None:
-    order = await open_order(deps, publisher)
+    order = await buyer.open_order()
     intent = await charge_at_stripe(stripe_client, order.id)
 
-    status = await deliver(client, intent_event(intent), secret="whsec_someone_else")
+    status = await deliver(client, intent_succeeded(intent), secret="whsec_someone_else")
 
     assert status == 400
 
 
 async def test_a_payment_the_request_never_recorded_is_recorded_from_the_webhook(
     client: Client,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    order = await open_order(deps, publisher)
+    order = await buyer.open_order()
     intent = await charge_at_stripe(stripe_client, order.id)
 
-    status = await deliver(client, intent_event(intent))
+    status = await deliver(client, intent_succeeded(intent))
 
     assert status == 200
     [record] = await payment_docs(mongo, order.id)
@@ -112,59 +95,51 @@ async def test_a_payment_the_request_never_recorded_is_recorded_from_the_webhook
 
 async def test_a_replayed_webhook_event_is_handled_once(
     client: Client,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    order = await open_order(deps, publisher)
-    event = intent_event(await charge_at_stripe(stripe_client, order.id))
+    order = await buyer.open_order()
+    event = intent_succeeded(await charge_at_stripe(stripe_client, order.id))
 
     statuses = [await deliver(client, event) for _ in range(3)]
 
     assert statuses == [200, 200, 200]
     assert len(await payment_docs(mongo, order.id)) == 1
-    await events.wait_for(PaymentCreated, lambda e: e.order_id == order.id)
-    await asyncio.sleep(0.3)
-    assert len(events.of(PaymentCreated)) == 1
+    assert len(await payments_announced(events, order.id, paid=True)) == 1
 
 
 async def test_the_webhook_for_a_payment_made_through_the_api_changes_nothing(
     client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
-    paid = await pay(client, signin(user_id), order.id)
+    order = await buyer.open_order()
+    paid = await buyer.pay(order.id)
     [record] = await payment_docs(mongo, order.id)
     intent = await stripe_client.v1.payment_intents.retrieve_async(record["stripe_id"])
 
-    status = await deliver(client, intent_event(intent))
+    status = await deliver(client, intent_succeeded(intent))
 
     assert (paid.status, status) == (201, 200)
     assert await payment_docs(mongo, order.id) == [record]
-    await asyncio.sleep(0.3)
-    assert len(events.of(PaymentCreated)) == 1
+    assert len(await payments_announced(events, order.id, paid=True)) == 1
 
 
 async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded_and_recorded_so(
     client: Client,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    order = await cancelled_order(deps, publisher)
+    order = await buyer.cancelled_order()
     intent = await charge_at_stripe(stripe_client, order.id, amount=3100)
 
-    status = await deliver(client, intent_event(intent))
+    status = await deliver(client, intent_succeeded(intent))
 
     assert status == 200
     [refund] = await refunds_of(stripe_client, intent.id)
@@ -172,33 +147,28 @@ async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded_and_record
     [record] = await payment_docs(mongo, order.id)
     assert (record["stripe_id"], record["status"]) == (intent.id, "refunded")
     assert (record["refund_id"], record["refund_reason"]) == (refund.id, "order_cancelled")
-    await asyncio.sleep(0.3)
-    assert events.of(PaymentCreated) == []
+    assert await payments_announced(events, order.id, paid=False) == []
 
 
 async def test_a_second_charge_for_a_paid_order_is_refunded(
     client: Client,
-    signin: Signin,
-    deps: Deps,
-    publisher: Publisher,
+    buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    user_id = str(ObjectId())
-    order = await open_order(deps, publisher, user_id)
-    assert (await pay(client, signin(user_id), order.id)).status == 201
+    order = await buyer.open_order()
+    assert (await buyer.pay(order.id)).status == 201
     stray = await charge_at_stripe(stripe_client, order.id)
 
-    status = await deliver(client, intent_event(stray))
+    status = await deliver(client, intent_succeeded(stray))
 
     assert status == 200
     assert len(await refunds_of(stripe_client, stray.id)) == 1
     records = {r["stripe_id"]: r for r in await payment_docs(mongo, order.id)}
     assert records[stray.id]["status"] == "refunded"
     assert records[stray.id]["refund_reason"] == "already_paid"
-    await asyncio.sleep(0.3)
-    assert len(events.of(PaymentCreated)) == 1
+    assert len(await payments_announced(events, order.id, paid=True)) == 1
 
 
 async def test_a_webhook_for_an_order_not_replicated_yet_asks_stripe_to_resend(
@@ -207,29 +177,24 @@ async def test_a_webhook_for_an_order_not_replicated_yet_asks_stripe_to_resend(
     order_id = str(ObjectId())
     intent = await charge_at_stripe(stripe_client, order_id)
 
-    status = await deliver(client, intent_event(intent))
+    status = await deliver(client, intent_succeeded(intent))
 
     assert status == 503
     assert await payment_docs(mongo, order_id) == []
 
 
 async def test_a_failed_payment_event_records_nothing(
-    client: Client, deps: Deps, publisher: Publisher, mongo: Mongo
+    client: Client, buyer: Buyer, mongo: Mongo
 ) -> None:
-    order = await open_order(deps, publisher)
-    event = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "type": "payment_intent.payment_failed",
-        "data": {
-            "object": {
-                "id": "pi_failed",
-                "object": "payment_intent",
-                "amount": 2000,
-                "status": "requires_payment_method",
-                "metadata": {"order_id": order.id},
-            }
-        },
+    order = await buyer.open_order()
+    failed = {
+        "id": "pi_failed",
+        "object": "payment_intent",
+        "amount": 2000,
+        "status": "requires_payment_method",
+        "metadata": {"order_id": order.id},
     }
+    event = stripe_event("payment_intent.payment_failed", failed)
 
     status = await deliver(client, event)
 
@@ -238,10 +203,6 @@ async def test_a_failed_payment_event_records_nothing(
 
 
 async def test_events_about_other_things_are_acknowledged_and_ignored(client: Client) -> None:
-    event = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "type": "customer.created",
-        "data": {"object": {"id": "cus_1", "object": "customer"}},
-    }
+    event = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
 
     assert await deliver(client, event) == 200
