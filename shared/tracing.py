@@ -75,6 +75,12 @@ def trace_from_event_headers(headers: Mapping[str, Any]) -> Trace | None:
     return trace_from(headers[REQUEST_ID_KEY], headers.get(TRACEPARENT_HEADER))
 
 
+def event_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Headers for an event emitted now: the current trace's, then ``headers`` (which win)."""
+    trace = _current.get()
+    return {**(trace.headers() if trace else {}), **(headers or {})}
+
+
 @contextmanager
 def bound(trace: Trace | None) -> Iterator[None]:
     """Make ``trace`` current for the block (log lines and emitted events pick it up)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+from marshmallow import fields, post_load
 
-from shared.events.base import Event
+from shared.events.base import NON_EMPTY, ContractSchema, Event
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,10 @@ class ExpirationComplete(Event):
     order_id: str
 
 
-class ExpirationCompleteSchema(Schema):
+class ExpirationCompleteSchema(ContractSchema):
     """Wire form ``{orderId}``."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    order_id = fields.String(required=True, data_key="orderId", validate=validate.Length(min=1))
+    order_id = fields.String(required=True, data_key="orderId", validate=NON_EMPTY)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> ExpirationComplete:

@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+from marshmallow import fields, post_load, validate
 
-from shared.events.base import Event
+from shared.events.base import NON_EMPTY, ContractSchema, Event
 from shared.events.fields import Money, UtcDateTime
-
-_ID = validate.Length(min=1)
 
 # spec §2.4, exact strings
 ORDER_STATUSES = ("created", "cancelled", "awaiting:payment", "complete")
@@ -66,11 +64,8 @@ class OrderCancelled(Event):
     ticket: TicketId
 
 
-class TicketRefSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
+class TicketRefSchema(ContractSchema):
+    id = fields.String(required=True, validate=NON_EMPTY)
     price_cents = Money(required=True, data_key="price")
 
     @post_load
@@ -78,27 +73,21 @@ class TicketRefSchema(Schema):
         return TicketRef(**data)
 
 
-class TicketIdSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
+class TicketIdSchema(ContractSchema):
+    id = fields.String(required=True, validate=NON_EMPTY)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketId:
         return TicketId(**data)
 
 
-class OrderCreatedSchema(Schema):
+class OrderCreatedSchema(ContractSchema):
     """Wire form ``{id, version, status, userId, expiresAt, ticket: {id, price}}``."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
+    id = fields.String(required=True, validate=NON_EMPTY)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
-    user_id = fields.String(required=True, data_key="userId", validate=_ID)
+    user_id = fields.String(required=True, data_key="userId", validate=NON_EMPTY)
     expires_at = UtcDateTime(required=True, data_key="expiresAt")
     ticket = fields.Nested(TicketRefSchema, required=True)
 
@@ -107,13 +96,10 @@ class OrderCreatedSchema(Schema):
         return OrderCreated(**data)
 
 
-class OrderCancelledSchema(Schema):
+class OrderCancelledSchema(ContractSchema):
     """Wire form ``{id, version, ticket: {id}}``."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
+    id = fields.String(required=True, validate=NON_EMPTY)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     ticket = fields.Nested(TicketIdSchema, required=True)
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+from marshmallow import fields, post_load
 
-from shared.events.base import Event
-
-_ID = validate.Length(min=1)
+from shared.events.base import NON_EMPTY, ContractSchema, Event
 
 
 @dataclass(frozen=True)
@@ -23,15 +21,12 @@ class PaymentCreated(Event):
     stripe_id: str
 
 
-class PaymentCreatedSchema(Schema):
+class PaymentCreatedSchema(ContractSchema):
     """Wire form ``{id, orderId, stripeId}``."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
-    order_id = fields.String(required=True, data_key="orderId", validate=_ID)
-    stripe_id = fields.String(required=True, data_key="stripeId", validate=_ID)
+    id = fields.String(required=True, validate=NON_EMPTY)
+    order_id = fields.String(required=True, data_key="orderId", validate=NON_EMPTY)
+    stripe_id = fields.String(required=True, data_key="stripeId", validate=NON_EMPTY)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> PaymentCreated:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, fields, post_dump, post_load, validate
+from marshmallow import fields, post_dump, post_load, validate
 
-from shared.events.base import Event
+from shared.events.base import NON_EMPTY, ContractSchema, Event
 from shared.events.fields import Money
-
-_ID = validate.Length(min=1)
 
 
 @dataclass(frozen=True)
@@ -40,17 +38,14 @@ class TicketUpdated(Event):
     order_id: str | None = None
 
 
-class TicketCreatedSchema(Schema):
+class TicketCreatedSchema(ContractSchema):
     """Wire form ``{id, version, title, price, userId}``."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_ID)
+    id = fields.String(required=True, validate=NON_EMPTY)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     title = fields.String(required=True)
     price_cents = Money(required=True, data_key="price")
-    user_id = fields.String(required=True, data_key="userId", validate=_ID)
+    user_id = fields.String(required=True, data_key="userId", validate=NON_EMPTY)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketCreated:
@@ -60,7 +55,9 @@ class TicketCreatedSchema(Schema):
 class TicketUpdatedSchema(TicketCreatedSchema):
     """Wire form ``{id, version, title, price, userId, orderId?}``; orderId may be null."""
 
-    order_id = fields.String(data_key="orderId", allow_none=True, load_default=None, validate=_ID)
+    order_id = fields.String(
+        data_key="orderId", allow_none=True, load_default=None, validate=NON_EMPTY
+    )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketUpdated:

@@ -207,10 +207,7 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         headers: dict[str, Any] = dict(message.headers or {})
-        routing_key = (
-            message.type or headers.get(h.ORIGINAL_ROUTING_KEY) or message.routing_key or ""
-        )
-        routing_key = h.text(routing_key)
+        routing_key = h.routing_key_of(message)
         message_id = message.message_id or ""
         attempt = h.attempt_of(headers)
         if not message_id:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aio_pika.abc import AbstractIncomingMessage
+
 ATTEMPT = "x-attempt"
 PARKED_REASON = "x-parked-reason"
 ERROR = "x-error"
@@ -33,6 +35,12 @@ def text(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
+
+
+def routing_key_of(message: AbstractIncomingMessage) -> str:
+    """The event type a delivery carries, also on a retry, parked or re-driven copy."""
+    headers = message.headers or {}
+    return text(message.type or headers.get(ORIGINAL_ROUTING_KEY) or message.routing_key or "")
 
 
 def attempt_of(headers: Mapping[str, Any]) -> int:

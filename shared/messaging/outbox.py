@@ -93,8 +93,7 @@ class Outbox:
         if not events:
             return []
         now = _now()
-        trace = tracing.current()
-        carried = {**(trace.headers() if trace else {}), **(headers or {})}
+        carried = tracing.event_headers(headers)
         docs: list[dict[str, Any]] = []
         for index, event in enumerate(events):
             docs.append(
@@ -232,10 +231,6 @@ class OutboxRelay:
         """Publish everything pending now, oldest first; returns how many were published."""
         async with self._lock:
             return await self._pass()
-
-    async def backlog(self) -> tuple[int, float]:
-        """See ``Outbox.backlog``."""
-        return await self._outbox.backlog()
 
     async def _pass(self) -> int:
         published = failures = 0

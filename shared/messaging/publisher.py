@@ -111,8 +111,7 @@ class Publisher:
         The current trace, if any, travels in the headers (``headers`` win).
         """
         message_id = message_id or uuid.uuid4().hex
-        trace = tracing.current()
-        carried = {**(trace.headers() if trace else {}), **(headers or {})}
+        carried = tracing.event_headers(headers)
         await self.publish(event.routing_key, encode(event), message_id=message_id, headers=carried)
         return message_id
 

@@ -57,9 +57,7 @@ def describe(message: AbstractIncomingMessage) -> ParkedMessage:
     reason = headers.get(h.PARKED_REASON)
     return ParkedMessage(
         message_id=message.message_id or "",
-        type=h.text(
-            message.type or headers.get(h.ORIGINAL_ROUTING_KEY) or message.routing_key or ""
-        ),
+        type=h.routing_key_of(message),
         reason=h.text(reason) if reason is not None else (h.death_reason(headers) or "unknown"),
         error=h.text(headers.get(h.ERROR, "")),
         attempt=h.attempt_of(headers),

@@ -60,12 +60,17 @@ class Messaging:
     inbox: Inbox | None = None
     uow: UnitOfWork | None = None
 
+    def _unready_reason(self) -> str | None:
+        if self.connection.is_closed or not self.connection.connected.is_set():
+            return "RabbitMQ connection is down"
+        if self.consumer is not None and not self.consumer.ready:
+            return "RabbitMQ consumer is not consuming"
+        return None
+
     @property
     def ready(self) -> bool:
         """True while the connection is up and, if there is one, the consumer consumes."""
-        if self.connection.is_closed or not self.connection.connected.is_set():
-            return False
-        return self.consumer is None or self.consumer.ready
+        return self._unready_reason() is None
 
     async def start_consuming(self, subscriptions: Sequence[Subscription[Any]]) -> Consumer:
         """Start the service's consumer; for handlers that need ``uow`` built first.
@@ -83,10 +88,8 @@ class Messaging:
 
     async def check_ready(self) -> None:
         """Raise ``ServiceUnavailable`` unless ready (for ``/readyz``)."""
-        if self.connection.is_closed or not self.connection.connected.is_set():
-            raise ServiceUnavailable("RabbitMQ connection is down")
-        if self.consumer is not None and not self.consumer.ready:
-            raise ServiceUnavailable("RabbitMQ consumer is not consuming")
+        if (reason := self._unready_reason()) is not None:
+            raise ServiceUnavailable(reason)
 
 
 @asynccontextmanager

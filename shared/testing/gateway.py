@@ -32,10 +32,15 @@ http {{
 """
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
+def find_nginx() -> str | None:
+    """nginx on the PATH, or Debian's /usr/sbin/nginx (not on a non-root PATH)."""
+    return shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
+
+
+def nginx_binary() -> str:
+    found = find_nginx()
     if not found:
         raise RuntimeError("nginx is not installed: apt-get install nginx-light")
     return found

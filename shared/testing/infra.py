@@ -72,8 +72,13 @@ def has_rabbitmqctl() -> bool:
     return shutil.which("rabbitmqctl") is not None
 
 
+def vhost_of(url: str) -> str:
+    """The RabbitMQ virtual host an AMQP URL names (``/`` when it names none)."""
+    return unquote(urlsplit(url).path[1:]) or "/"
+
+
 def _names(*listing: str) -> list[str]:
-    result = rabbitmqctl(*listing, timeout_s=60)
+    result = rabbitmqctl(*listing)
     return [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
@@ -98,7 +103,7 @@ def purge_namespaces(url: str, namespaces: Collection[str]) -> None:
     """
     if not namespaces or not has_rabbitmqctl():
         return
-    vhost = unquote(urlsplit(url).path[1:]) or "/"
+    vhost = vhost_of(url)
     prefixes = tuple(f"{namespace}." for namespace in namespaces)
     queues = [n for n in _names("list_queues", "-p", vhost, "name") if n.startswith(prefixes)]
     exchanges = [n for n in _names("list_exchanges", "-p", vhost, "name") if n.startswith(prefixes)]

@@ -21,12 +21,12 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.testing.gateway import Gateway
+from shared.testing.gateway import UPSTREAM_NAMES, Gateway, find_nginx
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
 from shared.testing.keys import generate_keypair
+from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
 
 RUN_DIR = REPO_ROOT / ".run"
 MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
@@ -51,9 +51,6 @@ class Process:
         except ModuleNotFoundError:
             return False
 
-
-# Offline Stripe: started when no STRIPE_SECRET_KEY is given (payments then points at it).
-STRIPE_EMULATOR_PORT = 12111
 
 PROCESSES = (
     Process("auth", 18101, "AUTH"),
@@ -155,7 +152,7 @@ def ensure_redis(url: str) -> None:
 
 
 def ensure_nginx() -> None:
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+    if find_nginx() is None:
         apt_install("nginx-light")
 
 
@@ -205,6 +202,7 @@ class Stack:
 
     @property
     def stripe_emulator(self) -> Process:
+        """Offline Stripe: run when no STRIPE_SECRET_KEY is given (payments then uses it)."""
         return Process(
             "stripe_emulator",
             STRIPE_EMULATOR_PORT + self.port_offset,
@@ -249,9 +247,8 @@ class Stack:
         ensure_redis(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
         ensure_nginx()
         env = self.environment()
-        upstreams = dict.fromkeys(
-            ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9"
-        )
+        # Port 9 (discard): an upstream whose service is not here answers 502.
+        upstreams = dict.fromkeys(UPSTREAM_NAMES, "127.0.0.1:9")
         running = self.processes()
         for process in running:
             child_env = {

@@ -1,32 +1,32 @@
-"""Fixtures for the shared library's tests: AMQP settings, connections, polling."""
+"""Fixtures for the shared library's tests: AMQP settings, connections, a consuming service."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.messaging import AmqpSettings, connect
-from shared.testing import poll
+from shared.events import TicketCreated
+from shared.messaging import AmqpSettings, Messaging, Subscription, connect, open_messaging
 
-Eventually = Callable[..., Awaitable[Any]]
+Consuming = Callable[..., AbstractAsyncContextManager[Messaging]]
 
 
 @pytest.fixture
-def amqp_settings(amqp_url: str, amqp_namespace: str) -> AmqpSettings:
-    """Settings on this test's namespace, with short delays and small limits."""
-    return AmqpSettings(
-        url=amqp_url,
-        namespace=amqp_namespace,
+def amqp_settings(amqp: AmqpSettings) -> AmqpSettings:
+    """The suite's settings (own namespace, classic queues) with shorter delays, smaller limits."""
+    return dataclasses.replace(
+        amqp,
         prefetch=8,
         retry_delay_ms=150,
         max_retries=3,
         delivery_limit=2,
         sweep_interval_s=0.3,
-        queue_type="classic",  # see AmqpSettings.queue_type
     )
 
 
@@ -41,6 +41,20 @@ async def amqp_connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnecti
 
 
 @pytest.fixture
-def eventually() -> Eventually:
-    """``await eventually(predicate, timeout_s=10)``: poll until truthy, fail on timeout."""
-    return poll.eventually
+def consuming(amqp_settings: AmqpSettings) -> Consuming:
+    """``consuming(handler)``: ``open_messaging`` of service ``svc`` (no MongoDB), ticket.created
+    going to ``handler``. ``settings=`` replaces ``amqp_settings``; other keywords are passed on.
+    """
+
+    def open_consuming(
+        handler: Any, *, settings: AmqpSettings = amqp_settings, **options: Any
+    ) -> AbstractAsyncContextManager[Messaging]:
+        return open_messaging(
+            settings,
+            service="svc",
+            mongo=None,
+            subscriptions=[Subscription(TicketCreated, handler)],
+            **options,
+        )
+
+    return open_consuming

@@ -27,8 +27,8 @@ from shared.messaging import (
 from shared.messaging.redrive import list_parked, redrive
 from shared.mongo import Mongo
 from shared.testing.infra import close_connections, has_rabbitmqctl
-
-Eventually = Callable[..., Awaitable[Any]]
+from shared.testing.poll import eventually
+from shared.tests.conftest import Consuming
 
 
 def a_ticket(version: int = 0, **overrides: Any) -> TicketCreated:
@@ -63,15 +63,10 @@ class Recorder:
 
 
 async def test_a_published_event_reaches_the_handler_decoded_with_its_message_id(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    consuming: Consuming,
 ) -> None:
     handler = Recorder()
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
-    ) as messaging:
+    async with consuming(handler) as messaging:
         message_id = await messaging.publisher.publish_event(a_ticket(), headers={"x-trace": "abc"})
 
         await eventually(lambda: handler.returned, what="the handler to run")
@@ -101,7 +96,7 @@ async def test_an_unroutable_publish_raises_publish_failed(amqp_settings: AmqpSe
 
 @pytest.mark.skipif(not has_rabbitmqctl(), reason="needs rabbitmqctl to drop the connection")
 async def test_a_message_whose_handler_had_not_returned_is_delivered_again_after_a_crash(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    amqp_settings: AmqpSettings, consuming: Consuming
 ) -> None:
     release = asyncio.Event()
 
@@ -110,11 +105,9 @@ async def test_a_message_whose_handler_had_not_returned_is_delivered_again_after
 
     handler = Recorder(slow)
     name = f"ack-test-{amqp_settings.namespace}"
-    async with open_messaging(
-        replace(amqp_settings, queue_type="quorum"),  # x-delivery-count is quorum's
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
+    async with consuming(
+        handler,
+        settings=replace(amqp_settings, queue_type="quorum"),  # x-delivery-count is quorum's
         connection_name=name,
     ) as messaging:
         message_id = await messaging.publisher.publish_event(a_ticket())
@@ -131,7 +124,7 @@ async def test_a_message_whose_handler_had_not_returned_is_delivered_again_after
 
 
 async def test_a_duplicate_delivery_changes_state_once(
-    amqp_settings: AmqpSettings, mongo: Mongo, eventually: Eventually
+    amqp_settings: AmqpSettings, mongo: Mongo
 ) -> None:
     def counting_handler(uow: UnitOfWork) -> Recorder:
         async def count_once(_event: Event, delivery: Delivery) -> None:
@@ -161,7 +154,7 @@ async def test_a_duplicate_delivery_changes_state_once(
 
 
 async def test_a_handler_that_always_fails_is_parked_then_redriven_to_a_fixed_handler(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    amqp_settings: AmqpSettings, consuming: Consuming
 ) -> None:
     fixed = False
 
@@ -170,12 +163,7 @@ async def test_a_handler_that_always_fails_is_parked_then_redriven_to_a_fixed_ha
             raise RetryLater("dependency not there yet")
 
     handler = Recorder(broken_until_fixed)
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
-    ) as messaging:
+    async with consuming(handler) as messaging:
         message_id = await messaging.publisher.publish_event(a_ticket())
         topology, connection = messaging.topology, messaging.connection
 
@@ -198,19 +186,12 @@ async def test_a_handler_that_always_fails_is_parked_then_redriven_to_a_fixed_ha
     assert parked_after == []
 
 
-async def test_a_handler_bug_is_parked_at_once_without_retries(
-    amqp_settings: AmqpSettings, eventually: Eventually
-) -> None:
+async def test_a_handler_bug_is_parked_at_once_without_retries(consuming: Consuming) -> None:
     async def buggy(_event: Event, _delivery: Delivery) -> None:
         raise KeyError("price")
 
     handler = Recorder(buggy)
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
-    ) as messaging:
+    async with consuming(handler) as messaging:
         await messaging.publisher.publish_event(a_ticket())
         parked = await eventually(
             lambda: list_parked(messaging.connection, messaging.topology, "svc")
@@ -222,15 +203,10 @@ async def test_a_handler_bug_is_parked_at_once_without_retries(
 
 
 async def test_a_malformed_message_is_parked_without_calling_the_handler(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    consuming: Consuming,
 ) -> None:
     handler = Recorder()
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
-    ) as messaging:
+    async with consuming(handler) as messaging:
         await messaging.publisher.publish("ticket.created", b'{"id": 1}', message_id="bad-1")
         parked = await eventually(
             lambda: list_parked(messaging.connection, messaging.topology, "svc")
@@ -244,18 +220,11 @@ async def _parked_count(connection: AbstractConnection, topology: Topology, coun
     return len(await list_parked(connection, topology, "svc")) == count
 
 
-async def test_redrive_by_id_moves_only_the_chosen_message(
-    amqp_settings: AmqpSettings, eventually: Eventually
-) -> None:
+async def test_redrive_by_id_moves_only_the_chosen_message(consuming: Consuming) -> None:
     async def buggy(_event: Event, _delivery: Delivery) -> None:
         raise ValueError("boom")
 
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, Recorder(buggy))],
-    ) as messaging:
+    async with consuming(Recorder(buggy)) as messaging:
         connection, topology = messaging.connection, messaging.topology
         first = await messaging.publisher.publish_event(a_ticket())
         second = await messaging.publisher.publish_event(a_ticket(version=1))
@@ -281,7 +250,7 @@ async def test_redrive_by_id_moves_only_the_chosen_message(
 
 
 async def test_an_early_update_is_retried_after_the_delay_and_applied_after_its_predecessor(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    amqp_settings: AmqpSettings,
 ) -> None:
     replica: dict[str, int] = {}
     applied: list[int] = []
@@ -320,7 +289,7 @@ async def test_an_early_update_is_retried_after_the_delay_and_applied_after_its_
 
 
 async def test_a_key_the_service_no_longer_subscribes_to_is_unbound(
-    amqp_settings: AmqpSettings, amqp_connection: AbstractConnection
+    amqp_settings: AmqpSettings, amqp_connection: AbstractConnection, consuming: Consuming
 ) -> None:
     topology = Topology.from_settings(amqp_settings)
     # Yesterday's version of the service listened to both keys.
@@ -328,12 +297,7 @@ async def test_a_key_the_service_no_longer_subscribes_to_is_unbound(
         await amqp_connection.channel(), "svc", ["ticket.created", "ticket.updated"]
     )
 
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, Recorder())],
-    ) as messaging:
+    async with consuming(Recorder()) as messaging:
         await messaging.publisher.publish_event(a_ticket())
         with pytest.raises(PublishFailed):
             await messaging.publisher.publish_event(an_update())

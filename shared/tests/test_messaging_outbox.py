@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from shared.errors import Conflict
 from shared.events import ExpirationComplete, TicketCreated, decode
@@ -25,8 +24,7 @@ from shared.messaging import (
     open_messaging,
 )
 from shared.mongo import Mongo
-
-Eventually = Callable[..., Awaitable[Any]]
+from shared.testing.poll import eventually
 
 TICKET = TicketCreated(id="t1", version=0, title="Concert", price_cents=1050, user_id="u1")
 
@@ -48,6 +46,9 @@ class Received:
         return [m.message_id or "" for m in self.messages]
 
 
+Listen = Callable[..., Awaitable[Received]]
+
+
 @pytest.fixture
 def topology(amqp_settings: AmqpSettings) -> Topology:
     return Topology.from_settings(amqp_settings)
@@ -61,6 +62,14 @@ async def outbox(mongo: Mongo) -> Outbox:
 
 
 @pytest.fixture
+async def uow(mongo: Mongo, outbox: Outbox) -> UnitOfWork:
+    """A unit of work with the inbox of consumer ``svc``."""
+    inbox = Inbox(mongo.db, "svc")
+    await inbox.ensure_indexes()
+    return UnitOfWork(mongo, outbox, inbox=inbox)
+
+
+@pytest.fixture
 async def publisher(
     amqp_connection: AbstractRobustConnection, topology: Topology
 ) -> AsyncIterator[Publisher]:
@@ -70,36 +79,42 @@ async def publisher(
     await pub.close()
 
 
-async def _listen(
-    connection: AbstractRobustConnection, topology: Topology, keys: list[str]
-) -> tuple[Received, AbstractQueue]:
-    channel = await connection.channel()
-    queues = await topology.declare_service_queues(channel, "listener", keys)
-    received = Received()
-    await queues.main.consume(received)
-    return received, queues.main
+@pytest.fixture
+def listen(amqp_connection: AbstractRobustConnection, topology: Topology) -> Listen:
+    """``await listen(*keys)``: what a queue of its own bound to ``keys`` receives."""
+
+    async def start_listening(*keys: str) -> Received:
+        channel = await amqp_connection.channel()
+        queues = await topology.declare_service_queues(channel, "listener", keys)
+        received = Received()
+        await queues.main.consume(received)
+        return received
+
+    return start_listening
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    """``relay.run()`` in the background for the block; stopped and awaited after it."""
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
 
 
 async def test_an_entry_committed_but_never_published_is_published_by_the_sweep_of_a_starting_relay(
-    mongo: Mongo,
-    outbox: Outbox,
-    publisher: Publisher,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
 ) -> None:
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    received = await listen("ticket.created")
     # The crash: the transaction committed, then the process died before any relay ran.
     async with UnitOfWork(mongo, outbox).begin() as tx:
         [message_id] = await tx.emit(TICKET)
     relay = OutboxRelay(outbox, publisher, sweep_interval_s=0.2)
 
-    task = asyncio.create_task(relay.run())
-    try:
+    async with running(relay):
         await eventually(lambda: message_id in received.ids, what="the leftover to be published")
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 5)
 
     message = received.messages[0]
     assert decode(message.type or "", message.body) == TICKET
@@ -110,38 +125,24 @@ async def test_an_entry_committed_but_never_published_is_published_by_the_sweep_
 
 
 async def test_a_committed_event_is_published_at_once_without_waiting_for_the_sweep(
-    mongo: Mongo,
-    outbox: Outbox,
-    publisher: Publisher,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
 ) -> None:
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    received = await listen("ticket.created")
     relay = OutboxRelay(outbox, publisher, sweep_interval_s=60)
-    task = asyncio.create_task(relay.run())
-    await asyncio.sleep(0.2)  # the relay's first pass is done; it now sleeps for a minute
     loop = asyncio.get_running_loop()
 
-    try:
+    async with running(relay):
+        await asyncio.sleep(0.2)  # the relay's first pass is done; it now sleeps for a minute
         committed_at = loop.time()
         async with UnitOfWork(mongo, outbox, relay).begin() as tx:
             [message_id] = await tx.emit(TICKET)
         await eventually(lambda: message_id in received.ids, timeout_s=5)
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 5)
 
     assert received.arrived_at[message_id] - committed_at < 2.0
 
 
 async def test_a_failed_publish_leaves_the_entry_pending_and_a_later_sweep_publishes_it(
-    mongo: Mongo,
-    outbox: Outbox,
-    publisher: Publisher,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
 ) -> None:
     async with UnitOfWork(mongo, outbox).begin() as tx:
         [message_id] = await tx.emit(TICKET)
@@ -154,13 +155,9 @@ async def test_a_failed_publish_leaves_the_entry_pending_and_a_later_sweep_publi
     assert [doc["_id"] for doc in pending] == [message_id]
     assert pending[0]["published_at"] is None
 
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
-    task = asyncio.create_task(relay.run())
-    try:
+    received = await listen("ticket.created")
+    async with running(relay):
         await eventually(lambda: message_id in received.ids, what="the retry on a later sweep")
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 5)
     assert await outbox.pending() == []
 
 
@@ -184,16 +181,9 @@ async def test_a_transaction_that_raises_leaves_neither_the_entity_nor_the_outbo
 
 
 async def test_events_of_one_transaction_are_published_in_the_order_emitted(
-    mongo: Mongo,
-    outbox: Outbox,
-    publisher: Publisher,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
 ) -> None:
-    received, _ = await _listen(
-        amqp_connection, topology, ["ticket.created", "expiration.complete"]
-    )
+    received = await listen("ticket.created", "expiration.complete")
     async with UnitOfWork(mongo, outbox).begin() as tx:
         ids = await tx.emit(TICKET, ExpirationComplete(order_id="o1"), TICKET)
 
@@ -209,9 +199,9 @@ async def test_two_relays_sweeping_at_once_publish_each_entry_once(
     publisher: Publisher,
     amqp_connection: AbstractRobustConnection,
     topology: Topology,
-    eventually: Eventually,
+    listen: Listen,
 ) -> None:
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    received = await listen("ticket.created")
     async with UnitOfWork(mongo, outbox).begin() as tx:
         ids = await tx.emit(*[TICKET] * 8)
     other_publisher = Publisher(amqp_connection, topology)
@@ -243,11 +233,8 @@ async def test_backlog_counts_pending_entries_and_the_age_of_the_oldest(
 
 
 async def test_a_claimed_message_id_is_refused_the_second_time_and_its_writes_are_dropped(
-    mongo: Mongo, outbox: Outbox
+    mongo: Mongo, uow: UnitOfWork
 ) -> None:
-    inbox = Inbox(mongo.db, "svc")
-    await inbox.ensure_indexes()
-    uow = UnitOfWork(mongo, outbox, inbox=inbox)
     claims = []
     for _ in range(2):
         async with uow.begin() as tx:
@@ -275,13 +262,9 @@ async def test_inboxes_of_two_consumers_do_not_share_message_ids(
 
 
 async def test_open_messaging_relays_events_written_through_its_unit_of_work(
-    amqp_settings: AmqpSettings,
-    mongo: Mongo,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    amqp_settings: AmqpSettings, mongo: Mongo, listen: Listen
 ) -> None:
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    received = await listen("ticket.created")
     async with open_messaging(amqp_settings, service="tickets", mongo=mongo) as messaging:
         assert messaging.uow is not None
         assert messaging.ready
@@ -300,13 +283,9 @@ async def test_open_messaging_relays_events_written_through_its_unit_of_work(
 
 
 async def test_leaving_open_messaging_publishes_what_is_still_pending(
-    amqp_settings: AmqpSettings,
-    mongo: Mongo,
-    amqp_connection: AbstractRobustConnection,
-    topology: Topology,
-    eventually: Eventually,
+    amqp_settings: AmqpSettings, mongo: Mongo, listen: Listen
 ) -> None:
-    received, _ = await _listen(amqp_connection, topology, ["ticket.created"])
+    received = await listen("ticket.created")
     settings = dataclasses.replace(amqp_settings, sweep_interval_s=60)
     async with open_messaging(settings, service="tickets", mongo=mongo) as messaging:
         assert messaging.outbox is not None
@@ -319,11 +298,8 @@ async def test_leaving_open_messaging_publishes_what_is_still_pending(
 
 
 async def test_two_deliveries_racing_to_claim_one_message_apply_it_once(
-    mongo: Mongo, outbox: Outbox
+    mongo: Mongo, uow: UnitOfWork
 ) -> None:
-    inbox = Inbox(mongo.db, "svc")
-    await inbox.ensure_indexes()
-    uow = UnitOfWork(mongo, outbox, inbox=inbox)
     both_claimed = asyncio.Barrier(2)
 
     async def deliver() -> bool:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from shared.errors import ServiceUnavailable
 from shared.events import Event, TicketCreated
-from shared.messaging import AmqpSettings, Delivery, Messaging, Subscription, open_messaging
+from shared.messaging import AmqpSettings, Delivery, Messaging
 from shared.testing.infra import close_connections, has_rabbitmqctl
-
-Eventually = Callable[..., Awaitable[Any]]
+from shared.testing.poll import eventually
+from shared.tests.conftest import Consuming
 
 pytestmark = pytest.mark.skipif(
     not has_rabbitmqctl(), reason="needs rabbitmqctl to close connections"
@@ -38,7 +36,7 @@ async def _watch_readiness(
 
 
 async def test_a_consumer_closed_by_the_broker_goes_unready_then_resumes_consuming(
-    amqp_settings: AmqpSettings, eventually: Eventually
+    amqp_settings: AmqpSettings, consuming: Consuming
 ) -> None:
     received: list[str] = []
 
@@ -47,13 +45,7 @@ async def test_a_consumer_closed_by_the_broker_goes_unready_then_resumes_consumi
 
     name = f"reconnect-{amqp_settings.namespace}"
     ticket = TicketCreated(id="t1", version=0, title="x", price_cents=100, user_id="u1")
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, handler)],
-        connection_name=name,
-    ) as messaging:
+    async with consuming(handler, connection_name=name) as messaging:
         seen: list[bool] = []
         refusals: list[str] = []
         stop = asyncio.Event()

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from shared.events import Event, TicketCreated
-from shared.messaging import AmqpSettings, Delivery, Subscription, open_messaging
+from shared.messaging import AmqpSettings, Delivery
 from shared.messaging.redrive import list_parked, main
-
-Eventually = Callable[..., Awaitable[Any]]
+from shared.testing.poll import eventually
+from shared.tests.conftest import Consuming
 
 
 async def test_the_command_lists_parked_messages_and_redrives_one_by_id(
-    amqp_settings: AmqpSettings, eventually: Eventually, capsys: pytest.CaptureFixture[str]
+    amqp_settings: AmqpSettings, consuming: Consuming, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def broken(_event: Event, _delivery: Delivery) -> None:
         raise LookupError("no such ticket")
 
-    async with open_messaging(
-        amqp_settings,
-        service="svc",
-        mongo=None,
-        subscriptions=[Subscription(TicketCreated, broken)],
-    ) as messaging:
+    async with consuming(broken) as messaging:
         message_id = await messaging.publisher.publish_event(TicketCreated("t1", 0, "x", 100, "u1"))
         await eventually(lambda: list_parked(messaging.connection, messaging.topology, "svc"))
         assert messaging.consumer is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import pytest
@@ -14,7 +13,8 @@ from aio_pika.abc import AbstractRobustConnection
 from shared.config import ConfigError, Env
 from shared.messaging import AmqpSettings, Topology
 from shared.messaging.redrive import ParkedMessage, list_parked
-from shared.testing.infra import has_rabbitmqctl, rabbitmqctl
+from shared.testing.infra import has_rabbitmqctl, rabbitmqctl, vhost_of
+from shared.testing.poll import eventually
 
 
 def test_names_are_prefixed_by_the_namespace() -> None:
@@ -87,10 +87,9 @@ async def test_service_queues_are_quorum_with_at_least_once_dead_lettering(
     topology = Topology.from_settings(amqp_settings)
     channel = await amqp_connection.channel()
     await topology.declare_service_queues(channel, "svc", ["ticket.created"])
-    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
 
     listing = await asyncio.to_thread(
-        rabbitmqctl, "list_queues", "-p", vhost, "name", "type", "arguments"
+        rabbitmqctl, "list_queues", "-p", vhost_of(amqp_url), "name", "type", "arguments"
     )
 
     names = topology.queue_names("svc")
@@ -135,10 +134,9 @@ async def test_a_message_put_on_the_retry_queue_comes_back_to_the_main_queue_aft
     await channel.default_exchange.publish(
         aio_pika.Message(b"{}", message_id="m1"), routing_key=queues.names.retry
     )
-    message = None
-    while message is None and loop.time() - sent_at < 10:
-        message = await queues.main.get(fail=False, no_ack=True)
-        await asyncio.sleep(0.02)
+    message = await eventually(
+        lambda: queues.main.get(fail=False, no_ack=True), what="the message back in the queue"
+    )
 
     assert message is not None
     assert message.message_id == "m1"

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from marshmallow import Schema, fields
 
 from shared.events import Money, UtcDateTime
+from shared.testing.openapi import served_document
 from shared.web import (
     HttpSettings,
     RequestSchema,
@@ -118,10 +119,7 @@ async def client(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
 
 @pytest.fixture
 async def document(client: Client) -> dict[str, Any]:
-    response = await client.get(DOC)
-    assert response.status == 200
-    body: dict[str, Any] = await response.json()
-    return body
+    return await served_document(client, DOC)
 
 
 async def test_the_document_is_served_as_openapi_3_json(client: Client) -> None:

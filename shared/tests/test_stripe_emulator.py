@@ -28,6 +28,16 @@ def base_url(server: TestServer) -> str:
     return f"http://{server.host}:{server.port}"
 
 
+def sdk_client(url: str, session: aiohttp.ClientSession) -> stripe.StripeClient:
+    """The SDK's async client on the emulator at ``url``; no retries, so every error shows."""
+    return stripe.StripeClient(
+        "sk_test_emulator",
+        base_addresses={"api": url},
+        http_client=stripe.AIOHTTPClient(session=session),
+        max_network_retries=0,
+    )
+
+
 @pytest.fixture
 async def emulator_url(aiohttp_server: ServerFactory) -> str:
     return base_url(await aiohttp_server(create_emulator_app()))
@@ -36,12 +46,7 @@ async def emulator_url(aiohttp_server: ServerFactory) -> str:
 @pytest.fixture
 async def client(emulator_url: str) -> AsyncIterator[stripe.StripeClient]:
     async with aiohttp.ClientSession() as session:
-        yield stripe.StripeClient(
-            "sk_test_emulator",
-            base_addresses={"api": emulator_url},
-            http_client=stripe.AIOHTTPClient(session=session),
-            max_network_retries=0,
-        )
+        yield sdk_client(emulator_url, session)
 
 
 async def create_intent(
@@ -362,13 +367,7 @@ async def test_a_payment_is_posted_to_the_webhook_url_signed_as_stripe_signs(
         create_emulator_app(webhook_url=hook_url, webhook_secret=WEBHOOK_SECRET)
     )
     async with aiohttp.ClientSession() as session:
-        client = stripe.StripeClient(
-            "sk_test_emulator",
-            base_addresses={"api": base_url(emulator)},
-            http_client=stripe.AIOHTTPClient(session=session),
-            max_network_retries=0,
-        )
-        intent = await paid_intent(client)
+        intent = await paid_intent(sdk_client(base_url(emulator), session))
 
     payload, signature = await asyncio.wait_for(received.get(), 5)
     event = stripe.Webhook.construct_event(payload.decode(), signature, WEBHOOK_SECRET)
