@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import aiohttp
 
 
 async def eventually(
@@ -30,3 +32,17 @@ async def eventually(
         if loop.time() >= deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
         await asyncio.sleep(interval_s)
+
+
+async def when_known(
+    send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
+) -> aiohttp.ClientResponse:
+    """``send``'s response once it is not a 404: the service has heard of the thing by then
+    (a replica that an event has not reached yet answers 404)."""
+
+    async def attempt() -> aiohttp.ClientResponse | None:
+        response = await send()
+        return None if response.status == 404 else response
+
+    response: aiohttp.ClientResponse = await eventually(attempt, what=what)
+    return response

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, as
 
 from shared.testing.fixtures import new_namespace
 from shared.testing.infra import REPO_ROOT
-from shared.testing.poll import eventually
+from shared.testing.poll import eventually, when_known
 from shared.testing.stack import Stack, running_stack
 
 SHORT_HOLD_S = 3
@@ -54,19 +54,6 @@ def short_hold_stack(amqp_url: str) -> Iterator[Stack]:
 
 def new_email() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}@test.com"
-
-
-async def when_known(
-    send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
-) -> aiohttp.ClientResponse:
-    """``send``'s response once it is not a 404: the service has heard of the thing by then."""
-
-    async def attempt() -> aiohttp.ClientResponse | None:
-        response = await send()
-        return None if response.status == 404 else response  # not replicated yet
-
-    response: aiohttp.ClientResponse = await eventually(attempt, what=what)
-    return response
 
 
 class Person:

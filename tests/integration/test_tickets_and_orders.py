@@ -11,7 +11,7 @@ from shared.events import OrderCreated, PaymentCreated, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import EventTap, event_publisher
 from shared.testing.fixtures import Signin
-from shared.testing.poll import eventually
+from shared.testing.poll import eventually, when_known
 from tests.integration.conftest import Orders, Tickets
 
 
@@ -26,19 +26,13 @@ async def sell(tickets: Tickets, seller: dict[str, str], price: Any = 20) -> dic
 
 async def order(orders: Orders, buyer: dict[str, str], ticket_id: str) -> dict[str, Any]:
     """Order the ticket as soon as orders has heard of it."""
-
-    async def attempt() -> dict[str, Any] | None:
-        response = await orders.client.post(
-            "/api/orders", json={"ticketId": ticket_id}, cookies=buyer
-        )
-        if response.status == 404:  # not replicated yet
-            return None
-        assert response.status == 201, await response.text()
-        body: dict[str, Any] = await response.json()
-        return body
-
-    placed: dict[str, Any] = await eventually(attempt, what=f"an order for {ticket_id}")
-    return placed
+    response = await when_known(
+        lambda: orders.client.post("/api/orders", json={"ticketId": ticket_id}, cookies=buyer),
+        what=f"an order for {ticket_id}",
+    )
+    assert response.status == 201, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
 
 
 async def listed_ids(tickets: Tickets) -> set[str]:

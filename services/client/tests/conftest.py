@@ -16,7 +16,7 @@ from services.client.config import ApiSettings, Settings
 from services.client.web.app import create_app
 from shared.logging import LogSettings
 from shared.testing.fixtures import Signin, new_namespace
-from shared.testing.poll import eventually
+from shared.testing.poll import when_known
 from shared.testing.stack import Stack, running_stack
 from shared.web import HttpSettings
 
@@ -130,19 +130,6 @@ def settings(stack: Stack) -> Settings:
 async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
     """The client app under test, calling the stack's APIs through its gateway."""
     return await aiohttp_client(create_app(settings))
-
-
-async def when_known(
-    send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
-) -> aiohttp.ClientResponse:
-    """``send``'s response once it is not a 404: the service has heard of the thing by then."""
-
-    async def attempt() -> aiohttp.ClientResponse | None:
-        response = await send()
-        return None if response.status == 404 else response  # not replicated yet
-
-    response: aiohttp.ClientResponse = await eventually(attempt, what=what)
-    return response
 
 
 class Platform:
