@@ -40,7 +40,7 @@ from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Topology, connect
 from shared.testing.events import event_publisher
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
-from shared.web import HttpSettings
+from shared.web import DEPENDENCIES, HttpSettings
 
 TARGET_P99_MS = 250.0
 
@@ -105,8 +105,9 @@ async def measure(settings: Settings, batch: list[OrderCreated], timeout_s: floa
         await tap.consume(on_expiry)
         for create_app in (create_listener_app, create_worker_app):
             runner = web.AppRunner(create_app(settings))
-            await runner.setup()  # runs the app's cleanup_ctx: consumer, publisher, arq worker
+            await runner.setup()
             started.append(runner)
+            await runner.app[DEPENDENCIES].opened()  # consumer, publisher, arq worker
         async with event_publisher(settings.amqp) as publisher:
             for order in batch:
                 await publisher.publish_event(order)

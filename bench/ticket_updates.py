@@ -36,7 +36,7 @@ from shared.mongo import Mongo, MongoSettings
 from shared.testing.identity import signin_cookie
 from shared.testing.infra import DEFAULT_AMQP_URL, MongoServer
 from shared.testing.keys import generate_keypair
-from shared.web import HttpSettings
+from shared.web import DEPENDENCIES, HttpSettings
 
 PRICES = (5, 10, 15)
 
@@ -84,10 +84,13 @@ async def servers(
         orders=OrderSettings(),
         **common,
     )
-    # Orders first, so its queue is bound before the first ticket.created is published.
     orders_server = TestServer(create_orders_app(orders))
     tickets_server = TestServer(create_tickets_app(tickets))
     async with orders_server, tickets_server:
+        # Both open before the first request, so orders' queue is bound before the first
+        # ticket.created is published.
+        for server in (orders_server, tickets_server):
+            await server.app[DEPENDENCIES].opened()
         try:
             yield tickets_server, orders_server
         finally:
@@ -125,8 +128,8 @@ async def main(count: int, timeout_s: float) -> int:
                 ids = await asyncio.gather(*(reprice(http, base, cookies) for _ in range(count)))
             requests_s = time.perf_counter() - started
 
-            owned = tickets.app[TICKETS_DEPS].tickets
-            replica = orders.app[ORDERS_DEPS].tickets
+            owned = tickets.app[TICKETS_DEPS].get().tickets
+            replica = orders.app[ORDERS_DEPS].get().tickets
             deadline = time.perf_counter() + timeout_s
             while True:
                 found = await replica.by_ids(ids)  # one query a poll, not one per ticket

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from shared.config import Env
 from shared.errors import Conflict
@@ -67,7 +67,9 @@ def database_from_url(url: str) -> str | None:
 
 def is_write_conflict(exc: BaseException) -> bool:
     """True when the error means a concurrent writer won and a retry may succeed."""
-    if not isinstance(exc, PyMongoError):
+    # A lost connection inside a transaction is labelled transient too, but it is an
+    # outage, not a conflict: it must surface as one (503), not as a 409 worth retrying.
+    if not isinstance(exc, PyMongoError) or isinstance(exc, ConnectionFailure):
         return False
     if exc.has_error_label("TransientTransactionError"):
         return True

@@ -5,6 +5,7 @@ from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
 from shared.web.openapi import IDEMPOTENCY_KEY, OBJECT_ID_PATTERN, Header, add_openapi, documented
 from shared.web.requests import RequestSchema, idempotency_key, load, object_id, read_json
+from shared.web.startup import DEPENDENCIES, Backoff, Dependencies, open_in_background
 
 __all__ = [
     "READINESS_CHECKS",
@@ -23,4 +24,8 @@ __all__ = [
     "Header",
     "add_openapi",
     "documented",
+    "Backoff",
+    "DEPENDENCIES",
+    "Dependencies",
+    "open_in_background",
 ]

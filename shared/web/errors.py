@@ -6,8 +6,9 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pymongo.errors import ConnectionFailure
 
-from shared.errors import AppError, ErrorItem
+from shared.errors import AppError, ErrorItem, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except ConnectionFailure as exc:
+        # The database is unreachable (server selection timed out, a connection dropped):
+        # the caller may retry, and /readyz already says so.
+        log.warning("database unavailable on %s %s: %r", request.method, request.path, exc)
+        return error_body(ServiceUnavailable().items(), ServiceUnavailable.status)
     except Exception:
         # The traceback goes to the log, never to the client.
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from shared.errors import AppError
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -33,8 +35,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def _run(name: str, check: ReadinessCheck) -> tuple[str, str]:
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
-    except Exception as exc:  # any failure means "not ready", with the reason shown
-        log.warning("readiness check %s failed: %s", name, exc)
+    except AppError as exc:  # a check's own words for why (these pages are internal)
+        log.warning("readiness check %s failed: %s", name, exc.message)
+        return name, f"down: {exc.message}"
+    except Exception as exc:  # any other failure means "not ready" too
+        log.warning("readiness check %s failed: %r", name, exc)
         return name, f"down: {type(exc).__name__}"
     return name, "ok"
 

@@ -32,7 +32,8 @@ from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap
 from shared.testing.infra import MongoServer
-from shared.web import HttpSettings
+from shared.testing.services import opened
+from shared.web import Dependencies, HttpSettings
 
 Client = TestClient[Any, Any]
 
@@ -65,12 +66,12 @@ class Service(Generic[D]):
     """A running app and the use cases' dependencies it built."""
 
     client: Client
-    deps_key: web.AppKey[D]
+    deps_key: web.AppKey[Dependencies[D]]
 
     @property
     def deps(self) -> D:
         app: web.Application = self.client.app
-        return app[self.deps_key]
+        return app[self.deps_key].get()
 
 
 Tickets = Service[TicketsDeps]
@@ -110,7 +111,7 @@ async def tickets(
         amqp=amqp,
         identity=identity,
     )
-    yield Service(await aiohttp_client(create_tickets_app(settings)), TICKETS_DEPS)
+    yield Service(await opened(await aiohttp_client(create_tickets_app(settings))), TICKETS_DEPS)
     await _dropped_after(settings.mongo)
 
 
@@ -131,5 +132,5 @@ async def orders(
         identity=identity,
         orders=order_settings,
     )
-    yield Service(await aiohttp_client(create_orders_app(settings)), ORDERS_DEPS)
+    yield Service(await opened(await aiohttp_client(create_orders_app(settings))), ORDERS_DEPS)
     await _dropped_after(settings.mongo)

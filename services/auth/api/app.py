@@ -3,43 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
 from services.auth.adapters.users import MongoUserRepository, create_indexes
 from services.auth.api.handlers import routes
-from services.auth.api.keys import DEPS, MONGO, SETTINGS
+from services.auth.api.keys import DEPS, SETTINGS
 from services.auth.config import Settings
 from services.auth.service import Deps
 from shared.auth import TokenSigner, TokenVerifier, current_user_middleware, session_middleware
 from shared.mongo import open_mongo
-from shared.web import add_openapi, add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app, open_in_background
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
-    """The real adapters, opened at startup and closed at shutdown."""
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
+    """The real adapters, opened in the background from startup on, closed at shutdown."""
     settings = app[SETTINGS]
     async with open_mongo(settings.mongo, create_indexes) as mongo:
-        app[MONGO] = mongo
-        app[DEPS] = Deps(
+        add_readiness_check(app, "mongo", mongo.ping)
+        yield Deps(
             users=MongoUserRepository(mongo.db),
             signer=TokenSigner(settings.jwt_private_key, ttl_s=settings.jwt_ttl_s),
         )
-        add_readiness_check(app, "mongo", mongo.ping)
-        yield
 
 
-def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     verifier = TokenVerifier(settings.identity.jwt_public_key)
     app = base_app(
         settings.http,
         [session_middleware(settings.identity), current_user_middleware(verifier)],
     )
     app[SETTINGS] = settings
-    if deps is None:
-        app.cleanup_ctx.append(open_deps)
-    else:
-        app[DEPS] = deps
+    app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)
     add_openapi(app, "/api/users/openapi.json", title="auth: /api/users")
     return app

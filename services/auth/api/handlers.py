@@ -37,7 +37,7 @@ SETS_COOKIE = "The response sets the `session` cookie."
 )
 async def signup(request: web.Request) -> web.Response:
     body = load(SignUpIn(), await read_json(request))
-    result = await service.sign_up(body["email"], body["password"], deps=request.app[DEPS])
+    result = await service.sign_up(body["email"], body["password"], deps=request.app[DEPS].get())
     await sign_in(request, result.token)
     return web.json_response(UserOut().dump(result.user), status=201)
 
@@ -54,7 +54,7 @@ async def signup(request: web.Request) -> web.Response:
 )
 async def signin(request: web.Request) -> web.Response:
     body = load(SignInIn(), await read_json(request))
-    result = await service.sign_in(body["email"], body["password"], deps=request.app[DEPS])
+    result = await service.sign_in(body["email"], body["password"], deps=request.app[DEPS].get())
     await sign_in(request, result.token)
     return web.json_response(UserOut().dump(result.user))
 

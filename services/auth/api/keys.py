@@ -4,8 +4,7 @@ from aiohttp import web
 
 from services.auth.config import Settings
 from services.auth.service import Deps
-from shared.mongo import Mongo
+from shared.web import Dependencies
 
 SETTINGS = web.AppKey("settings", Settings)
-DEPS = web.AppKey("deps", Deps)
-MONGO = web.AppKey("mongo", Mongo)
+DEPS: web.AppKey[Dependencies[Deps]] = web.AppKey("deps")

@@ -11,6 +11,7 @@ from services.auth.config import Settings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings
 from shared.mongo import Mongo, MongoSettings
+from shared.testing.services import opened
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -34,7 +35,7 @@ async def client(
     aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, mongo: Mongo
 ) -> Client:
     """The auth app on its own database (the ``mongo`` fixture drops it afterwards)."""
-    return await aiohttp_client(create_app(settings))
+    return await opened(await aiohttp_client(create_app(settings)))
 
 
 async def signup(client: Client, email: str = "test@test.com", password: str = "password") -> Any:

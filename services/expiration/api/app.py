@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 
 from aiohttp import web
@@ -12,12 +13,13 @@ from services.expiration.config import SERVICE, Settings
 from services.expiration.listeners import subscriptions
 from services.expiration.service import ListenerDeps
 from shared.messaging import open_messaging
-from shared.web import add_readiness_check, base_app
+from shared.web import add_readiness_check, base_app, open_in_background
 
 SETTINGS = web.AppKey("settings", Settings)
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[ListenerDeps]:
     """Redis, then messaging; on exit the consumer stops before Redis closes."""
     settings = app[SETTINGS]
     async with (
@@ -28,11 +30,11 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
         add_readiness_check(app, "redis", partial(ping, redis))
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
         await messaging.start_consuming(subscriptions(deps))
-        yield
+        yield deps
 
 
 def create_app(settings: Settings) -> web.Application:
     app = base_app(settings.http)
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_deps)
+    open_in_background(app, open_deps)
     return app

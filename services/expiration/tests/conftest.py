@@ -18,6 +18,7 @@ from shared.events import OrderCreated, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher
 from shared.testing.events import event_publisher
+from shared.testing.services import opened
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -51,7 +52,7 @@ def start_app(aiohttp_client: Callable[..., Awaitable[Client]]) -> StartApp:
     """Start ``create_app(settings)`` on a test server; stopped after the test."""
 
     async def start(create_app: AppFactory, settings: Settings) -> Client:
-        return await aiohttp_client(create_app(settings))
+        return await opened(await aiohttp_client(create_app(settings)))
 
     return start
 

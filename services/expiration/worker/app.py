@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 
 from aiohttp import web
@@ -13,13 +14,14 @@ from services.expiration.service import WorkerDeps
 from services.expiration.worker.jobs import build_worker
 from services.expiration.worker.supervisor import WorkerSupervisor
 from shared.messaging import open_messaging
-from shared.web import add_readiness_check, base_app
+from shared.web import add_readiness_check, base_app, open_in_background
 
 SETTINGS = web.AppKey("settings", Settings)
 WORKER_NAME = f"{SERVICE}-worker"
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[WorkerDeps]:
     """Redis and a publisher, then the worker; on exit the worker drains before they close."""
     settings = app[SETTINGS]
     async with (
@@ -37,7 +39,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
         add_readiness_check(app, "worker", supervisor.check_ready)
         supervisor.start()
         try:
-            yield
+            yield deps
         finally:
             await supervisor.stop()
 
@@ -45,5 +47,5 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     app = base_app(settings.http)
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_deps)
+    open_in_background(app, open_deps)
     return app

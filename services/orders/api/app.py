@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ from shared import idempotency
 from shared.auth import TokenVerifier, current_user_middleware, session_middleware
 from shared.messaging import open_messaging
 from shared.mongo import Database, open_mongo
-from shared.web import add_openapi, add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app, open_in_background
 
 
 async def create_indexes(db: Database) -> None:
@@ -29,7 +30,8 @@ async def create_indexes(db: Database) -> None:
     await idempotency.create_indexes(db)
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, then messaging; listeners and the sweep start once the use cases can run."""
     settings = app[SETTINGS]
     async with (
@@ -45,7 +47,6 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
             uow=messaging.uow,
             hold_s=settings.orders.expiration_s,
         )
-        app[DEPS] = deps
         add_readiness_check(app, "mongo", mongo.ping)
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
         await messaging.start_consuming(subscriptions(deps))
@@ -58,7 +59,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
             name="overdue-order-sweep",
         )
         try:
-            yield
+            yield deps
         finally:
             sweep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -72,7 +73,7 @@ def create_app(settings: Settings) -> web.Application:
         [session_middleware(settings.identity), current_user_middleware(verifier)],
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_deps)
+    app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)
     add_openapi(app, "/api/orders/openapi.json", title="orders: /api/orders")
     return app

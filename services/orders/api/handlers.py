@@ -41,7 +41,7 @@ async def create_order(request: web.Request) -> web.Response:
     body = load(CreateOrderIn(), await read_json(request))
     key = idempotency_key(request, scope=f"{user.id} POST /api/orders", body=body)
     order = await service.place_order(
-        body["ticket_id"], user.id, idempotency=key, deps=request.app[DEPS]
+        body["ticket_id"], user.id, idempotency=key, deps=request.app[DEPS].get()
     )
     return web.json_response(OrderOut().dump(order), status=201)
 
@@ -72,7 +72,7 @@ async def create_order(request: web.Request) -> web.Response:
 )
 async def list_orders(request: web.Request) -> web.Response:
     user = require_auth(request)
-    orders = await service.list_orders(user.id, deps=request.app[DEPS])
+    orders = await service.list_orders(user.id, deps=request.app[DEPS].get())
     return web.json_response(OrderOut(many=True).dump(orders))
 
 
@@ -87,7 +87,7 @@ async def list_orders(request: web.Request) -> web.Response:
 )
 async def show_order(request: web.Request) -> web.Response:
     user = require_auth(request)
-    order = await service.show_order(str(object_id(request)), user.id, deps=request.app[DEPS])
+    order = await service.show_order(str(object_id(request)), user.id, deps=request.app[DEPS].get())
     return web.json_response(OrderOut().dump(order))
 
 
@@ -101,5 +101,5 @@ async def show_order(request: web.Request) -> web.Response:
 )
 async def cancel_order(request: web.Request) -> web.Response:
     user = require_auth(request)
-    await service.cancel_order(str(object_id(request)), user.id, deps=request.app[DEPS])
+    await service.cancel_order(str(object_id(request)), user.id, deps=request.app[DEPS].get())
     return web.Response(status=204)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from shared import idempotency
 from shared.auth import TokenVerifier, current_user_middleware, session_middleware
 from shared.messaging import open_messaging
 from shared.mongo import Database, open_mongo
-from shared.web import add_openapi, add_readiness_check, base_app
+from shared.web import add_openapi, add_readiness_check, base_app, open_in_background
 
 
 async def create_indexes(db: Database) -> None:
@@ -27,7 +28,8 @@ async def create_indexes(db: Database) -> None:
     await idempotency.create_indexes(db)
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, messaging and Stripe; listeners start once the use cases can run."""
     settings = app[SETTINGS]
     async with (
@@ -43,11 +45,10 @@ async def open_deps(app: web.Application) -> AsyncIterator[None]:
             idempotency=idempotency.IdempotencyStore(mongo.db),
             uow=messaging.uow,
         )
-        app[DEPS] = deps
         add_readiness_check(app, "mongo", mongo.ping)
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
         await messaging.start_consuming(subscriptions(deps))
-        yield
+        yield deps
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         [session_middleware(settings.identity), current_user_middleware(verifier)],
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_deps)
+    app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)
     add_openapi(app, "/api/payments/openapi.json", title="payments: /api/payments")
     return app

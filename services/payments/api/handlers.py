@@ -39,7 +39,7 @@ async def create_payment(request: web.Request) -> web.Response:
     body = load(CreatePaymentIn(), await read_json(request))
     key = idempotency_key(request, scope=f"{user.id} POST /api/payments", body=body)
     payment = await service.pay_for_order(
-        body["order_id"], body["token"], user.id, idempotency=key, deps=request.app[DEPS]
+        body["order_id"], body["token"], user.id, idempotency=key, deps=request.app[DEPS].get()
     )
     return web.json_response(PaymentOut().dump(payment), status=201)
 
@@ -70,7 +70,7 @@ async def create_payment(request: web.Request) -> web.Response:
     response_example={"received": True},
 )
 async def stripe_webhook(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[DEPS].get()
     event = deps.stripe.parse_webhook(await request.read(), request.headers.get("Stripe-Signature"))
     await service.handle_stripe_event(event, deps=deps)
     return web.json_response(WebhookReceivedOut().dump({"received": True}))

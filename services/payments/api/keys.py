@@ -4,6 +4,7 @@ from aiohttp import web
 
 from services.payments.config import Settings
 from services.payments.service import Deps
+from shared.web import Dependencies
 
 SETTINGS = web.AppKey("settings", Settings)
-DEPS = web.AppKey("deps", Deps)
+DEPS: web.AppKey[Dependencies[Deps]] = web.AppKey("deps")

@@ -27,6 +27,7 @@ from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap, event_publisher
 from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
+from shared.testing.services import opened
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -64,13 +65,13 @@ async def client(
     mongo: Mongo,
     events: EventTap,
 ) -> Client:
-    return await aiohttp_client(create_app(settings))
+    return await opened(await aiohttp_client(create_app(settings)))
 
 
 @pytest.fixture
 def deps(client: Client) -> Deps:
     assert client.app is not None
-    deps: Deps = client.app[DEPS]
+    deps: Deps = client.app[DEPS].get()
     return deps
 
 

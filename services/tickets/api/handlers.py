@@ -41,7 +41,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
     body = load(CreateTicketIn(), await read_json(request))
     ticket = await service.create_ticket(
-        body["title"], body["price"], user.id, deps=request.app[DEPS]
+        body["title"], body["price"], user.id, deps=request.app[DEPS].get()
     )
     return web.json_response(TicketOut().dump(ticket), status=201)
 
@@ -58,7 +58,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     ],
 )
 async def list_tickets(request: web.Request) -> web.Response:
-    tickets = await service.list_available(deps=request.app[DEPS])
+    tickets = await service.list_available(deps=request.app[DEPS].get())
     return web.json_response(TicketOut(many=True).dump(tickets))
 
 
@@ -71,7 +71,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     response_example=EXAMPLE_RESERVED_TICKET,
 )
 async def show_ticket(request: web.Request) -> web.Response:
-    ticket = await service.show_ticket(str(object_id(request)), deps=request.app[DEPS])
+    ticket = await service.show_ticket(str(object_id(request)), deps=request.app[DEPS].get())
     return web.json_response(TicketOut().dump(ticket))
 
 
@@ -90,6 +90,6 @@ async def update_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
     body = load(UpdateTicketIn(), await read_json(request))
     ticket = await service.update_ticket(
-        str(object_id(request)), body["title"], body["price"], user.id, deps=request.app[DEPS]
+        str(object_id(request)), body["title"], body["price"], user.id, deps=request.app[DEPS].get()
     )
     return web.json_response(TicketOut().dump(ticket))

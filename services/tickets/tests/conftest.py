@@ -15,6 +15,7 @@ from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap
+from shared.testing.services import opened
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -40,13 +41,13 @@ async def client(
     mongo: Mongo,
     events: EventTap,
 ) -> Client:
-    return await aiohttp_client(create_app(settings))
+    return await opened(await aiohttp_client(create_app(settings)))
 
 
 @pytest.fixture
 def deps(client: Client) -> Deps:
     assert client.app is not None
-    deps: Deps = client.app[DEPS]
+    deps: Deps = client.app[DEPS].get()
     return deps
 
 

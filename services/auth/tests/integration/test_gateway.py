@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,8 @@ from services.auth.api.app import create_app
 from services.auth.config import Settings
 from shared.mongo import Mongo
 from shared.testing.gateway import Gateway
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.testing.services import free_port
+from shared.web import DEPENDENCIES
 
 
 @pytest.fixture
@@ -32,6 +27,7 @@ async def gateway_url(
     tmp_path: Path,
 ) -> AsyncIterator[str]:
     auth = await aiohttp_server(create_app(settings))
+    await auth.app[DEPENDENCIES].opened()
     port = free_port()
     upstreams = dict.fromkeys(("TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9")
     gateway = Gateway(
