@@ -4,35 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class TcpRelay:
     """Listens on a local port of its own and pipes each connection to ``target``.
 
     ``cut()`` refuses new connections and drops the open ones, as a server that went away
-    would; ``restore()`` listens again on the same port.
+    would; ``restore()`` listens again on the same port. ``drop_once_after(n)`` drops the
+    open connections once the clients have sent ``n`` more bytes (a server lost in the
+    middle of a conversation, back at once).
     """
 
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self._drop_at: int | None = None
         self.port = 0
+        self.sent = 0  # bytes the clients sent through the relay
+        self.drops = 0
+
+    def drop_once_after(self, more_bytes: int) -> None:
+        self._drop_at = self.sent + more_bytes
 
     @classmethod
     def to_url(cls, url: str, default_port: int) -> TcpRelay:
         parts = urlsplit(url)
         return cls(parts.hostname or "127.0.0.1", parts.port or default_port)
 
-    def url(self, url: str) -> str:
-        """``url`` with its host and port replaced by the relay's (credentials kept)."""
+    def url(self, url: str, **query: str) -> str:
+        """``url`` through the relay: its host and port replaced (credentials kept), and
+        ``query`` parameters set."""
         parts = urlsplit(url)
         credentials, _, _ = parts.netloc.rpartition("@")
         netloc = f"{credentials}@" if credentials else ""
-        return urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{self.port}"))
+        params = {**dict(parse_qsl(parts.query)), **query}
+        return urlunsplit(
+            parts._replace(netloc=f"{netloc}127.0.0.1:{self.port}", query=urlencode(params))
+        )
 
     async def reserve_port(self) -> None:
         """Take a port without listening on it yet: the relay starts cut."""
@@ -59,7 +71,7 @@ class TcpRelay:
             writer.close()
             return
         pipes = [
-            asyncio.create_task(_pipe(reader, upstream_writer)),
+            asyncio.create_task(_pipe(reader, upstream_writer, self._count_sent)),
             asyncio.create_task(_pipe(upstream_reader, writer)),
         ]
         self._pipes.update(pipes)
@@ -70,12 +82,25 @@ class TcpRelay:
             writer.close()
             upstream_writer.close()
 
+    def _count_sent(self, size: int) -> None:
+        self.sent += size
+        if self._drop_at is not None and self.sent >= self._drop_at:
+            self._drop_at = None
+            self.drops += 1
+            for pipe in self._pipes:
+                pipe.cancel()
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    on_data: Callable[[int], None] = lambda size: None,
+) -> None:
     with contextlib.suppress(ConnectionError):
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
+            on_data(len(data))
 
 
 @asynccontextmanager

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from bson import ObjectId
 
 from services.tickets.api.app import create_app
 from services.tickets.api.keys import DEPS
 from services.tickets.config import Settings
 from services.tickets.service import Deps
 from shared.auth import IdentitySettings
+from shared.events import OrderCreated, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
@@ -60,3 +63,14 @@ async def create_ticket(
     assert response.status == 201, await response.text()
     body: dict[str, Any] = await response.json()
     return body
+
+
+def order_created(ticket_id: str, order_id: str | None = None) -> OrderCreated:
+    return OrderCreated(
+        id=order_id or str(ObjectId()),
+        version=0,
+        status="created",
+        user_id=str(ObjectId()),
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        ticket=TicketRef(id=ticket_id, price_cents=2000),
+    )

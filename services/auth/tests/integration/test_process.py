@@ -1,68 +1,34 @@
-"""auth as a real process: configuration errors, masked settings, JSON logs, clean exit."""
+"""auth as a real process: configuration errors, masked settings, JSON logs, clean exit,
+and a start with MongoDB down."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.testing.relay import relay_to
+from shared.testing.services import child_env, free_port, running, wait_for
 
 
 @pytest.fixture
 def base_env(mongo_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
     private, public = jwt_keys
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    return {
-        **keep,
-        "MONGO_URL": mongo_url,
-        "JWT_PRIVATE_KEY": private,
-        "JWT_PUBLIC_KEY": public,
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "COOKIE_SECURE": "false",
-    }
-
-
-@pytest.fixture
-def start_auth() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-
-
-def launch(env: dict[str, str], started: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.auth"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return child_env(
+        MONGO_URL=mongo_url,
+        JWT_PRIVATE_KEY=private,
+        JWT_PUBLIC_KEY=public,
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        COOKIE_SECURE="false",
     )
-    started.append(process)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/readyz", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("auth did not become ready")
 
 
 def test_a_missing_required_variable_stops_the_process_with_one_line_naming_it(
@@ -96,19 +62,20 @@ def test_a_malformed_variable_is_named_too(base_env: dict[str, str]) -> None:
 
 
 def test_json_logs_mask_secrets_log_each_request_and_sigterm_exits_zero(
-    base_env: dict[str, str], start_auth: list[subprocess.Popen[str]]
+    base_env: dict[str, str],
 ) -> None:
     base_env["LOG_FORMAT"] = "json"
-    process = launch(base_env, start_auth)
-    urllib.request.urlopen(
-        urllib.request.Request(
-            f"http://127.0.0.1:{base_env['PORT']}/healthz", headers={"X-Request-Id": "req-42"}
-        ),
-        timeout=5,
-    ).read()
+    with running("services.auth", base_env) as process:
+        wait_for(base_env["PORT"])
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"http://127.0.0.1:{base_env['PORT']}/healthz", headers={"X-Request-Id": "req-42"}
+            ),
+            timeout=5,
+        ).read()
 
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
 
     assert process.returncode == 0
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
@@ -120,3 +87,44 @@ def test_json_logs_mask_secrets_log_each_request_and_sigterm_exits_zero(
     assert healthz["status"] == 200
     assert healthz["method"] == "GET"
     assert healthz["request_id"] == "req-42"
+
+
+async def test_with_mongodb_down_it_stays_up_unready_and_serves_once_mongodb_is_back(
+    base_env: dict[str, str],
+) -> None:
+    port = base_env["PORT"]
+    async with relay_to(base_env["MONGO_URL"], 27017, up=False) as mongo:
+        base_env["MONGO_URL"] = mongo.url(base_env["MONGO_URL"], directConnection="true")
+        base_env["MONGO_TIMEOUT_MS"] = "300"
+        with running("services.auth", base_env) as process:
+            await asyncio.to_thread(wait_for, port, "/healthz")
+            await asyncio.to_thread(wait_for, port, "/readyz", 503)
+            refused = await asyncio.to_thread(sign_up, port)
+            # Past a few failed attempts it is still the same process: no crash, no restart.
+            await asyncio.sleep(2)
+            assert process.poll() is None
+
+            await mongo.restore()
+            await asyncio.to_thread(wait_for, port, "/readyz", 200)
+            created = await asyncio.to_thread(sign_up, port)
+
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.to_thread(process.communicate, timeout=20)
+
+    assert refused == 503
+    assert created == 201
+    assert process.returncode == 0, output
+    assert "opening dependencies failed (attempt 2)" in output
+
+
+def sign_up(port: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/users/signup",
+        data=json.dumps({"email": f"{uuid.uuid4().hex}@test.com", "password": "password"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -1,26 +1,11 @@
 """tickets hears orders reserve and release its tickets, through real RabbitMQ."""
 
-from datetime import UTC, datetime, timedelta
-
-from bson import ObjectId
-
 from services.tickets.service import Deps
-from services.tickets.tests.conftest import Client, create_ticket
-from shared.events import OrderCancelled, OrderCreated, TicketId, TicketRef, TicketUpdated
+from services.tickets.tests.conftest import Client, create_ticket, order_created
+from shared.events import OrderCancelled, TicketId, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import EventTap, event_publisher, payload
 from shared.testing.fixtures import Signin
-
-
-def order_created(ticket_id: str, order_id: str | None = None) -> OrderCreated:
-    return OrderCreated(
-        id=order_id or str(ObjectId()),
-        version=0,
-        status="created",
-        user_id=str(ObjectId()),
-        expires_at=datetime.now(UTC) + timedelta(minutes=15),
-        ticket=TicketRef(id=ticket_id, price_cents=2000),
-    )
 
 
 async def test_order_created_sets_the_order_id_and_publishes_ticket_updated(
