@@ -454,6 +454,22 @@ def test_every_deployment_has_probes_security_context_and_resources(
         assert pod["automountServiceAccountToken"] is False, name
 
 
+def test_pods_sleep_before_sigterm_so_they_leave_the_endpoints_while_still_serving(
+    default_release: Any, render: Any
+) -> None:
+    for name, deployment in deployments_of(default_release).items():
+        pod = deployment["spec"]["template"]["spec"]
+        pre_stop = pod["containers"][0]["lifecycle"]["preStop"]
+
+        assert pre_stop == {"exec": {"command": ["sleep", "5"]}}, name
+        # The sleep, then SHUTDOWN_TIMEOUT_SECONDS (10) for requests, then the consumer.
+        assert pod["terminationGracePeriodSeconds"] >= 5 + 10 + 10, name
+
+    switched_off = render({"defaults": {"preStopSleepSeconds": 0}})
+    for name, deployment in deployments_of(switched_off).items():
+        assert "lifecycle" not in deployment["spec"]["template"]["spec"]["containers"][0], name
+
+
 def test_each_deployment_runs_its_own_module_on_its_port(default_release: Any) -> None:
     commands = {
         name: d["spec"]["template"]["spec"]["containers"][0]["command"]

@@ -40,7 +40,7 @@ def child_env(**variables: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k in KEPT_VARIABLES}, **variables}
 
 
-def answers(port: int | str, path: str, status: int = 200) -> bool:
+def responds(port: int | str, path: str, status: int = 200) -> bool:
     """True when ``GET path`` on the local ``port`` answers ``status``."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
@@ -57,7 +57,7 @@ def wait_for(
     """Poll until ``GET path`` answers ``status``; ``AssertionError`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if answers(port, path, status):
+        if responds(port, path, status):
             return
         time.sleep(0.1)
     raise AssertionError(f"no {status} from {path} on :{port} within {timeout_s}s")

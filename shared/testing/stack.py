@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 from shared.testing.gateway import UPSTREAM_NAMES, Gateway, find_nginx
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
 from shared.testing.keys import generate_keypair
+from shared.testing.services import responds
 from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
 
 RUN_DIR = REPO_ROOT / ".run"
@@ -169,14 +169,6 @@ def dev_jwt_keys() -> tuple[str, str]:
     return private_path.read_text(), public_path.read_text()
 
 
-def ready(port: int, probe: str = "/readyz") -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 @dataclass
 class Stack:
     """Everything ``make up`` runs. ``port_offset`` moves every port (two stacks side by
@@ -272,7 +264,7 @@ class Stack:
         for process in running:
             port, probe = process.port, process.probe
             wait_until(
-                lambda: ready(port, probe) or self._died(),  # noqa: B023
+                lambda: responds(port, probe) or self._died(),  # noqa: B023
                 f"{process.module} {probe}",
             )
             if self._died():

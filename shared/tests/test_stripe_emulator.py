@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,6 +16,7 @@ import stripe
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from shared.testing.services import free_port, wait_for
 from shared.testing.stripe_emulator import create_emulator_app, nest
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -377,25 +376,16 @@ async def test_a_payment_is_posted_to_the_webhook_url_signed_as_stripe_signs(
 
 
 def test_the_emulator_runs_as_a_module_on_the_given_port() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.testing.stripe_emulator", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    assert json.load(r) == {"status": "ok"}
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_for(port, "/healthz", timeout_s=15)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            assert json.load(response) == {"status": "ok"}
     finally:
         process.terminate()
         process.wait(10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -11,19 +10,14 @@ from services.client.config import ApiSettings, Settings
 from services.client.tests.conftest import Client, page
 from services.client.web.app import create_app
 from shared.logging import LogSettings
+from shared.testing.services import free_port
 from shared.web import HttpSettings
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # nobody listens once the socket closes
 
 
 @pytest.fixture
 async def offline(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
     """The client with its APIs down: nothing answers at its API base."""
-    api = ApiSettings.at(f"http://127.0.0.1:{closed_port()}", timeout_s=2)
+    api = ApiSettings.at(f"http://127.0.0.1:{free_port()}", timeout_s=2)  # nobody listens
     return await aiohttp_client(create_app(Settings(HttpSettings(), LogSettings(), api)))
 
 

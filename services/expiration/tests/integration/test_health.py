@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 from services.expiration.config import RedisSettings, Settings
 from services.expiration.tests.conftest import APP_FACTORIES, AppFactory, StartApp
+from shared.testing.services import free_port
 
 
 def closed_port_url() -> str:
     """A Redis URL on a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{free_port()}/0"  # nobody listens once it is found
 
 
 def without_redis(settings: Settings) -> Settings:

@@ -1,80 +1,64 @@
-"""Both expiration processes for real: ready, a clean SIGTERM exit, bad config refused."""
+"""Both expiration processes for real: ready, a clean SIGTERM exit, bad config refused,
+and a start with the broker down."""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 
 import pytest
+
+from shared.testing.relay import relay_to
+from shared.testing.services import child_env, free_port, running, wait_for
 
 MODULES = pytest.mark.parametrize("module", ["services.expiration", "services.expiration.worker"])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def env(amqp_url: str, amqp_namespace: str, redis_url: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    return {
-        **keep,
-        "AMQP_URL": amqp_url,
-        "AMQP_NAMESPACE": amqp_namespace,
-        "AMQP_QUEUE_TYPE": "classic",  # see AmqpSettings.queue_type
-        "REDIS_URL": redis_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-    }
-
-
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[str]]]:
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-
-
-def wait_until_ready(port: str, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"no 200 from /readyz on :{port} within {timeout_s}s")
+    return child_env(
+        AMQP_URL=amqp_url,
+        AMQP_NAMESPACE=amqp_namespace,
+        AMQP_QUEUE_TYPE="classic",  # see AmqpSettings.queue_type
+        REDIS_URL=redis_url,
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+    )
 
 
 @MODULES
-def test_the_process_gets_ready_and_exits_zero_on_sigterm(
-    module: str, env: dict[str, str], started: list[subprocess.Popen[str]]
-) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    started.append(process)
-    wait_until_ready(env["PORT"])
+def test_the_process_gets_ready_and_exits_zero_on_sigterm(module: str, env: dict[str, str]) -> None:
+    with running(module, env) as process:
+        wait_for(env["PORT"])
 
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
 
     assert process.returncode == 0, output
+
+
+@MODULES
+async def test_with_the_broker_down_it_stays_up_unready_and_gets_ready_when_it_is_back(
+    module: str, env: dict[str, str]
+) -> None:
+    port = env["PORT"]
+    async with relay_to(env["AMQP_URL"], 5672, up=False) as broker:
+        env["AMQP_URL"] = broker.url(env["AMQP_URL"])
+        with running(module, env) as process:
+            await asyncio.to_thread(wait_for, port, "/healthz")
+            await asyncio.to_thread(wait_for, port, "/readyz", 503)
+            await asyncio.sleep(1)  # a few failed attempts: the same process, still up
+            assert process.poll() is None
+
+            await broker.restore()
+            await asyncio.to_thread(wait_for, port, "/readyz", 200)
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.to_thread(process.communicate, timeout=20)
+
+    assert process.returncode == 0, output
+    assert "opening dependencies failed (attempt 2): <AMQPConnectionError" in output
 
 
 @MODULES

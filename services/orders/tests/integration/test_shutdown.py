@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -28,14 +25,9 @@ from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap, event_publisher
 from shared.testing.identity import signin_cookie
 from shared.testing.poll import eventually
+from shared.testing.services import child_env, free_port, running, wait_for
 
 BURST = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_database(url: str, database: str) -> str:
@@ -63,41 +55,20 @@ def orders_process(
     mongo_url: str, database: str, amqp: AmqpSettings, jwt_keys: tuple[str, str]
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
-        "MONGO_URL": with_database(mongo_url, database),
-        "MONGO_SERIALIZE_WRITES": "false" if os.environ.get("MONGO_URL") else "true",
-        "AMQP_URL": amqp.url,
-        "AMQP_NAMESPACE": amqp.namespace,
-        "AMQP_QUEUE_TYPE": amqp.queue_type,
-        "JWT_PUBLIC_KEY": jwt_keys[1],
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "SHUTDOWN_TIMEOUT_SECONDS": "20",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.orders"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = child_env(
+        MONGO_URL=with_database(mongo_url, database),
+        MONGO_SERIALIZE_WRITES="false" if os.environ.get("MONGO_URL") else "true",
+        AMQP_URL=amqp.url,
+        AMQP_NAMESPACE=amqp.namespace,
+        AMQP_QUEUE_TYPE=amqp.queue_type,
+        JWT_PUBLIC_KEY=jwt_keys[1],
+        HOST="127.0.0.1",
+        PORT=str(port),
+        SHUTDOWN_TIMEOUT_SECONDS="20",
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("orders did not become ready")
-        yield process, base
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    with running("services.orders", env) as process:
+        wait_for(port)
+        yield process, f"http://127.0.0.1:{port}"
 
 
 async def test_sigterm_during_a_burst_of_orders_loses_no_request_and_no_event(
