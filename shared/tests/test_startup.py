@@ -166,7 +166,3 @@ def test_backoff_doubles_up_to_its_ceiling() -> None:
     delays = Backoff(first_s=0.5, max_s=5.0).delays()
 
     assert [next(delays) for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
-
-
-def test_given_dependencies_are_open_from_the_start() -> None:
-    assert Dependencies.given("ready").get() == "ready"

@@ -58,19 +58,12 @@ class Backoff:
 class Dependencies(Generic[D]):
     """What a service's handlers use, once a background task has opened it."""
 
-    def __init__(self, open_deps: OpenDeps[D] | None, *, backoff: Backoff = Backoff()) -> None:
+    def __init__(self, open_deps: OpenDeps[D], *, backoff: Backoff = Backoff()) -> None:
         self._open_deps = open_deps
         self._backoff = backoff
         self._deps: D | None = None
         self._opened = asyncio.Event()
         self._failure = "the first attempt is in progress"
-
-    @classmethod
-    def given(cls, deps: D) -> Dependencies[D]:
-        """Already open (tests that build the dependencies themselves)."""
-        dependencies = cls(None)
-        dependencies._set(deps)
-        return dependencies
 
     def get(self) -> D:
         """The dependencies, or ``ServiceUnavailable`` (503) while they are not open."""
@@ -93,14 +86,9 @@ class Dependencies(Generic[D]):
 
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
         """For ``app.cleanup_ctx``: attempt from startup on, close at cleanup."""
-        if self._open_deps is None:
-            yield
-            return
         app[READINESS_CHECKS][STARTUP_CHECK] = self.check_ready
         stop = asyncio.Event()
-        task = asyncio.create_task(
-            self._keep_open(app, self._open_deps, stop), name="open-dependencies"
-        )
+        task = asyncio.create_task(self._keep_open(app, stop), name="open-dependencies")
         try:
             yield
         finally:
@@ -112,9 +100,7 @@ class Dependencies(Generic[D]):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _keep_open(
-        self, app: web.Application, open_deps: OpenDeps[D], stop: asyncio.Event
-    ) -> None:
+    async def _keep_open(self, app: web.Application, stop: asyncio.Event) -> None:
         checks = app[READINESS_CHECKS]
         delays = self._backoff.delays()
         attempt = 0
@@ -122,7 +108,7 @@ class Dependencies(Generic[D]):
             attempt += 1
             before = dict(checks)
             try:
-                async with open_deps(app) as deps:
+                async with self._open_deps(app) as deps:
                     checks.pop(STARTUP_CHECK, None)
                     self._set(deps)
                     log.info("dependencies open (attempt %d)", attempt)
