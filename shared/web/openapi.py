@@ -90,7 +90,11 @@ ERROR_DOCS: dict[int, ErrorDoc] = {
     404: ErrorDoc("No such resource; also any id that is not an ObjectId", _body(NotFound())),
     409: ErrorDoc("Changed by a concurrent request; retry", _body(Conflict())),
     413: ErrorDoc("Request body is too large", _body(PayloadTooLarge())),
-    503: ErrorDoc("A dependency is unavailable; retry later", _body(ServiceUnavailable())),
+    503: ErrorDoc(
+        "A dependency (the database, the payment provider) is unreachable, or the service is "
+        "still opening them (`Service is starting; retry shortly`); retry later",
+        _body(ServiceUnavailable()),
+    ),
 }
 
 

@@ -31,7 +31,7 @@ SETS_COOKIE = "The response sets the `session` cookie."
     request=SignUpIn,
     response=UserOut,
     status=201,
-    errors=(400,),
+    errors=(400, 503),
     request_example=EXAMPLE_CREDENTIALS,
     response_example=EXAMPLE_USER,
 )
@@ -48,7 +48,7 @@ async def signup(request: web.Request) -> web.Response:
     description=f"Unknown email and wrong password are both 400 Invalid credentials. {SETS_COOKIE}",
     request=SignInIn,
     response=UserOut,
-    errors=(400,),
+    errors=(400, 503),
     request_example=EXAMPLE_CREDENTIALS,
     response_example=EXAMPLE_USER,
 )

@@ -30,7 +30,7 @@ EXAMPLE_ORDER = {
     request=CreateOrderIn,
     response=OrderOut,
     status=201,
-    errors=(400, 401, 404, 409),
+    errors=(400, 401, 404, 409, 503),
     auth="required",
     headers=(IDEMPOTENCY_KEY,),
     request_example={"ticketId": EXAMPLE_TICKET_ID},
@@ -52,7 +52,7 @@ async def create_order(request: web.Request) -> web.Response:
     description="Every status, cancelled ones included.",
     response=OrderOut,
     many=True,
-    errors=(401,),
+    errors=(401, 503),
     auth="required",
     response_example=[
         EXAMPLE_ORDER,
@@ -81,7 +81,7 @@ async def list_orders(request: web.Request) -> web.Response:
     summary="One of my orders",
     description="Someone else's order is 401.",
     response=OrderOut,
-    errors=(401, 404),
+    errors=(401, 404, 503),
     auth="required",
     response_example={**EXAMPLE_ORDER, "status": "complete", "version": 1},
 )
@@ -96,7 +96,7 @@ async def show_order(request: web.Request) -> web.Response:
     summary="Cancel my order",
     description="Frees its ticket. Cancelling twice is harmless; a paid order is 400.",
     status=204,
-    errors=(400, 401, 404, 409),
+    errors=(400, 401, 404, 409, 503),
     auth="required",
 )
 async def cancel_order(request: web.Request) -> web.Response:

@@ -32,7 +32,7 @@ EXAMPLE_RESERVED_TICKET = {
     request=CreateTicketIn,
     response=TicketOut,
     status=201,
-    errors=(400, 401),
+    errors=(400, 401, 503),
     auth="required",
     request_example={"title": "Zoro live at the Forum", "price": 20},
     response_example=EXAMPLE_TICKET,
@@ -52,6 +52,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     description="Only tickets no order holds.",
     response=TicketOut,
     many=True,
+    errors=(503,),
     response_example=[
         EXAMPLE_TICKET,
         {**EXAMPLE_TICKET, "id": "60029252cba1360018999689", "title": "Opera", "price": 12.5},
@@ -67,7 +68,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     summary="One ticket",
     description="Shown even while an order holds it (then with orderId).",
     response=TicketOut,
-    errors=(404,),
+    errors=(404, 503),
     response_example=EXAMPLE_RESERVED_TICKET,
 )
 async def show_ticket(request: web.Request) -> web.Response:
@@ -81,7 +82,7 @@ async def show_ticket(request: web.Request) -> web.Response:
     description="Only its seller may, and not while an order holds it (400).",
     request=UpdateTicketIn,
     response=TicketOut,
-    errors=(400, 401, 404, 409),
+    errors=(400, 401, 404, 409, 503),
     auth="required",
     request_example={"title": "Zoro live at the Forum", "price": 12.5},
     response_example={**EXAMPLE_TICKET, "price": 12.5, "version": 1},
