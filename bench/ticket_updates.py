@@ -16,7 +16,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -32,35 +32,13 @@ from services.tickets.config import Settings as TicketsSettings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
-from shared.mongo import Mongo, MongoSettings
+from shared.mongo import Mongo
 from shared.testing.identity import signin_cookie
-from shared.testing.infra import DEFAULT_AMQP_URL, MongoServer
+from shared.testing.infra import DEFAULT_AMQP_URL, fresh_database, mongo_server_url
 from shared.testing.keys import generate_keypair
 from shared.web import DEPENDENCIES, HttpSettings
 
 PRICES = (5, 10, 15)
-
-
-@contextlib.contextmanager
-def mongo_urls() -> Iterator[tuple[str, str]]:
-    """One URL per service: the given MongoDB, or a mongoeco server each."""
-    if os.environ.get("MONGO_URL"):
-        yield os.environ["MONGO_URL"], os.environ["MONGO_URL"]
-        return
-    servers = [MongoServer.start(), MongoServer.start()]
-    try:
-        yield servers[0].url, servers[1].url
-    finally:
-        for server in servers:
-            server.stop()
-
-
-def mongo_settings(url: str, service: str) -> MongoSettings:
-    return MongoSettings(
-        url=url,
-        database=f"bench_{service}_{uuid.uuid4().hex[:8]}",
-        serialize_writes=not os.environ.get("MONGO_URL"),
-    )
 
 
 @contextlib.asynccontextmanager
@@ -76,10 +54,10 @@ async def servers(
     identity = IdentitySettings(jwt_public_key=public_key, cookie_secure=False)
     common: dict[str, Any] = {"http": HttpSettings(), "log": LogSettings(), "amqp": amqp}
     tickets = TicketsSettings(
-        mongo=mongo_settings(tickets_url, "tickets"), identity=identity, **common
+        mongo=fresh_database(tickets_url, "bench_tickets"), identity=identity, **common
     )
     orders = OrdersSettings(
-        mongo=mongo_settings(orders_url, "orders"),
+        mongo=fresh_database(orders_url, "bench_orders"),
         identity=identity,
         orders=OrderSettings(),
         **common,
@@ -120,7 +98,7 @@ async def reprice(http: aiohttp.ClientSession, base: str, cookies: dict[str, str
 async def main(count: int, timeout_s: float) -> int:
     private_key, public_key = generate_keypair()
     cookies = signin_cookie(private_key)
-    with mongo_urls() as (tickets_url, orders_url):
+    with mongo_server_url() as tickets_url, mongo_server_url() as orders_url:
         async with servers(tickets_url, orders_url, public_key) as (tickets, orders):
             base = str(tickets.make_url("")).rstrip("/")
             started = time.perf_counter()

@@ -19,7 +19,8 @@ from shared.testing.identity import signin_cookie
 from shared.testing.infra import (
     DEFAULT_AMQP_URL,
     DEFAULT_REDIS_URL,
-    MongoServer,
+    fresh_database,
+    mongo_server_url,
     purge_namespaces,
 )
 from shared.testing.keys import generate_keypair
@@ -29,23 +30,13 @@ from shared.testing.stripe_emulator import emulator_in_thread
 @pytest.fixture(scope="session")
 def mongo_url() -> Iterator[str]:
     """``MONGO_URL`` when set (a real replica set wins), else a fresh mongoeco server."""
-    if os.environ.get("MONGO_URL"):
-        yield os.environ["MONGO_URL"]
-        return
-    server = MongoServer.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with mongo_server_url() as url:
+        yield url
 
 
 @pytest.fixture
 def mongo_settings(mongo_url: str) -> MongoSettings:
-    # mongoeco needs a process's writes serialized around transactions (see MongoSettings).
-    serialize = not os.environ.get("MONGO_URL")
-    return MongoSettings(
-        url=mongo_url, database=f"t_{uuid.uuid4().hex[:12]}", serialize_writes=serialize
-    )
+    return fresh_database(mongo_url, "t")
 
 
 @pytest.fixture

@@ -6,13 +6,17 @@ import asyncio
 import os
 import shutil
 import subprocess
+import uuid
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
+
+from shared.mongo import MongoSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MONGO_SERVER_SCRIPT = Path(__file__).with_name("mongo_server.py")
@@ -60,6 +64,34 @@ class MongoServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+
+def given_mongo_url() -> str | None:
+    """``MONGO_URL``: a real MongoDB replica set the tests and benches use instead of mongoeco."""
+    return os.environ.get("MONGO_URL") or None
+
+
+@contextmanager
+def mongo_server_url() -> Iterator[str]:
+    """The given MongoDB's URL, or a fresh mongoeco server's, stopped on exit."""
+    if (given := given_mongo_url()) is not None:
+        yield given
+        return
+    server = MongoServer.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def fresh_database(url: str, prefix: str) -> MongoSettings:
+    """Settings for a database of its own (``<prefix>_<random>``) on the server at ``url``."""
+    return MongoSettings(
+        url=url,
+        database=f"{prefix}_{uuid.uuid4().hex[:10]}",
+        # mongoeco needs a process's writes serialized around transactions (MongoSettings).
+        serialize_writes=given_mongo_url() is None,
+    )
 
 
 def rabbitmqctl(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:

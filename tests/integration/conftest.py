@@ -7,8 +7,6 @@ so each service gets a server of its own (as ``make up`` does); a real MongoDB a
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -31,7 +29,7 @@ from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap
-from shared.testing.infra import MongoServer
+from shared.testing.infra import fresh_database, mongo_server_url
 from shared.testing.services import opened
 from shared.web import Dependencies, HttpSettings
 
@@ -39,23 +37,10 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture(scope="session")
-def orders_mongo_url(mongo_url: str) -> Iterator[str]:
-    if os.environ.get("MONGO_URL"):
-        yield mongo_url
-        return
-    server = MongoServer.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-def _database(url: str, service: str) -> MongoSettings:
-    return MongoSettings(
-        url=url,
-        database=f"{service}_{uuid.uuid4().hex[:10]}",
-        serialize_writes=not os.environ.get("MONGO_URL"),
-    )
+def orders_mongo_url() -> Iterator[str]:
+    """orders' own server (``mongo_url`` is tickets'), unless a real MongoDB is given."""
+    with mongo_server_url() as url:
+        yield url
 
 
 D = TypeVar("D")
@@ -107,7 +92,7 @@ async def tickets(
     settings = TicketsSettings(
         http=HttpSettings(),
         log=LogSettings(),
-        mongo=_database(mongo_url, "tickets"),
+        mongo=fresh_database(mongo_url, "tickets"),
         amqp=amqp,
         identity=identity,
     )
@@ -127,7 +112,7 @@ async def orders(
     settings = OrdersSettings(
         http=HttpSettings(),
         log=LogSettings(),
-        mongo=_database(orders_mongo_url, "orders"),
+        mongo=fresh_database(orders_mongo_url, "orders"),
         amqp=amqp,
         identity=identity,
         orders=order_settings,

@@ -7,7 +7,6 @@ created has its ``order.created`` published before the process exits, and it exi
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -24,6 +23,7 @@ from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap, event_publisher
 from shared.testing.identity import signin_cookie
+from shared.testing.infra import given_mongo_url
 from shared.testing.poll import eventually
 from shared.testing.services import child_env, free_port, running, wait_for
 
@@ -57,7 +57,7 @@ def orders_process(
     port = free_port()
     env = child_env(
         MONGO_URL=with_database(mongo_url, database),
-        MONGO_SERIALIZE_WRITES="false" if os.environ.get("MONGO_URL") else "true",
+        MONGO_SERIALIZE_WRITES=str(given_mongo_url() is None).lower(),
         AMQP_URL=amqp.url,
         AMQP_NAMESPACE=amqp.namespace,
         AMQP_QUEUE_TYPE=amqp.queue_type,
