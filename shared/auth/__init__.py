@@ -5,9 +5,8 @@ from shared.auth.identity import (
     CurrentUser,
     IdentitySettings,
     current_user,
-    current_user_middleware,
+    identity_middlewares,
     require_auth,
-    session_middleware,
     sign_in,
     sign_out,
 )
@@ -20,9 +19,8 @@ __all__ = [
     "TokenSigner",
     "TokenVerifier",
     "current_user",
-    "current_user_middleware",
+    "identity_middlewares",
     "require_auth",
-    "session_middleware",
     "sign_in",
     "sign_out",
 ]

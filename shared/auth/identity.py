@@ -103,6 +103,12 @@ def current_user_middleware(verifier: TokenVerifier) -> Middleware:
     return middleware
 
 
+def identity_middlewares(settings: IdentitySettings) -> list[Middleware]:
+    """Every API service's pair, in order: the session cookie, then the current user."""
+    verifier = TokenVerifier(settings.jwt_public_key)
+    return [session_middleware(settings), current_user_middleware(verifier)]
+
+
 def current_user(request: web.Request) -> CurrentUser | None:
     return request.get(CURRENT_USER)
 

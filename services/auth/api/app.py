@@ -12,7 +12,7 @@ from services.auth.api.handlers import routes
 from services.auth.api.keys import DEPS, SETTINGS
 from services.auth.config import Settings
 from services.auth.service import Deps
-from shared.auth import TokenSigner, TokenVerifier, current_user_middleware, session_middleware
+from shared.auth import TokenSigner, identity_middlewares
 from shared.mongo import open_mongo
 from shared.web import add_openapi, add_readiness_check, base_app, open_in_background
 
@@ -30,11 +30,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    verifier = TokenVerifier(settings.identity.jwt_public_key)
-    app = base_app(
-        settings.http,
-        [session_middleware(settings.identity), current_user_middleware(verifier)],
-    )
+    app = base_app(settings.http, identity_middlewares(settings.identity))
     app[SETTINGS] = settings
     app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)
