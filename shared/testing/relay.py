@@ -46,11 +46,6 @@ class TcpRelay:
             parts._replace(netloc=f"{netloc}127.0.0.1:{self.port}", query=urlencode(params))
         )
 
-    async def reserve_port(self) -> None:
-        """Take a port without listening on it yet: the relay starts cut."""
-        await self.restore()
-        await self.cut()
-
     async def restore(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -107,10 +102,9 @@ async def _pipe(
 async def relay_to(url: str, default_port: int, *, up: bool = True) -> AsyncIterator[TcpRelay]:
     """A relay to the server at ``url``, listening (``up``) or cut from the start."""
     relay = TcpRelay.to_url(url, default_port)
-    if up:
-        await relay.restore()
-    else:
-        await relay.reserve_port()
+    await relay.restore()  # takes the port the relay keeps
+    if not up:
+        await relay.cut()
     try:
         yield relay
     finally:

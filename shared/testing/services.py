@@ -63,21 +63,17 @@ def wait_for(
     raise AssertionError(f"no {status} from {path} on :{port} within {timeout_s}s")
 
 
-def launch(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """``python -m module`` with ``env``, its output (merged) in a pipe."""
-    return subprocess.Popen(
+@contextmanager
+def running(module: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """``python -m module`` with ``env``, its output (merged) in a pipe; killed on exit if
+    the test left it running."""
+    process = subprocess.Popen(
         [sys.executable, "-m", module],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-@contextmanager
-def running(module: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """A launched process, killed on exit if the test left it running."""
-    process = launch(module, env)
     try:
         yield process
     finally:
