@@ -15,7 +15,16 @@ Endpoints: ``POST /v1/payment_methods`` (``card[token]``), ``POST /v1/payment_in
 
 With ``STRIPE_WEBHOOK_URL`` set, a PaymentIntent that succeeds or fails is also posted there
 as a signed ``payment_intent.succeeded`` / ``payment_intent.payment_failed`` event
-(``STRIPE_WEBHOOK_SECRET``, default ``whsec_local_emulator``), as Stripe would.
+(``STRIPE_WEBHOOK_SECRET``, default ``whsec_local_emulator``), as Stripe would: in the
+background, and a delivery that fails (not 2xx, or nobody listening) is retried with
+backoff (0.5 s doubling up to 10 s) for ``STRIPE_WEBHOOK_RETRY_SECONDS`` (default 600).
+
+Faults, for fault injection (``tools.chaos``): ``POST /_emulator/faults`` with JSON
+``{"error_rate": 0.0-1.0, "delay_ms": N, "seconds": N}`` makes that share of ``/v1/*``
+calls, for that many seconds, stall ``delay_ms`` and then answer 500 ``api_error`` (as a
+Stripe outage does; nothing is done and no idempotent response is stored).
+``GET /_emulator/faults`` shows the current fault and how many calls it failed;
+``DELETE /_emulator/faults`` ends it.
 
 Run: ``python -m shared.testing.stripe_emulator [--host H] [--port P]`` (or ``HOST`` /
 ``PORT``; default 127.0.0.1:12111).
@@ -31,6 +40,7 @@ import hmac
 import json
 import logging
 import os
+import random
 import re
 import secrets
 import threading
@@ -51,8 +61,11 @@ DEFAULT_WEBHOOK_SECRET = "whsec_local_emulator"
 MIN_AMOUNT_CENTS = 50  # Stripe's smallest usd charge
 # Stripe keeps keys for 24 hours; a bound on the count keeps a long `make up` small.
 IDEMPOTENCY_KEYS_KEPT = 10_000
-WEBHOOK_ATTEMPTS = 3
-WEBHOOK_RETRY_DELAY_S = 0.5
+# Stripe retries a failed delivery for days; locally a bounded window is enough to ride out
+# a payments process that is restarting, without retrying forever after a stack stops.
+DEFAULT_WEBHOOK_RETRY_S = 600.0
+WEBHOOK_FIRST_DELAY_S = 0.5
+WEBHOOK_MAX_DELAY_S = 10.0
 CANCELABLE = (
     "requires_payment_method",
     "requires_capture",
@@ -162,6 +175,22 @@ def sign_webhook(payload: str, secret: str, timestamp: int | None = None) -> str
 
 
 @dataclass(frozen=True)
+class Faults:
+    """An injected outage: ``error_rate`` of /v1 calls stall ``delay_ms``, then answer 500."""
+
+    error_rate: float = 0.0
+    delay_ms: int = 0
+    until: float = 0.0  # time.monotonic() when it ends
+
+    def remaining_s(self) -> float:
+        return max(self.until - time.monotonic(), 0.0)
+
+    def strikes(self) -> bool:
+        """Whether this call fails: the fault is on and the dice say so."""
+        return self.remaining_s() > 0 and random.random() < self.error_rate
+
+
+@dataclass(frozen=True)
 class StoredResponse:
     """What a request with an ``Idempotency-Key`` got, and what it asked, for replays."""
 
@@ -180,10 +209,19 @@ class StripeEmulator:
     """
 
     def __init__(
-        self, *, webhook_url: str | None = None, webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+        self,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        webhook_retry_s: float = DEFAULT_WEBHOOK_RETRY_S,
+        webhook_first_delay_s: float = WEBHOOK_FIRST_DELAY_S,
     ) -> None:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
+        self.webhook_retry_s = webhook_retry_s
+        self.webhook_first_delay_s = webhook_first_delay_s
+        self.faults = Faults()
+        self.faulted_calls = 0
         self.payment_methods: dict[str, Params] = {}
         self.cards: dict[str, TestCard] = {}
         self.intents: dict[str, Params] = {}
@@ -471,11 +509,18 @@ class StripeEmulator:
         task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(self, event: Params) -> None:
+        """Post ``event`` until it is taken (2xx) or ``webhook_retry_s`` has passed."""
         assert self.webhook_url is not None
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         payload = json.dumps(event)
-        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.webhook_retry_s
+        delay_s = self.webhook_first_delay_s
+        attempt = 0
+        while True:
+            attempt += 1
+            # Signed afresh each time: the receiver checks the timestamp's age.
             headers = {
                 "Content-Type": "application/json",
                 "Stripe-Signature": sign_webhook(payload, self.webhook_secret),
@@ -488,8 +533,40 @@ class StripeEmulator:
                     problem = f"HTTP {r.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 problem = repr(exc)
-            log.warning("webhook %s attempt %d failed: %s", event["id"], attempt, problem)
-            await asyncio.sleep(WEBHOOK_RETRY_DELAY_S * attempt)
+            if loop.time() + delay_s > give_up_at:
+                log.error(
+                    "webhook %s given up after %d attempts: %s", event["id"], attempt, problem
+                )
+                return
+            log.warning(
+                "webhook %s attempt %d failed (%s); again in %.1fs",
+                event["id"],
+                attempt,
+                problem,
+                delay_s,
+            )
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, WEBHOOK_MAX_DELAY_S)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(self, faults: Faults) -> None:
+        self.faults = faults
+        self.faulted_calls = 0
+        log.warning(
+            "fault injected: %.0f%% of calls stall %d ms and fail, for %.1fs",
+            faults.error_rate * 100,
+            faults.delay_ms,
+            faults.remaining_s(),
+        )
+
+    def fault_state(self) -> Params:
+        return {
+            "error_rate": self.faults.error_rate,
+            "delay_ms": self.faults.delay_ms,
+            "remaining_s": round(self.faults.remaining_s(), 3),
+            "faulted_calls": self.faulted_calls,
+        }
 
     async def close(self) -> None:
         for task in list(self._deliveries):
@@ -536,6 +613,13 @@ async def stripe_api(request: web.Request, handler: Handler) -> web.StreamRespon
     if not request.path.startswith("/v1/"):
         return await handler(request)
     emulator = request.app[EMULATOR]
+    if emulator.faults.strikes():
+        emulator.faulted_calls += 1
+        faults = emulator.faults
+        await asyncio.sleep(faults.delay_ms / 1000)
+        return _error_response(
+            StripeError(500, {"type": "api_error", "message": "An injected fault (emulator)."})
+        )
     try:
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
@@ -590,6 +674,49 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def _fault_request(body: Any) -> Faults:
+    """The fault a ``POST /_emulator/faults`` body asks for; ValueError says what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    error_rate, delay_ms, seconds = (
+        body.get("error_rate", 1.0),
+        body.get("delay_ms", 0),
+        body.get("seconds"),
+    )
+    if not isinstance(error_rate, int | float) or not 0 <= error_rate <= 1:
+        raise ValueError("error_rate must be a number from 0 to 1")
+    if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0:
+        raise ValueError("delay_ms must be a whole number >= 0")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError("seconds must be a number > 0")
+    return Faults(float(error_rate), delay_ms, time.monotonic() + seconds)
+
+
+@routes.post("/_emulator/faults")
+async def inject_faults(request: web.Request) -> web.Response:
+    try:
+        faults = _fault_request(await request.json())
+    except ValueError as exc:  # json.JSONDecodeError is one
+        return _error_response(invalid_request(str(exc)))
+    emulator = request.app[EMULATOR]
+    emulator.inject(faults)
+    return web.json_response(emulator.fault_state())
+
+
+@routes.get("/_emulator/faults")
+async def show_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[EMULATOR].fault_state())
+
+
+@routes.delete("/_emulator/faults")
+async def clear_faults(request: web.Request) -> web.Response:
+    emulator = request.app[EMULATOR]
+    state = emulator.fault_state()  # how many calls the ended fault failed
+    emulator.faults = Faults()
+    log.warning("faults cleared")
+    return web.json_response(state)
+
+
 @routes.post("/v1/payment_methods")
 async def create_payment_method(request: web.Request) -> web.Response:
     return web.json_response(request.app[EMULATOR].create_payment_method(request[PARAMS]))
@@ -635,11 +762,20 @@ async def list_refunds(request: web.Request) -> web.Response:
 
 
 def create_emulator_app(
-    *, webhook_url: str | None = None, webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+    *,
+    webhook_url: str | None = None,
+    webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+    webhook_retry_s: float = DEFAULT_WEBHOOK_RETRY_S,
+    webhook_first_delay_s: float = WEBHOOK_FIRST_DELAY_S,
 ) -> web.Application:
     """The emulator as an aiohttp app (run it, or mount it in a test server)."""
     app = web.Application(middlewares=[stripe_api])
-    app[EMULATOR] = StripeEmulator(webhook_url=webhook_url, webhook_secret=webhook_secret)
+    app[EMULATOR] = StripeEmulator(
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        webhook_retry_s=webhook_retry_s,
+        webhook_first_delay_s=webhook_first_delay_s,
+    )
     app.add_routes(routes)
 
     async def close_emulator(app: web.Application) -> AsyncIterator[None]:
@@ -689,6 +825,9 @@ def main(argv: list[str] | None = None) -> None:
     app = create_emulator_app(
         webhook_url=os.environ.get("STRIPE_WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET,
+        webhook_retry_s=float(
+            os.environ.get("STRIPE_WEBHOOK_RETRY_SECONDS") or DEFAULT_WEBHOOK_RETRY_S
+        ),
     )
     log.info("Stripe emulator on http://%s:%d", args.host, args.port)
     web.run_app(app, host=args.host, port=args.port, print=None)

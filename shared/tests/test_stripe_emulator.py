@@ -16,6 +16,7 @@ import stripe
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from shared.testing.poll import eventually
 from shared.testing.services import free_port, wait_for
 from shared.testing.stripe_emulator import create_emulator_app, nest
 
@@ -389,3 +390,191 @@ def test_the_emulator_runs_as_a_module_on_the_given_port() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+async def post_faults(session: aiohttp.ClientSession, url: str, body: Any) -> Any:
+    async with session.post(f"{url}/_emulator/faults", json=body) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def test_an_injected_fault_fails_api_calls_with_a_stripe_api_error(
+    emulator_url: str,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        await post_faults(session, emulator_url, {"error_rate": 1.0, "seconds": 30})
+        client = sdk_client(emulator_url, session)
+
+        with pytest.raises(stripe.APIError) as failed:
+            await create_intent(client)
+
+        assert failed.value.http_status == 500
+        assert failed.value.error is not None
+        assert failed.value.error.type == "api_error"
+        async with session.get(f"{emulator_url}/_emulator/faults") as response:
+            assert (await response.json())["faulted_calls"] == 1
+
+
+async def test_a_failed_call_does_nothing_so_its_idempotent_retry_runs(
+    emulator_url: str,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = sdk_client(emulator_url, session)
+        await post_faults(session, emulator_url, {"error_rate": 1.0, "seconds": 30})
+        with pytest.raises(stripe.APIError):
+            await create_intent(client, key="during-outage", order_id="order-outage")
+        async with session.delete(f"{emulator_url}/_emulator/faults") as response:
+            assert response.status == 200
+
+        intent = await create_intent(client, key="during-outage", order_id="order-outage")
+
+        assert intent.last_response is not None
+        assert "Idempotent-Replayed" not in intent.last_response.headers
+        found = await client.v1.payment_intents.search_async(
+            params={"query": "metadata['order_id']:'order-outage'"}
+        )
+        assert [i.id for i in found.data] == [intent.id]
+
+
+async def test_a_delayed_fault_stalls_each_call_before_failing_it(emulator_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        await post_faults(
+            session, emulator_url, {"error_rate": 1.0, "delay_ms": 300, "seconds": 30}
+        )
+        started = asyncio.get_running_loop().time()
+
+        with pytest.raises(stripe.APIError):
+            await create_intent(sdk_client(emulator_url, session))
+
+        assert asyncio.get_running_loop().time() - started >= 0.3
+
+
+async def test_a_fault_ends_by_itself_after_its_seconds(emulator_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = sdk_client(emulator_url, session)
+        await post_faults(session, emulator_url, {"error_rate": 1.0, "seconds": 0.3})
+        with pytest.raises(stripe.APIError):
+            await create_intent(client)
+        await asyncio.sleep(0.4)
+
+        intent = await create_intent(client)
+
+        assert intent.status == "requires_payment_method"
+
+
+async def test_a_partial_error_rate_fails_some_calls_and_not_others(emulator_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = sdk_client(emulator_url, session)
+        await post_faults(session, emulator_url, {"error_rate": 0.5, "seconds": 30})
+
+        outcomes = await asyncio.gather(
+            *(create_intent(client) for _ in range(60)), return_exceptions=True
+        )
+
+        failed = [o for o in outcomes if isinstance(o, stripe.APIError)]
+        assert 0 < len(failed) < len(outcomes)
+        assert all(isinstance(o, stripe.PaymentIntent | stripe.APIError) for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error_rate": 1.5, "seconds": 1},
+        {"error_rate": 1, "seconds": 0},
+        {"error_rate": 1},
+        {"error_rate": 1, "delay_ms": -1, "seconds": 1},
+        ["not", "an", "object"],
+    ],
+)
+async def test_a_malformed_fault_request_is_a_400_and_injects_nothing(
+    emulator_url: str, body: Any
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{emulator_url}/_emulator/faults", json=body) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["type"] == "invalid_request_error"
+
+        intent = await create_intent(sdk_client(emulator_url, session))
+
+        assert intent.id.startswith("pi_")
+
+
+# ---------------------------------------------------------------------------- webhook retries
+
+
+def webhook_receiver(failures: int, seen: list[str]) -> web.Application:
+    """Answers 503 to its first ``failures`` deliveries, then 200; records each event id."""
+
+    async def webhook(request: web.Request) -> web.Response:
+        seen.append(json.loads(await request.read())["id"])
+        if len(seen) <= failures:
+            return web.json_response({"error": "not now"}, status=503)
+        return web.json_response({"received": True})
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", webhook)
+    return receiver
+
+
+async def test_a_refused_webhook_is_delivered_again_until_it_is_taken(
+    aiohttp_server: ServerFactory,
+) -> None:
+    seen: list[str] = []
+    hook = await aiohttp_server(webhook_receiver(failures=2, seen=seen))
+    emulator = await aiohttp_server(
+        create_emulator_app(webhook_url=f"{base_url(hook)}/hook", webhook_first_delay_s=0.05)
+    )
+    async with aiohttp.ClientSession() as session:
+        await paid_intent(sdk_client(base_url(emulator), session))
+
+    await eventually(lambda: len(seen) >= 3, timeout_s=5, what="a third delivery")
+    await asyncio.sleep(0.3)  # time for a fourth, which must not come
+    assert len(seen) == 3
+    assert len(set(seen)) == 1  # the same event each time
+
+
+async def test_a_webhook_nobody_listens_for_yet_arrives_once_the_receiver_is_up(
+    aiohttp_server: ServerFactory,
+) -> None:
+    port = free_port()
+    emulator = await aiohttp_server(
+        create_emulator_app(webhook_url=f"http://127.0.0.1:{port}/hook", webhook_first_delay_s=0.05)
+    )
+    async with aiohttp.ClientSession() as session:
+        started = asyncio.get_running_loop().time()
+        intent = await paid_intent(sdk_client(base_url(emulator), session))
+        # The API answer does not wait for the webhook that cannot be delivered.
+        assert asyncio.get_running_loop().time() - started < 1
+    await asyncio.sleep(0.3)  # a few refused connections
+
+    seen: list[str] = []
+    await aiohttp_server(webhook_receiver(failures=0, seen=seen), port=port)
+
+    await eventually(lambda: seen, timeout_s=5, what="the delivery")
+    assert intent.status == "succeeded"
+
+
+async def test_webhook_retries_stop_after_the_retry_window(
+    aiohttp_server: ServerFactory,
+) -> None:
+    seen: list[str] = []
+    hook = await aiohttp_server(webhook_receiver(failures=1000, seen=seen))
+    emulator = await aiohttp_server(
+        create_emulator_app(
+            webhook_url=f"{base_url(hook)}/hook",
+            webhook_first_delay_s=0.05,
+            webhook_retry_s=0.5,
+        )
+    )
+    async with aiohttp.ClientSession() as session:
+        await paid_intent(sdk_client(base_url(emulator), session))
+    await asyncio.sleep(1.5)
+
+    attempts = len(seen)
+    await asyncio.sleep(1.0)
+
+    # 0.05, 0.1, 0.2 fit in the window: four attempts, then no more.
+    assert attempts == len(seen) == 4
