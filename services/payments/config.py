@@ -34,10 +34,13 @@ class StripeSettings:
     webhook_secret: str = secret()
     api_base: str | None = None  # None: Stripe's own address
     max_network_retries: int = 2
+    # The SDK waits 80 s by default; a buyer's request (and a refund retry) should not.
+    timeout_s: float = 20.0
 
     @classmethod
     def from_env(cls, env: Env) -> StripeSettings:
         retries = env.int("STRIPE_MAX_NETWORK_RETRIES", cls.max_network_retries, minimum=0)
+        timeout_s = env.float("STRIPE_TIMEOUT_SECONDS", cls.timeout_s, minimum=0.1)
         key = env.optional("STRIPE_SECRET_KEY")
         if key is None:
             return cls(
@@ -45,6 +48,7 @@ class StripeSettings:
                 webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", EMULATOR_WEBHOOK_SECRET),
                 api_base=env.str("STRIPE_API_BASE", EMULATOR_API_BASE),
                 max_network_retries=retries,
+                timeout_s=timeout_s,
             )
         return cls(
             secret_key=key,
@@ -52,6 +56,22 @@ class StripeSettings:
             webhook_secret=env.str("STRIPE_WEBHOOK_SECRET"),
             api_base=env.optional("STRIPE_API_BASE"),
             max_network_retries=retries,
+            timeout_s=timeout_s,
+        )
+
+
+@dataclass(frozen=True)
+class RefundSettings:
+    # How often payments looks for refunds that are due again (Stripe was down, or the
+    # process died between deciding a refund and making it).
+    sweep_interval_s: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Env) -> RefundSettings:
+        return cls(
+            sweep_interval_s=env.float(
+                "REFUND_RETRY_SWEEP_SECONDS", cls.sweep_interval_s, minimum=0.1
+            )
         )
 
 
@@ -63,6 +83,7 @@ class Settings:
     amqp: AmqpSettings
     identity: IdentitySettings
     stripe: StripeSettings
+    refunds: RefundSettings = RefundSettings()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -74,4 +95,5 @@ class Settings:
             amqp=AmqpSettings.from_env(env),
             identity=IdentitySettings.from_env(env),
             stripe=StripeSettings.from_env(env),
+            refunds=RefundSettings.from_env(env),
         )

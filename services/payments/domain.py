@@ -1,13 +1,16 @@
 """Orders as payments sees them, payments, and when money may be kept. No I/O here.
 
 The order replica follows the orders service's versions and never makes its own. An
-order keeps at most one payment; money that arrives for an order that cannot take it
-(cancelled meanwhile, or paid already) goes back and is recorded as refunded.
+order keeps at most one payment. Money that an order cannot keep (it was cancelled,
+it is paid already, or the intent is not for the order's amount) goes back: the
+payment is marked ``refunding`` in the same transaction that decides it, and stays so
+until Stripe confirms the refund, however long Stripe is down (docs/payments.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import Enum
 
 from shared.errors import BadRequest, NotAuthorized, PaymentDeclined
@@ -17,7 +20,11 @@ CREATED = "created"
 CANCELLED = "cancelled"
 COMPLETE = "complete"
 
+CURRENCY = "usd"  # every price is in US cents (architecture §6)
 SUCCEEDED = "succeeded"  # Stripe's word for a PaymentIntent that took the money
+
+# A refund Stripe could not take is tried again after 1, 2, 4 ... seconds, at most this far apart.
+REFUND_RETRY_MAX_S = 300.0
 
 
 class CannotPayCancelledOrder(BadRequest):
@@ -28,18 +35,28 @@ class OrderAlreadyPaid(BadRequest):
     default_message = "Order has already been paid for"
 
 
+class AmountMismatch(BadRequest):
+    default_message = "The payment does not match the order's amount; it has been refunded"
+
+
 class PaymentNotCompleted(PaymentDeclined):
     """Stripe neither took the money nor declined (e.g. the card wants authentication)."""
 
 
 class Unpayable(Enum):
-    """Why an order cannot take a payment."""
+    """Why an order cannot keep a payment."""
 
     CANCELLED = "order_cancelled"
     ALREADY_PAID = "already_paid"
+    AMOUNT_MISMATCH = "amount_mismatch"
 
     def error(self) -> BadRequest:
-        return CannotPayCancelledOrder() if self is Unpayable.CANCELLED else OrderAlreadyPaid()
+        errors = {
+            Unpayable.CANCELLED: CannotPayCancelledOrder,
+            Unpayable.ALREADY_PAID: OrderAlreadyPaid,
+            Unpayable.AMOUNT_MISMATCH: AmountMismatch,
+        }
+        return errors[self]()
 
 
 class VersionStep(Enum):
@@ -51,14 +68,36 @@ class VersionStep(Enum):
 
 
 @dataclass(frozen=True)
+class Intent:
+    """A Stripe PaymentIntent, as far as payments cares."""
+
+    id: str
+    order_id: str | None  # from its metadata; None for intents that are not ours
+    amount_cents: int
+    status: str
+    currency: str = CURRENCY
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCEEDED
+
+
+@dataclass(frozen=True)
 class Order:
-    """The replica of an order: who buys, what it costs, whether it is still open."""
+    """The replica of an order: who buys, what it costs, whether it is still open.
+
+    ``paid_by`` is payments' own: the payment the order keeps. Keeping a payment and
+    cancelling the order both write this one document, so the database refuses to
+    commit both (on MongoDB two transactions that only read what the other writes
+    could otherwise both commit: a kept payment on a cancelled order).
+    """
 
     id: str
     user_id: str
     price_cents: int
     status: str
     version: int
+    paid_by: str | None = None
 
     @classmethod
     def from_created(cls, event: OrderCreated) -> Order:
@@ -81,35 +120,30 @@ class Order:
         """The next version, cancelled."""
         return replace(self, status=CANCELLED, version=self.version + 1)
 
-    def unpayable_because(self, *, paid: bool) -> Unpayable | None:
-        """Why money for this order cannot be kept, or None when it can."""
+    def paid_with(self, payment_id: str) -> Order:
+        """The same version, keeping ``payment_id``."""
+        return replace(self, paid_by=payment_id)
+
+    def unpayable_because(self, intent: Intent | None = None) -> Unpayable | None:
+        """Why money (``intent``'s, when given) cannot be kept by this order, or None."""
         if self.status == CANCELLED:
             return Unpayable.CANCELLED
-        if paid or self.status == COMPLETE:
+        if self.paid_by is not None or self.status == COMPLETE:
             return Unpayable.ALREADY_PAID
+        if intent is not None and (intent.amount_cents, intent.currency) != (
+            self.price_cents,
+            CURRENCY,
+        ):
+            return Unpayable.AMOUNT_MISMATCH
         return None
 
-    def check_payable(self, by_user: str, *, paid: bool) -> None:
+    def check_payable(self, by_user: str) -> None:
         """Only the buyer pays, and only for an open, unpaid order."""
         if by_user != self.user_id:
             raise NotAuthorized()
-        reason = self.unpayable_because(paid=paid)
+        reason = self.unpayable_because()
         if reason is not None:
             raise reason.error()
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A Stripe PaymentIntent, as far as payments cares."""
-
-    id: str
-    order_id: str | None  # from its metadata; None for intents that are not ours
-    amount_cents: int
-    status: str
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -121,19 +155,46 @@ class StripeEvent:
     intent: Intent | None
 
 
+class PaymentStatus(Enum):
+    SUCCEEDED = "succeeded"  # kept: the order is (or is about to be) complete
+    REFUNDING = "refunding"  # decided to give back; Stripe has not confirmed the refund yet
+    REFUNDED = "refunded"  # given back in full, per Stripe
+
+
 @dataclass(frozen=True)
 class Payment:
-    """Money Stripe took for an order (one PaymentIntent), kept or given back."""
+    """Money Stripe took for an order (one PaymentIntent): kept, going back, or given back."""
 
     id: str
     order_id: str
     stripe_id: str
-    refund_id: str | None = None
+    amount_cents: int
+    status: PaymentStatus = PaymentStatus.SUCCEEDED
     refund_reason: Unpayable | None = None
+    refund_id: str | None = None
+    refund_attempts: int = 0
+    next_refund_at: datetime | None = None
 
     @property
-    def refunded(self) -> bool:
-        return self.refund_id is not None
+    def kept(self) -> bool:
+        return self.status is PaymentStatus.SUCCEEDED
+
+    def to_refund(self, reason: Unpayable, now: datetime) -> Payment:
+        """Give this money back because of ``reason``, starting now."""
+        return replace(
+            self, status=PaymentStatus.REFUNDING, refund_reason=reason, next_refund_at=now
+        )
+
+    def refund_failed(self, now: datetime) -> Payment:
+        """Stripe did not refund this time: try again later, backing off."""
+        attempts = self.refund_attempts + 1
+        delay_s = min(2.0 ** (attempts - 1), REFUND_RETRY_MAX_S)
+        return replace(
+            self, refund_attempts=attempts, next_refund_at=now + timedelta(seconds=delay_s)
+        )
+
+    def refunded_by(self, refund_id: str) -> Payment:
+        return replace(self, status=PaymentStatus.REFUNDED, refund_id=refund_id, next_refund_at=None)
 
     def created_event(self) -> PaymentCreated:
         return PaymentCreated(id=self.id, order_id=self.order_id, stripe_id=self.stripe_id)

@@ -1,9 +1,17 @@
-"""payments' use cases: one function per action. Each takes its dependencies."""
+"""payments' use cases: one function per action. Each takes its dependencies.
+
+payments' half of the payment saga (docs/payments.md): it keeps money only for an order
+that is open and unpaid in its replica, and gives back every other payment, including a
+kept one whose order it later learns was cancelled. Each refund is written down as
+``refunding`` before Stripe is asked, and asked again until Stripe says it is done.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bson import ObjectId
@@ -19,11 +27,12 @@ from services.payments.domain import (
     Order,
     Payment,
     PaymentNotCompleted,
+    PaymentStatus,
     StripeEvent,
     Unpayable,
     VersionStep,
 )
-from shared.errors import NotFound, ServiceUnavailable
+from shared.errors import NotAuthorized, NotFound, ServiceUnavailable
 from shared.events import OrderCancelled, OrderCreated
 from shared.idempotency import IdempotencyKey, IdempotencyStore
 from shared.messaging import RetryLater, Transaction, UnitOfWork
@@ -32,6 +41,12 @@ log = logging.getLogger(__name__)
 
 INTENT_SUCCEEDED = "payment_intent.succeeded"
 INTENT_FAILED = "payment_intent.payment_failed"
+# Refunds retried per sweep round; the next round takes the rest.
+REFUND_BATCH = 100
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class PaymentGateway(Protocol):
@@ -51,6 +66,7 @@ class Deps:
     stripe: PaymentGateway
     idempotency: IdempotencyStore
     uow: UnitOfWork
+    clock: Callable[[], datetime] = utc_now
 
 
 class OrderNotReplicatedYet(ServiceUnavailable):
@@ -71,13 +87,15 @@ async def replicate_order(event: OrderCreated, *, deps: Deps) -> None:
 
 
 async def cancel_order(event: OrderCancelled, *, deps: Deps) -> None:
-    """Mark the replica cancelled at the event's version.
+    """Mark the replica cancelled at the event's version; a payment it kept goes back.
 
     Replay-safe: a version applied already is a duplicate; one that skips a version
     (or comes before the order itself) is retried later, until it is the next one.
+    The refund is decided in the same transaction as the cancellation, and made after
+    it; if that fails, ``retry_refunds`` makes it later.
     """
 
-    async def work(tx: Transaction) -> None:
+    async def work(tx: Transaction) -> Payment | None:
         order = await deps.orders.get(event.id, session=tx.session)
         if order is None:
             raise RetryLater(f"order {event.id} cancelled before we saw it created")
@@ -86,11 +104,20 @@ async def cancel_order(event: OrderCancelled, *, deps: Deps) -> None:
             raise RetryLater(f"order {event.id} v{event.version} is ahead of v{order.version}")
         if step is VersionStep.SEEN:
             log.info("order %s v%d seen already", event.id, event.version)
-            return
+            return None
         await deps.orders.save(order.cancelled(), session=tx.session)
         log.info("order %s cancelled (v%d)", event.id, event.version)
+        kept = await deps.payments.kept_for(order.id, session=tx.session)
+        if kept is None:
+            return None
+        refunding = kept.to_refund(Unpayable.CANCELLED, deps.clock())
+        await deps.payments.save(refunding, was=PaymentStatus.SUCCEEDED, session=tx.session)
+        log.warning("order %s was cancelled after %s paid for it: refunding", order.id, kept.id)
+        return refunding
 
-    await deps.uow.run(work)
+    refunding = await deps.uow.run(work)
+    if refunding is not None:
+        await give_back(refunding, deps=deps)
 
 
 async def pay_for_order(
@@ -106,6 +133,7 @@ async def pay_for_order(
     A racing request for the same order ends on the same PaymentIntent (Stripe keys
     derived from the order) and so on the same payment, never a second charge. With
     an idempotency key, a repeat returns the first payment without asking Stripe.
+    Money the order turns out not to be able to keep goes back, and the buyer is told why.
     """
     if idempotency is not None:
         earlier = await deps.uow.run(lambda tx: _recall(tx, idempotency, deps))
@@ -114,7 +142,7 @@ async def pay_for_order(
     order = await deps.orders.get(order_id)
     if order is None:
         raise NotFound()
-    order.check_payable(user_id, paid=await deps.payments.kept_for(order.id) is not None)
+    order.check_payable(user_id)
     intent = await deps.stripe.charge(order.id, order.price_cents, token)
     if not intent.succeeded:
         raise PaymentNotCompleted(f"Payment not completed (status {intent.status})")
@@ -123,6 +151,16 @@ async def pay_for_order(
     if payment.refund_reason is not None:
         raise payment.refund_reason.error()
     return payment
+
+
+async def payments_of_order(order_id: str, user_id: str, *, deps: Deps) -> list[Payment]:
+    """What was taken for the buyer's order, and what was given back and why."""
+    order = await deps.orders.get(order_id)
+    if order is None:
+        raise NotFound()
+    if order.user_id != user_id:
+        raise NotAuthorized()
+    return await deps.payments.of_order(order.id)
 
 
 async def handle_stripe_event(event: StripeEvent, *, deps: Deps) -> None:
@@ -137,14 +175,6 @@ async def handle_stripe_event(event: StripeEvent, *, deps: Deps) -> None:
         log.info("order %s: payment intent %s failed", intent.order_id, intent.id)
 
 
-class _RefundFirst(Exception):
-    """Aborts the settling transaction: the money goes back before anything is written."""
-
-    def __init__(self, reason: Unpayable) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-
-
 async def settle_intent(
     intent: Intent,
     *,
@@ -154,24 +184,57 @@ async def settle_intent(
 ) -> Payment | None:
     """Record what a succeeded PaymentIntent took, once per intent.
 
-    An open, unpaid order keeps it: the payment and ``payment.created`` commit together.
-    An order cancelled meanwhile (or paid by another intent) gets it back: refunded at
-    Stripe, then recorded as refunded, with no event, so the ticket stays with whoever
-    holds it now. Replay-safe: a recorded intent returns its record. With
-    ``stripe_event_id`` the webhook event is claimed in the same transaction; None
-    means it was handled before. A kept payment is remembered under ``idempotency``
-    in the same transaction, too.
+    An open, unpaid order whose amount it is keeps it: the payment, the order's
+    ``paid_by`` and ``payment.created`` commit together. Any other order gets it back:
+    the payment is recorded ``refunding`` with its reason (no event, so the ticket stays
+    with whoever holds it now), then refunded. Replay-safe: a recorded intent returns
+    its record. With ``stripe_event_id`` the webhook event is claimed in the same
+    transaction; None means it was handled before. A kept payment is remembered under
+    ``idempotency`` in the same transaction, too.
+    """
+    payment = await deps.uow.run(lambda tx: _settle(tx, intent, stripe_event_id, idempotency, deps))
+    if payment is not None and payment.status is PaymentStatus.REFUNDING:
+        payment = await give_back(payment, deps=deps)
+    return payment
+
+
+async def give_back(payment: Payment, *, deps: Deps) -> Payment:
+    """Ask Stripe to refund a ``refunding`` payment, and record how that went.
+
+    Never raises for Stripe's sake: a failed attempt is recorded with the time of the
+    next one. Stripe's idempotency key (the intent's) makes a repeat the same refund.
     """
     try:
-        return await deps.uow.run(lambda tx: _keep(tx, intent, stripe_event_id, idempotency, deps))
-    except _RefundFirst as refusal:
-        reason = refusal.reason
-    # Outside any transaction: Stripe is slow next to a commit. The refund's key
-    # makes this safe to repeat if we crash before the record below is written.
-    refund_id = await deps.stripe.refund(intent.id)
-    return await deps.uow.run(
-        lambda tx: _record_refund(tx, intent, reason, refund_id, stripe_event_id, deps)
-    )
+        refund_id = await deps.stripe.refund(payment.stripe_id)
+    except Exception:
+        # Whatever went wrong (Stripe down, slow, or an answer we did not expect), the
+        # money must still go back: log it, and let retry_refunds try again later.
+        log.exception("refund of %s for order %s failed", payment.stripe_id, payment.order_id)
+        after = payment.refund_failed(deps.clock())
+    else:
+        after = payment.refunded_by(refund_id)
+        log.info("order %s: %s refunded (%s)", payment.order_id, payment.stripe_id, refund_id)
+
+    async def record(tx: Transaction) -> Payment:
+        current = await deps.payments.for_intent(payment.stripe_id, session=tx.session)
+        if current is None or current.status is not PaymentStatus.REFUNDING:
+            # Another attempt (a racing listener, the sweep, another replica) recorded
+            # the refund first: the same refund, thanks to the idempotency key.
+            return current or after
+        await deps.payments.save(after, was=PaymentStatus.REFUNDING, session=tx.session)
+        return after
+
+    return await deps.uow.run(record)
+
+
+async def retry_refunds(*, deps: Deps) -> int:
+    """Make the refunds that are due again; how many Stripe confirmed this round."""
+    due = await deps.payments.refunds_due(deps.clock(), limit=REFUND_BATCH)
+    done = 0
+    for payment in due:
+        after = await give_back(payment, deps=deps)
+        done += after.status is PaymentStatus.REFUNDED
+    return done
 
 
 async def _recall(tx: Transaction, key: IdempotencyKey, deps: Deps) -> Payment | None:
@@ -179,7 +242,7 @@ async def _recall(tx: Transaction, key: IdempotencyKey, deps: Deps) -> Payment |
     return payment_from_snapshot(earlier) if earlier is not None else None
 
 
-async def _keep(
+async def _settle(
     tx: Transaction,
     intent: Intent,
     stripe_event_id: str | None,
@@ -193,49 +256,31 @@ async def _keep(
     # A racing request (or the webhook) may have recorded this intent already.
     payment = await deps.payments.for_intent(intent.id, session=tx.session)
     if payment is None:
-        payment = await _record_kept(tx, intent, deps)
-    if idempotency is not None and not payment.refunded:
+        payment = await _record(tx, intent, deps)
+    if idempotency is not None and payment.kept:
         await deps.idempotency.remember(idempotency, payment_snapshot(payment), session=tx.session)
     return payment
 
 
-async def _record_kept(tx: Transaction, intent: Intent, deps: Deps) -> Payment:
+async def _record(tx: Transaction, intent: Intent, deps: Deps) -> Payment:
     assert intent.order_id is not None
     order = await deps.orders.get(intent.order_id, session=tx.session)
     if order is None:
         raise OrderNotReplicatedYet()
-    kept = await deps.payments.kept_for(order.id, session=tx.session)
-    reason = order.unpayable_because(paid=kept is not None)
+    payment = Payment(
+        id=str(ObjectId()),
+        order_id=order.id,
+        stripe_id=intent.id,
+        amount_cents=intent.amount_cents,
+    )
+    reason = order.unpayable_because(intent)
     if reason is not None:
-        raise _RefundFirst(reason)
-    payment = Payment(id=str(ObjectId()), order_id=order.id, stripe_id=intent.id)
+        payment = payment.to_refund(reason, deps.clock())
+        await deps.payments.add(payment, session=tx.session)
+        log.warning("order %s cannot keep %s (%s): refunding", order.id, intent.id, reason.value)
+        return payment
+    await deps.orders.keep_payment(order.paid_with(payment.id), session=tx.session)
     await deps.payments.add(payment, session=tx.session)
     await tx.emit(payment.created_event())
     log.info("order %s paid by %s (payment %s)", order.id, intent.id, payment.id)
     return payment
-
-
-async def _record_refund(
-    tx: Transaction,
-    intent: Intent,
-    reason: Unpayable,
-    refund_id: str,
-    stripe_event_id: str | None,
-    deps: Deps,
-) -> Payment | None:
-    if stripe_event_id is not None and not await tx.claim(f"stripe:{stripe_event_id}"):
-        return None
-    recorded = await deps.payments.for_intent(intent.id, session=tx.session)
-    if recorded is not None:
-        return recorded
-    assert intent.order_id is not None
-    refunded = Payment(
-        id=str(ObjectId()),
-        order_id=intent.order_id,
-        stripe_id=intent.id,
-        refund_id=refund_id,
-        refund_reason=reason,
-    )
-    await deps.payments.add(refunded, session=tx.session)
-    log.warning("order %s cannot take %s (%s): refunded", intent.order_id, intent.id, reason.value)
-    return refunded

@@ -4,7 +4,14 @@ from shared.web.app import HttpSettings, base_app
 from shared.web.backends import Backends, open_backends
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
-from shared.web.openapi import IDEMPOTENCY_KEY, OBJECT_ID_PATTERN, Header, add_openapi, documented
+from shared.web.openapi import (
+    IDEMPOTENCY_KEY,
+    OBJECT_ID_PATTERN,
+    Header,
+    QueryParameter,
+    add_openapi,
+    documented,
+)
 from shared.web.requests import RequestSchema, idempotency_key, load, object_id, read_json
 from shared.web.startup import DEPENDENCIES, Backoff, Dependencies, open_in_background
 
@@ -23,6 +30,7 @@ __all__ = [
     "IDEMPOTENCY_KEY",
     "OBJECT_ID_PATTERN",
     "Header",
+    "QueryParameter",
     "add_openapi",
     "documented",
     "Backoff",

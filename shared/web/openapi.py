@@ -114,6 +114,15 @@ IDEMPOTENCY_KEY = Header(
 )
 
 
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query string parameter an operation reads."""
+
+    name: str
+    description: str
+    required: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Operation:
     """What one handler takes and gives. Used as ``@documented(...)`` on the handler."""
@@ -127,6 +136,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     auth: Auth = "none"
     headers: tuple[Header, ...] = ()
+    query: tuple[QueryParameter, ...] = ()
     request_example: Mapping[str, Any] | None = None
     response_example: Any = None
 
@@ -229,16 +239,17 @@ def _operation_dict(op: Operation) -> dict[str, Any]:
     doc: dict[str, Any] = {"summary": op.summary}
     if op.description:
         doc["description"] = op.description
-    if op.headers:
+    parameters = [("header", p) for p in op.headers] + [("query", p) for p in op.query]
+    if parameters:
         doc["parameters"] = [
             {
-                "in": "header",
-                "name": header.name,
-                "required": header.required,
+                "in": where,
+                "name": parameter.name,
+                "required": parameter.required,
                 "schema": {"type": "string"},
-                "description": header.description,
+                "description": parameter.description,
             }
-            for header in op.headers
+            for where, parameter in parameters
         ]
     if op.auth != "none":
         required: list[dict[str, list[str]]] = [{SESSION_SCHEME: []}]

@@ -23,6 +23,7 @@ def _from_doc(doc: Document) -> Order:
         price_cents=doc["price_cents"],
         status=doc["status"],
         version=doc["version"],
+        paid_by=doc.get("paid_by"),
     )
 
 
@@ -50,3 +51,16 @@ class MongoOrderRepository:
         )
         if result.matched_count == 0:
             raise Conflict(f"order {order.id} changed after version {order.version - 1}")
+
+    async def keep_payment(self, order: Order, *, session: Session) -> None:
+        """Record that ``order`` keeps ``order.paid_by``, if it is still open and unpaid.
+
+        The write (not only the read) is what makes a racing cancellation conflict.
+        """
+        result = await self._orders.update_one(
+            {"_id": order.id, "version": order.version, "paid_by": None},
+            {"$set": {"paid_by": order.paid_by}},
+            session=session,
+        )
+        if result.matched_count == 0:
+            raise Conflict(f"order {order.id} changed while keeping payment {order.paid_by}")

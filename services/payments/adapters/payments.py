@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from services.payments.domain import Payment, Unpayable
+from services.payments.domain import Payment, PaymentStatus, Unpayable
 from shared.errors import Conflict
 from shared.mongo import Database, Document, Session
 
-KEPT = "succeeded"
-REFUNDED = "refunded"
+KEPT = PaymentStatus.SUCCEEDED.value
 
 
 async def create_indexes(db: Database) -> None:
@@ -23,6 +24,7 @@ async def create_indexes(db: Database) -> None:
         partialFilterExpression={"status": KEPT},
         name="one_kept_payment_per_order",
     )
+    await db.payments.create_index([("status", 1), ("next_refund_at", 1)], name="refunds_due")
 
 
 def _to_doc(payment: Payment) -> Document:
@@ -30,9 +32,12 @@ def _to_doc(payment: Payment) -> Document:
         "_id": ObjectId(payment.id),
         "order_id": payment.order_id,
         "stripe_id": payment.stripe_id,
-        "status": REFUNDED if payment.refunded else KEPT,
-        "refund_id": payment.refund_id,
+        "amount_cents": payment.amount_cents,
+        "status": payment.status.value,
         "refund_reason": payment.refund_reason.value if payment.refund_reason else None,
+        "refund_id": payment.refund_id,
+        "refund_attempts": payment.refund_attempts,
+        "next_refund_at": payment.next_refund_at,
     }
 
 
@@ -42,19 +47,31 @@ def _from_doc(doc: Document) -> Payment:
         id=str(doc["_id"]),
         order_id=doc["order_id"],
         stripe_id=doc["stripe_id"],
-        refund_id=doc.get("refund_id"),
+        amount_cents=doc.get("amount_cents", 0),
+        status=PaymentStatus(doc["status"]),
         refund_reason=Unpayable(reason) if reason else None,
+        refund_id=doc.get("refund_id"),
+        refund_attempts=doc.get("refund_attempts", 0),
+        next_refund_at=doc.get("next_refund_at"),
     )
 
 
 def payment_snapshot(payment: Payment) -> Document:
     """What an idempotent repeat needs of a kept payment."""
-    return {"id": payment.id, "order_id": payment.order_id, "stripe_id": payment.stripe_id}
+    return {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "stripe_id": payment.stripe_id,
+        "amount_cents": payment.amount_cents,
+    }
 
 
 def payment_from_snapshot(snapshot: Document) -> Payment:
     return Payment(
-        id=snapshot["id"], order_id=snapshot["order_id"], stripe_id=snapshot["stripe_id"]
+        id=snapshot["id"],
+        order_id=snapshot["order_id"],
+        stripe_id=snapshot["stripe_id"],
+        amount_cents=snapshot.get("amount_cents", 0),
     )
 
 
@@ -70,11 +87,37 @@ class MongoPaymentRepository:
             # of the unit of work sees its record and decides again.
             raise Conflict(f"payment for order {payment.order_id} recorded concurrently") from None
 
+    async def save(self, payment: Payment, *, was: PaymentStatus, session: Session) -> None:
+        """Store ``payment`` if its record still has status ``was``; else ``Conflict``."""
+        doc = _to_doc(payment)
+        del doc["_id"]
+        result = await self._payments.update_one(
+            {"_id": ObjectId(payment.id), "status": was.value}, {"$set": doc}, session=session
+        )
+        if result.matched_count == 0:
+            raise Conflict(f"payment {payment.id} is no longer {was.value}")
+
     async def for_intent(self, intent_id: str, *, session: Session | None = None) -> Payment | None:
         doc = await self._payments.find_one({"stripe_id": intent_id}, session=session)
         return _from_doc(doc) if doc else None
 
     async def kept_for(self, order_id: str, *, session: Session | None = None) -> Payment | None:
-        """The order's payment, unless refunded."""
+        """The payment the order keeps, if any."""
         doc = await self._payments.find_one({"order_id": order_id, "status": KEPT}, session=session)
         return _from_doc(doc) if doc else None
+
+    async def of_order(self, order_id: str) -> list[Payment]:
+        """Every payment taken for the order, oldest first."""
+        cursor = self._payments.find({"order_id": order_id}).sort("_id", 1)
+        return [_from_doc(doc) async for doc in cursor]
+
+    async def refunds_due(self, now: datetime, *, limit: int) -> list[Payment]:
+        """Payments to give back whose next attempt is due, the longest waiting first."""
+        cursor = (
+            self._payments.find(
+                {"status": PaymentStatus.REFUNDING.value, "next_refund_at": {"$lte": now}}
+            )
+            .sort("next_refund_at", 1)
+            .limit(limit)
+        )
+        return [_from_doc(doc) async for doc in cursor]

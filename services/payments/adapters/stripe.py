@@ -18,13 +18,12 @@ import aiohttp
 import stripe
 
 from services.payments.config import StripeSettings
-from services.payments.domain import Intent, StripeEvent
+from services.payments.domain import CURRENCY, Intent, StripeEvent
 from services.payments.metrics import STRIPE_CALLS
 from shared.errors import BadRequest, PaymentDeclined, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-CURRENCY = "usd"
 LEGACY_TOKEN_PREFIX = "tok_"
 # Stripe down, rate-limiting or failing: nothing the buyer did, worth a retry later.
 _UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
@@ -54,6 +53,7 @@ def _intent(data: Mapping[str, Any]) -> Intent:
         order_id=metadata.get("order_id"),
         amount_cents=data["amount"],
         status=data["status"],
+        currency=data.get("currency", ""),
     )
 
 
@@ -142,13 +142,24 @@ class StripeGateway:
         return method.id
 
     async def refund(self, intent_id: str) -> str:
-        """Give back all the intent took; the id of the refund (the same one on a repeat)."""
+        """Give back all the intent took; the id of the refund (the same one on a repeat).
+
+        Stripe forgets idempotency keys after a day, so a repeat after that is told the
+        charge is refunded already: the refund it made then is the answer.
+        """
+        refunds = self._client.v1.refunds
         with _counted("refund"):
             try:
-                refund = await self._client.v1.refunds.create_async(
-                    params={"payment_intent": intent_id},
-                    options={"idempotency_key": f"refund-{intent_id}"},
-                )
+                try:
+                    refund = await refunds.create_async(
+                        params={"payment_intent": intent_id},
+                        options={"idempotency_key": f"refund-{intent_id}"},
+                    )
+                except stripe.InvalidRequestError as exc:
+                    if exc.code != "charge_already_refunded":
+                        raise
+                    earlier = await refunds.list_async(params={"payment_intent": intent_id})
+                    refund = next(r for r in earlier.data if r.status == "succeeded")
             except _UNAVAILABLE as exc:
                 raise StripeUnavailable() from exc
         log.info("payment intent %s refunded (%s)", intent_id, refund.id)
@@ -184,7 +195,9 @@ async def open_stripe(settings: StripeSettings) -> AsyncIterator[StripeGateway]:
     client = stripe.StripeClient(
         settings.secret_key,
         base_addresses={"api": settings.api_base} if settings.api_base else {},
-        http_client=stripe.AIOHTTPClient(session=session),
+        http_client=stripe.AIOHTTPClient(
+            session=session, timeout=aiohttp.ClientTimeout(total=settings.timeout_s)
+        ),
         max_network_retries=settings.max_network_retries,
     )
     log.info("stripe at %s", settings.api_base or "api.stripe.com")

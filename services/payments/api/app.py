@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +18,7 @@ from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import SERVICE, Settings
 from services.payments.listeners import subscriptions
 from services.payments.service import Deps
+from services.payments.sweeper import retry_refunds_forever
 from shared import idempotency
 from shared.auth import identity_middlewares
 from shared.mongo import Database
@@ -29,7 +32,8 @@ async def create_indexes(db: Database) -> None:
 
 @asynccontextmanager
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
-    """MongoDB, messaging and Stripe; listeners start once the use cases can run."""
+    """MongoDB, messaging and Stripe; listeners and the refund sweep start once the use
+    cases can run."""
     settings = app[SETTINGS]
     async with (
         open_backends(
@@ -45,7 +49,16 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             uow=backends.uow,
         )
         await backends.messaging.start_consuming(subscriptions(deps))
-        yield deps
+        sweep = asyncio.create_task(
+            retry_refunds_forever(deps, interval_s=settings.refunds.sweep_interval_s),
+            name="refund-sweep",
+        )
+        try:
+            yield deps
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -9,11 +9,21 @@ from services.payments.api.keys import DEPS
 from services.payments.api.schemas import (
     CreatePaymentIn,
     PaymentOut,
+    PaymentRecordOut,
+    PaymentsQueryIn,
     StripeEventIn,
     WebhookReceivedOut,
 )
 from shared.auth import require_auth
-from shared.web import IDEMPOTENCY_KEY, Header, documented, idempotency_key, load, read_json
+from shared.web import (
+    IDEMPOTENCY_KEY,
+    Header,
+    QueryParameter,
+    documented,
+    idempotency_key,
+    load,
+    read_json,
+)
 
 routes = web.RouteTableDef()
 
@@ -42,6 +52,35 @@ async def create_payment(request: web.Request) -> web.Response:
         body["order_id"], body["token"], user.id, idempotency=key, deps=request.app[DEPS].get()
     )
     return web.json_response(PaymentOut().dump(payment), status=201)
+
+
+@routes.get("/api/payments")
+@documented(
+    summary="What was taken for my order",
+    description="Every payment Stripe took for the order, oldest first: kept (succeeded), "
+    "or given back (refunding, then refunded) with the reason. Only the buyer may look.",
+    response=PaymentRecordOut,
+    many=True,
+    errors=(400, 401, 404, 503),
+    auth="required",
+    query=(QueryParameter("orderId", "The order's id", required=True),),
+    response_example=[
+        {
+            "id": "6003120aae86e60018be7b20",
+            "orderId": EXAMPLE_ORDER_ID,
+            "stripeId": "pi_3QmZ2bLkdIwHu7ix0d4KzW1E",
+            "status": "refunded",
+            "refundReason": "order_cancelled",
+        }
+    ],
+)
+async def list_payments(request: web.Request) -> web.Response:
+    user = require_auth(request)
+    query = load(PaymentsQueryIn(), request.query)
+    payments = await service.payments_of_order(
+        query["order_id"], user.id, deps=request.app[DEPS].get()
+    )
+    return web.json_response(PaymentRecordOut(many=True).dump(payments))
 
 
 @routes.post("/api/payments/webhook")

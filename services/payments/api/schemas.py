@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, post_dump
 
+from services.payments.domain import PaymentStatus, Unpayable
 from shared.web import RequestSchema
 
 
@@ -32,6 +33,39 @@ class CreatePaymentIn(RequestSchema):
 
 class PaymentOut(Schema):
     id = fields.String()
+
+
+class PaymentsQueryIn(RequestSchema):
+    order_id = RequiredText("Order id must be provided", data_key="orderId")
+
+
+class PaymentRecordOut(Schema):
+    """A payment taken for an order: kept, being given back, or given back, and why."""
+
+    id = fields.String()
+    order_id = fields.String(data_key="orderId")
+    stripe_id = fields.String(data_key="stripeId")
+    status = fields.Enum(
+        PaymentStatus,
+        by_value=True,
+        metadata={
+            "description": "refunding: the money is going back and Stripe has not confirmed "
+            "the refund yet (it is asked again until it does)"
+        },
+    )
+    refund_reason = fields.Enum(
+        Unpayable,
+        by_value=True,
+        allow_none=True,
+        data_key="refundReason",
+        metadata={"description": "why the money goes back; absent for a kept payment"},
+    )
+
+    @post_dump
+    def _without_empty_reason(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data.get("refundReason") is None:
+            data.pop("refundReason", None)
+        return data
 
 
 class StripeEventIn(RequestSchema):

@@ -1,14 +1,18 @@
 """The rules: who may pay, when an order can keep money, how versions apply."""
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.payments.domain import (
     CannotPayCancelledOrder,
+    Intent,
     Order,
     OrderAlreadyPaid,
+    Payment,
+    PaymentStatus,
     Unpayable,
     VersionStep,
 )
@@ -33,26 +37,66 @@ def test_cancelling_makes_the_next_version() -> None:
 
 
 def test_the_buyer_may_pay_an_open_unpaid_order() -> None:
-    an_order().check_payable("buyer", paid=False)
+    an_order().check_payable("buyer")
 
 
 def test_only_the_buyer_may_pay() -> None:
     with pytest.raises(NotAuthorized):
-        an_order().check_payable("someone else", paid=False)
+        an_order().check_payable("someone else")
 
 
 def test_a_cancelled_order_cannot_be_paid() -> None:
     with pytest.raises(CannotPayCancelledOrder, match="Cannot pay for an cancelled order"):
-        an_order(status="cancelled").check_payable("buyer", paid=False)
+        an_order(status="cancelled").check_payable("buyer")
 
 
-@pytest.mark.parametrize(("status", "paid"), [("created", True), ("complete", False)])
-def test_a_paid_order_cannot_be_paid_again(status: str, paid: bool) -> None:
+@pytest.mark.parametrize("overrides", [{"paid_by": "p1"}, {"status": "complete"}])
+def test_a_paid_order_cannot_be_paid_again(overrides: dict[str, Any]) -> None:
     with pytest.raises(OrderAlreadyPaid):
-        an_order(status=status).check_payable("buyer", paid=paid)
+        an_order(**overrides).check_payable("buyer")
+
+
+def an_intent(**overrides: Any) -> Intent:
+    intent = Intent(id="pi_1", order_id="o1", amount_cents=2000, status="succeeded")
+    return replace(intent, **overrides)
 
 
 def test_money_for_an_open_unpaid_order_is_kept_and_otherwise_goes_back() -> None:
-    assert an_order().unpayable_because(paid=False) is None
-    assert an_order(status="cancelled").unpayable_because(paid=True) is Unpayable.CANCELLED
-    assert an_order().unpayable_because(paid=True) is Unpayable.ALREADY_PAID
+    assert an_order().unpayable_because(an_intent()) is None
+    cancelled = an_order(status="cancelled", paid_by="p1")
+    assert cancelled.unpayable_because(an_intent()) is Unpayable.CANCELLED
+    assert an_order(paid_by="p1").unpayable_because(an_intent()) is Unpayable.ALREADY_PAID
+
+
+@pytest.mark.parametrize("overrides", [{"amount_cents": 1999}, {"currency": "eur"}])
+def test_money_that_is_not_the_orders_amount_goes_back(overrides: dict[str, Any]) -> None:
+    assert an_order().unpayable_because(an_intent(**overrides)) is Unpayable.AMOUNT_MISMATCH
+
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def a_payment() -> Payment:
+    return Payment(id="p1", order_id="o1", stripe_id="pi_1", amount_cents=2000)
+
+
+def test_a_refund_is_due_at_once_and_backs_off_after_each_failure() -> None:
+    refunding = a_payment().to_refund(Unpayable.CANCELLED, NOW)
+    assert (refunding.status, refunding.next_refund_at) == (PaymentStatus.REFUNDING, NOW)
+    delays, payment = [], refunding
+    for _ in range(11):
+        payment = payment.refund_failed(NOW)
+        assert payment.next_refund_at is not None
+        delays.append((payment.next_refund_at - NOW) / timedelta(seconds=1))
+    assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    assert payment.status is PaymentStatus.REFUNDING  # never given up on
+
+
+def test_a_confirmed_refund_ends_the_payment_refunded() -> None:
+    refunded = a_payment().to_refund(Unpayable.CANCELLED, NOW).refunded_by("re_1")
+    assert (refunded.status, refunded.refund_id, refunded.next_refund_at) == (
+        PaymentStatus.REFUNDED,
+        "re_1",
+        None,
+    )
+    assert refunded.refund_reason is Unpayable.CANCELLED
