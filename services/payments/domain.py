@@ -194,7 +194,9 @@ class Payment:
         )
 
     def refunded_by(self, refund_id: str) -> Payment:
-        return replace(self, status=PaymentStatus.REFUNDED, refund_id=refund_id, next_refund_at=None)
+        return replace(
+            self, status=PaymentStatus.REFUNDED, refund_id=refund_id, next_refund_at=None
+        )
 
     def created_event(self) -> PaymentCreated:
         return PaymentCreated(id=self.id, order_id=self.order_id, stripe_id=self.stripe_id)
