@@ -4,13 +4,15 @@ Uses RabbitMQ and Redis at ``AMQP_URL`` / ``REDIS_URL`` or starts local ones (in
 them from Debian's packages when missing and running as root), MongoDB at ``MONGO_URL`` or
 a mongoeco wire server, generates dev JWT keys when none are given, starts every service
 that exists, and nginx in front on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``.
-Foreground; Ctrl-C stops everything it started.
+Foreground; a process that exits is restarted (``shared.testing.supervisor``); Ctrl-C
+stops everything it started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -20,6 +22,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.testing.gateway import UPSTREAM_NAMES, Gateway, find_nginx
@@ -27,9 +32,12 @@ from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT,
 from shared.testing.keys import generate_keypair
 from shared.testing.services import responds
 from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
+from shared.testing.supervisor import Supervisor
 
 RUN_DIR = REPO_ROOT / ".run"
 MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
+# The environment the state file repeats, for tools that reach the stack's broker and Redis.
+STATE_ENV_KEYS = ("AMQP_URL", "AMQP_NAMESPACE", "REDIS_URL", "EXPIRATION_QUEUE")
 
 
 @dataclass(frozen=True)
@@ -172,18 +180,39 @@ def dev_jwt_keys() -> tuple[str, str]:
 @dataclass
 class Stack:
     """Everything ``make up`` runs. ``port_offset`` moves every port (two stacks side by
-    side, e.g. in tests); ``env`` overrides the environment the processes get."""
+    side, e.g. in tests); ``env`` overrides the environment the processes get.
+
+    Every process is supervised (``shared.testing.supervisor``): one that exits is
+    restarted as it was, and ``.run/stack-<gateway_port>.json`` says where each one is.
+    """
 
     gateway_port: int
     env: dict[str, str] = field(default_factory=dict)
     port_offset: int = 0
-    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    supervisor: Supervisor = field(init=False)
     mongo_servers: list[MongoServer] = field(default_factory=list)
     gateway: Gateway | None = None
+    running: list[Process] = field(default_factory=list)
+    child_env: dict[str, str] = field(default_factory=dict)  # what every process gets
+    wrote_state: bool = False
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(say, on_restart=self.write_state)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def state_path(self) -> Path:
+        return RUN_DIR / f"stack-{self.gateway_port}.json"
+
+    def pid(self, name: str) -> int | None:
+        """The process's id now; None while it waits to be restarted (or is not here)."""
+        return self.supervisor.pid(name)
+
+    def restarts(self, name: str) -> int:
+        return self.supervisor.restarts(name)
 
     def processes(self) -> list[Process]:
         """The processes to run, at their ports for this stack."""
@@ -214,90 +243,131 @@ class Stack:
             env["JWT_PRIVATE_KEY"], env["JWT_PUBLIC_KEY"] = dev_jwt_keys()
         return env
 
-    def extra_env(self, process: Process, running: list[Process]) -> dict[str, str]:
+    def extra_env(self, process: Process) -> dict[str, str]:
         """The emulator posts Stripe's webhooks to payments, as Stripe would."""
-        payments = next((p for p in running if p.name == "payments"), None)
+        payments = next((p for p in self.running if p.name == "payments"), None)
         if process.name != "stripe_emulator" or payments is None:
             return {}
         return {"STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{payments.port}/api/payments/webhook"}
 
-    def mongo_for(self, process: Process, env: dict[str, str]) -> dict[str, str]:
+    def mongo_for(self, process: Process) -> dict[str, str]:
         """Real MongoDB when given; else a mongoeco server of the service's own.
 
         mongoeco's transactions conflict with any overlapping write on the same server,
         even in another database, so services must not share one.
         """
-        if env.get("MONGO_URL") or process.name not in MONGO_SERVICES:
+        if self.child_env.get("MONGO_URL") or process.name not in MONGO_SERVICES:
             return {}
         server = MongoServer.start()
         self.mongo_servers.append(server)
         say(f"{process.name}: MongoDB wire server (mongoeco, in memory) at {server.url}")
+        # Not restarted: an empty database would leave the service out of step with the
+        # others (their replicas, its unrelayed outbox), which looks like a bug but isn't.
+        self.supervisor.watch(
+            f"MongoDB for {process.name} (mongoeco, in memory, at {server.url})",
+            server.process,
+            because=f"{process.name} lost its data with it: stopping the stack",
+        )
         return {"MONGO_URL": server.url, "MONGO_SERIALIZE_WRITES": "true"}
+
+    def launch(self, process: Process) -> None:
+        env = {
+            **self.child_env,
+            **self.mongo_for(process),
+            **self.extra_env(process),
+            "PORT": str(process.port),
+            "HOST": "127.0.0.1",
+        }
+        say(f"starting {process.module} on :{process.port}")
+        argv = [sys.executable, "-m", process.module]
+        self.supervisor.start(process.name, argv, env, cwd=REPO_ROOT)
 
     def start(self) -> None:
         ensure_rabbitmq(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL))
         ensure_redis(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
         ensure_nginx()
-        env = self.environment()
+        self.child_env = self.environment()
         # Port 9 (discard): an upstream whose service is not here answers 502.
         upstreams = dict.fromkeys(UPSTREAM_NAMES, "127.0.0.1:9")
-        running = self.processes()
-        for process in running:
-            child_env = {
-                **env,
-                **self.mongo_for(process, env),
-                **self.extra_env(process, running),
-                "PORT": str(process.port),
-                "HOST": "127.0.0.1",
-            }
-            say(f"starting {process.module} on :{process.port}")
-            self.children.append(
-                (
-                    process.name,
-                    subprocess.Popen(
-                        [sys.executable, "-m", process.module], env=child_env, cwd=REPO_ROOT
-                    ),
-                )
-            )
+        self.running = self.processes()
+        self._refuse_taken_ports()
+        for process in self.running:
+            self.launch(process)
             if process.upstream:
                 upstreams[process.upstream] = f"127.0.0.1:{process.port}"
-        for process in running:
-            port, probe = process.port, process.probe
-            wait_until(
-                lambda: responds(port, probe) or self._died(),  # noqa: B023
-                f"{process.module} {probe}",
-            )
-            if self._died():
-                raise SystemExit("[stack] a service exited during startup; see its log above")
+        self.write_state()
+        for process in self.running:
+            wait_until(partial(self._ready, process), f"{process.module} {process.probe}")
         self.gateway = Gateway(
             RUN_DIR / f"nginx-{self.gateway_port}", f"127.0.0.1:{self.gateway_port}", upstreams
         )
         self.gateway.start(self.url)
+        self.supervisor.run_in_background()
 
-    def _died(self) -> bool:
-        return any(child.poll() is not None for _, child in self.children)
+    def _refuse_taken_ports(self) -> None:
+        # Another stack on our ports (a second test session, say) would answer our readiness
+        # probes, and each restart would fight it for its port: refuse to start instead.
+        ports = [self.gateway_port, *(process.port for process in self.running)]
+        taken = [port for port in ports if answers(f"http://127.0.0.1:{port}", port)]
+        if taken:
+            raise SystemExit(f"[stack] ports in use (another stack running?): {taken}")
+
+    def _ready(self, process: Process) -> bool:
+        # The background supervisor starts once we are up; until then, supervise from here.
+        self.supervisor.check()
+        if self.supervisor.failure:
+            raise SystemExit("[stack] could not start; see the line above")
+        return responds(process.port, process.probe)
+
+    def state(self) -> dict[str, Any]:
+        """Where everything is, for tools outside (tools/chaos); the README gives the contract."""
+        return {
+            "url": self.url,
+            "supervisor_pid": os.getpid(),
+            "env": {key: self.child_env.get(key, "") for key in STATE_ENV_KEYS},
+            "processes": {p.name: self._process_state(p) for p in self.running},
+        }
+
+    def _process_state(self, process: Process) -> dict[str, Any]:
+        child = self.supervisor.children[process.name]
+        mongo_url = child.env.get("MONGO_URL") if process.name in MONGO_SERVICES else None
+        return {
+            "module": process.module,
+            "pid": child.process.pid,
+            "port": process.port,
+            "restarts": child.restarts,
+            "mongo_url": mongo_url or None,
+        }
+
+    def write_state(self) -> None:
+        """Replace the state file at once, so a reader never sees half of it."""
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_name(f"{self.state_path.name}.tmp")
+        temporary.write_text(json.dumps(self.state(), indent=2) + "\n")
+        os.replace(temporary, self.state_path)
+        self.wrote_state = True
 
     def stop(self) -> None:
+        # Halt first: from here on, a process that exits is going down with us.
+        self.supervisor.halt()
         if self.gateway:
             self.gateway.stop()
-        for _, child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for name, child in self.children:
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in time; killing it")
-                child.kill()
+        self.supervisor.stop()
         for server in self.mongo_servers:
             server.stop()
+        if self.wrote_state:  # else the file, if any, is another stack's
+            self.state_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def running_stack(
     gateway_port: int, *, env: dict[str, str] | None = None, port_offset: int = 0
 ) -> Iterator[Stack]:
-    """The whole stack for the duration of the block; see ``Stack``."""
+    """The whole stack for the duration of the block; see ``Stack``.
+
+    Should supervision halt by itself (a configuration error, a lost mongoeco server), the
+    processes left are stopped when the block ends.
+    """
     stack = Stack(gateway_port=gateway_port, env=env or {}, port_offset=port_offset)
     try:
         stack.start()
@@ -307,24 +377,29 @@ def running_stack(
 
 
 def main() -> None:
-    port = int(os.environ.get("GATEWAY_PORT", "8080"))
-    stop = False
+    stack = Stack(gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")))
 
     def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
+        # Halt here, not in the stop that follows: Ctrl-C reaches the children too, and
+        # their exits must not be taken for crashes meanwhile. A second signal is ignored
+        # so that it cannot cut the stop short.
+        if not stack.supervisor.halted.is_set():
+            stack.supervisor.halt()
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
-        with running_stack(port) as stack:
-            say(f"ready: {stack.url}  (Ctrl-C stops everything)")
-            while not stop and not stack._died():
-                time.sleep(0.5)
-            if stack._died():
-                say("a service exited; stopping the stack")
+        stack.start()
+        say(f"ready: {stack.url}  (Ctrl-C stops everything)")
+        stack.supervisor.halted.wait()  # a signal, or an exit no restart can mend
     except KeyboardInterrupt:
         pass
+    finally:
+        stack.stop()
     say("stopped")
+    if stack.supervisor.failure:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
