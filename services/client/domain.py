@@ -68,3 +68,31 @@ class OrderStage(Enum):
 @dataclass(frozen=True)
 class Payment:
     id: str
+
+
+# Why payments gave money back (its ``refundReason``), in the buyer's words.
+REFUND_REASONS = {
+    "order_cancelled": "the order was cancelled before the payment reached it",
+    "already_paid": "the order had already been paid for",
+    "amount_mismatch": "the amount charged did not match the order",
+}
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment Stripe took for an order, as payments lists it: kept or given back."""
+
+    id: str
+    stripe_id: str
+    status: str  # succeeded, refunding or refunded
+    refund_reason: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line for the order page."""
+        why = REFUND_REASONS.get(self.refund_reason or "", "it could not be kept")
+        if self.status == "refunded":
+            return f"Refunded in full: {why}."
+        if self.status == "refunding":
+            return f"Being refunded: {why}. Stripe has not confirmed the refund yet."
+        return "Paid."

@@ -12,7 +12,7 @@ from services.client.adapters.api import (
     Rejected,
     SignInRequired,
 )
-from services.client.domain import COMPLETE, Payment
+from services.client.domain import COMPLETE, Order, Payment, PaymentRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +46,13 @@ async def pay_for_order(
     except (TimeoutError, ApiUnavailable, PageNotFound, SignInRequired):
         log.warning("order %s paid (payment %s) but not seen complete yet", order_id, payment.id)
     return payment
+
+
+async def payments_shown(api: ApiClient, order: Order) -> list[PaymentRecord] | None:
+    """The order's payments for its page; None when payments does not answer, so the
+    rest of the page still shows."""
+    try:
+        return await api.payments_of(order.id)
+    except ApiUnavailable as exc:
+        log.warning("payments of order %s not shown: %s", order.id, exc)
+        return None

@@ -22,12 +22,13 @@ from services.client.adapters.replies import (
     CurrentUserReply,
     ErrorsReply,
     OrderReply,
+    PaymentRecordReply,
     PaymentReply,
     TicketReply,
     UserReply,
 )
 from services.client.config import ApiSettings
-from services.client.domain import Order, Payment, Ticket, User
+from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
 from shared.errors import ErrorItem
 from shared.web.requests import IDEMPOTENCY_HEADER
 
@@ -220,6 +221,20 @@ class ApiClient:
             idempotency_key=idempotency_key,
         )
         return reply if isinstance(reply, Rejected) else _parse(PaymentReply(), Payment, reply)
+
+    async def payments_of(self, order_id: str) -> list[PaymentRecord]:
+        """What payments took for the order and what it gave back; none while it has
+        not heard of the order yet (its replica follows orders' events)."""
+        reply = await self._call(
+            "GET", f"{self._urls.payments_url}/api/payments?orderId={_segment(order_id)}"
+        )
+        if reply.status == 404:
+            return []
+        if reply.status == 401:
+            raise SignInRequired(str(reply))
+        if reply.status != 200:
+            raise ApiUnavailable(502, f"{reply} was not expected")
+        return _parse_list(PaymentRecordReply(many=True), PaymentRecord, reply)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
-from services.client.domain import Order, Payment, Ticket, User
+from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
 from shared.events import Money, UtcDateTime
 
 
@@ -57,6 +57,17 @@ class PaymentReply(Reply):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Payment:
         return Payment(**data)
+
+
+class PaymentRecordReply(Reply):
+    id = fields.String(required=True)
+    stripe_id = fields.String(data_key="stripeId", required=True)
+    status = fields.String(required=True)
+    refund_reason = fields.String(data_key="refundReason", load_default=None)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> PaymentRecord:
+        return PaymentRecord(**data)
 
 
 class ErrorItemReply(Reply):

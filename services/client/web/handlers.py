@@ -17,7 +17,7 @@ from aiohttp import web
 
 from services.client import service
 from services.client.adapters.api import Rejected
-from services.client.domain import Order, User
+from services.client.domain import Order, PaymentRecord, User
 from services.client.web.keys import SETTINGS
 from services.client.web.pages import api, new_idempotency_key, read_form, render, see_other
 
@@ -149,9 +149,15 @@ async def orders_page(request: web.Request) -> web.Response:
 
 
 async def render_order(
-    request: web.Request, order: Order, *, status: int = 200, **context: Any
+    request: web.Request,
+    order: Order,
+    *,
+    status: int = 200,
+    payments: list[PaymentRecord] | None = None,
+    **context: Any,
 ) -> web.Response:
-    """The order page: the countdown and the pay form while the order is open."""
+    """The order page: the countdown and the pay form while the order is open, and what
+    was paid and refunded."""
     now = datetime.now(UTC)
     return await render(
         request,
@@ -162,6 +168,7 @@ async def render_order(
         seconds_left=order.seconds_left(now),
         stripe_publishable_key=request.app[SETTINGS].stripe_publishable_key,
         idempotency_key=new_idempotency_key(),
+        payments=payments,
         **context,
     )
 
@@ -169,7 +176,9 @@ async def render_order(
 @routes.get("/orders/{id}")
 async def order_page(request: web.Request) -> web.Response:
     order = await api(request).show_order(request.match_info["id"])
-    return await render_order(request, order)
+    return await render_order(
+        request, order, payments=await service.payments_shown(api(request), order)
+    )
 
 
 @routes.post("/orders/{id}")

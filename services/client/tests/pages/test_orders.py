@@ -6,10 +6,15 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+import aiohttp
+import stripe
+
 from services.client.config import Settings
-from services.client.tests.conftest import Client, Cookies, Platform, page, pay
+from services.client.tests.conftest import Client, Cookies, Page, Platform, page, pay
 from services.client.web.app import create_app
 from shared.testing.fixtures import Signin
+from shared.testing.poll import eventually
+from shared.testing.stack import Stack
 
 
 async def test_the_order_page_counts_down_the_hold_and_offers_the_test_cards(
@@ -123,3 +128,48 @@ async def test_with_a_publishable_key_the_order_page_uses_stripes_payment_elemen
     assert 'data-amount-cents="1250"' in html
     assert "pm_card_visa" not in html
     assert "https://js.stripe.com" in response.headers["Content-Security-Policy"]
+
+
+async def test_a_paid_orders_page_lists_its_payment(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller)
+    order = await platform.place_order(buyer, ticket["id"])
+    assert (await pay(client, buyer, order["id"])).status == 303
+
+    shown = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
+
+    assert "Payments Paid." in shown.text
+
+
+async def test_money_taken_for_a_cancelled_order_shows_refunded_and_why(
+    client: Client, stack: Stack, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller)
+    order = await platform.place_order(buyer, ticket["id"])
+    async with aiohttp.ClientSession(cookies=buyer) as http:
+        cancelled = await http.delete(f"{platform.url}/api/orders/{order['id']}")
+        assert cancelled.status == 204
+        # Stripe takes money for the order anyway (a payment that lost the race), and
+        # tells payments through its webhook.
+        stripe_client = stripe.StripeClient(
+            "sk_test_late",
+            base_addresses={"api": f"http://127.0.0.1:{stack.stripe_emulator.port}"},
+            http_client=stripe.AIOHTTPClient(session=http),
+        )
+        intent = await stripe_client.v1.payment_intents.create_async(
+            params={"amount": 2000, "currency": "usd", "metadata": {"order_id": order["id"]}}
+        )
+        await stripe_client.v1.payment_intents.confirm_async(
+            intent.id, params={"payment_method": "pm_card_visa"}
+        )
+
+    async def refunded() -> Page | None:
+        shown = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
+        return shown if "Refunded in full" in shown.text else None
+
+    shown = await eventually(refunded, what="the order page showing the refund")
+    assert (
+        "Order Cancelled Payments Refunded in full: the order was cancelled before the "
+        "payment reached it." in shown.text
+    )

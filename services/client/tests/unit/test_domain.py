@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.client.domain import Order, OrderStage, Ticket, money_text
+from services.client.domain import Order, OrderStage, PaymentRecord, Ticket, money_text
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 
@@ -48,3 +48,27 @@ def test_an_order_cancelled_before_its_hold_ended_reads_cancelled() -> None:
 
 def test_a_paid_order_reads_paid_even_after_its_hold() -> None:
     assert an_order("complete", expires_in_s=-60).stage(NOW) is OrderStage.PAID
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "summary"),
+    [
+        ("succeeded", None, "Paid."),
+        (
+            "refunded",
+            "already_paid",
+            "Refunded in full: the order had already been paid for.",
+        ),
+        (
+            "refunding",
+            "order_cancelled",
+            "Being refunded: the order was cancelled before the payment reached it. "
+            "Stripe has not confirmed the refund yet.",
+        ),
+        ("refunded", "a reason added later", "Refunded in full: it could not be kept."),
+    ],
+)
+def test_a_payment_says_whether_it_was_kept_or_given_back_and_why(
+    status: str, reason: str | None, summary: str
+) -> None:
+    assert PaymentRecord("p1", "pi_1", status, reason).summary == summary
