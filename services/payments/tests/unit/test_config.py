@@ -57,3 +57,19 @@ def test_stripe_secrets_are_masked_in_the_startup_log() -> None:
     assert shown["stripe"]["webhook_secret"] == "***"
     assert "sk_live_123" not in str(shown)
     assert "whsec_9" not in str(shown)
+
+
+def test_stripe_calls_and_refund_retries_are_bounded_by_default_and_tunable() -> None:
+    defaults = Settings.from_env(BASE_ENV)
+    tuned = Settings.from_env(
+        {**BASE_ENV, "STRIPE_TIMEOUT_SECONDS": "3.5", "REFUND_RETRY_SWEEP_SECONDS": "0.5"}
+    )
+
+    assert (defaults.stripe.timeout_s, defaults.refunds.sweep_interval_s) == (20.0, 5.0)
+    assert (tuned.stripe.timeout_s, tuned.refunds.sweep_interval_s) == (3.5, 0.5)
+
+
+@pytest.mark.parametrize("name", ["STRIPE_TIMEOUT_SECONDS", "REFUND_RETRY_SWEEP_SECONDS"])
+def test_a_zero_timeout_or_sweep_stops_the_process(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**BASE_ENV, name: "0"})
