@@ -69,6 +69,11 @@ class Supervised:
     def start(self) -> None:
         self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd)
         self.backoff.started()
+
+    def restart(self) -> None:
+        self.start()
+        self.restarts += 1
+        # Last, as other threads read pid(): the new pid shows once the count is up too.
         self.restart_at = None
 
     @property
@@ -131,8 +136,7 @@ class Supervisor:
     def _check_child(self, child: Supervised) -> None:
         if child.restart_at is not None:
             if self.clock() >= child.restart_at:
-                child.start()
-                child.restarts += 1
+                child.restart()
                 self.on_restart()
             return
         code = child.process.poll()
