@@ -10,7 +10,7 @@ PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
 TOX_PATH := $(PATH):$(dir $(PY312)):$(dir $(PY313))
 
-.PHONY: up test lint type keys redrive clean
+.PHONY: up test lint type keys redrive chaos clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ keys: $(VENV)/.installed
 # make redrive SERVICE=orders ARGS="list"
 redrive: $(VENV)/.installed
 	$(VENV)/bin/python -m shared.messaging.redrive --service $(SERVICE) $(ARGS)
+
+# Fault injection: make chaos [URL=http://127.0.0.1:8080] [ARGS="--flows 1000"]. With URL it
+# drives that running `make up`; without, a stack of its own.
+chaos: $(VENV)/.installed $(if $(URL),,$(VENV313)/.installed)
+	$(VENV)/bin/python -m tools.chaos $(if $(URL),--url $(URL)) $(ARGS)
 
 clean:
 	rm -rf .tox .run .mypy_cache .ruff_cache .pytest_cache

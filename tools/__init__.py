@@ -1,0 +1,1 @@
+"""Programs that are not services: fault injection, and whatever else operates the stack."""
