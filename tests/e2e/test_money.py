@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import stripe
 
-from shared.testing.money import AtStripe, at_stripe, money_violations
+from shared.testing.money import at_stripe, money_violations
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack
 from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory, ticket_orders_knows
@@ -52,46 +52,38 @@ async def payments_know(buyer: Person, order_id: str) -> None:
     await eventually(known, interval_s=0.05, what=f"payments to know order {order_id}")
 
 
-async def settled(
-    buyer: Person, order_id: str, stripe_client: stripe.StripeClient
-) -> tuple[str, AtStripe]:
-    """The order's final status and Stripe's view, once the saga is over.
-
-    Over means the order is complete or cancelled, no refund is on its way, and
-    payments' records say what Stripe says: the charges payments keeps are the ones
-    Stripe has not refunded, and it knows every charge Stripe took. The three are read
-    one after another, so a poll that catches a step in between just looks again; a
-    saga that never gets there fails the test.
-    """
-
-    async def over() -> tuple[str, AtStripe] | None:
-        status = await buyer.order_status(order_id)
-        view = await at_stripe(stripe_client, order_id)
-        records = await (await payments_of(buyer, order_id)).json()
-        if status not in ("complete", "cancelled"):
-            return None
-        if any(not c.kept and not c.given_back for c in view.charges):
-            return None
-        taken = {c.intent_id for c in view.charges if c.status == "succeeded"}
-        kept = {r["stripeId"] for r in records if r["status"] == "succeeded"}
-        given_back = {r["stripeId"] for r in records if r["status"] == "refunded"}
-        if kept != {c.intent_id for c in view.kept} or kept | given_back != taken:
-            return None
-        return status, view
-
-    found: tuple[str, AtStripe] = await eventually(
-        over, timeout_s=SETTLE_TIMEOUT_S, interval_s=0.1, what=f"order {order_id} settled"
-    )
-    return found
-
-
 async def assert_money_is_right(
     buyer: Person, order_id: str, stripe_client: stripe.StripeClient
 ) -> str:
-    """The invariant against Stripe's own view; the order's final status."""
-    status, view = await settled(buyer, order_id, stripe_client)
-    assert money_violations(status, view) == []
-    return status
+    """Wait for the saga to end with the invariant holding; the order's final status.
+
+    It ends when the order is complete or cancelled, Stripe's view meets the money
+    invariant, and payments' records say what Stripe says (the charges payments keeps are
+    the ones Stripe has not refunded, and it knows every charge Stripe took). Until then a
+    step is still on its way (an event, a webhook, a refund); a saga that never gets
+    there fails the test with what it last saw.
+    """
+    seen: list[str] = []
+
+    async def over() -> str | None:
+        status = await buyer.order_status(order_id)
+        view = await at_stripe(stripe_client, order_id)
+        records = await (await payments_of(buyer, order_id)).json()
+        taken = {c.intent_id for c in view.charges if c.status == "succeeded"}
+        kept = {r["stripeId"] for r in records if r["status"] == "succeeded"}
+        given_back = {r["stripeId"] for r in records if r["status"] == "refunded"}
+        seen[:] = money_violations(status, view)
+        if kept != {c.intent_id for c in view.kept} or kept | given_back != taken:
+            seen.append(f"payments' records {records} disagree with Stripe's {view}")
+        return None if seen else status
+
+    try:
+        final: str = await eventually(
+            over, timeout_s=SETTLE_TIMEOUT_S, interval_s=0.1, what=f"order {order_id} settled"
+        )
+    except AssertionError:
+        raise AssertionError(f"order {order_id} never settled right: {seen}") from None
+    return final
 
 
 async def an_order(seller: Person, buyer: Person) -> Any:
