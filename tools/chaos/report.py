@@ -94,6 +94,23 @@ def _check_rows(checks: list[Check]) -> list[str]:
     return rows
 
 
+def _implicated_rows(report: Report) -> list[str]:
+    """The flows whose ticket or order a violation names, with every answer they got."""
+    said = "\n".join(v for check in report.checks for v in check.violations)
+    implicated = [
+        f
+        for f in report.flows
+        if (f.order_id and f.order_id in said) or (f.ticket_id and f.ticket_id in said)
+    ]
+    if not implicated:
+        return []
+    rows = ["FLOWS NAMED BY A VIOLATION (answers are each logical request's last status)"]
+    for flow in implicated[: SHOWN_VIOLATIONS * 2]:
+        answers = ", ".join(f"{action} {statuses}" for action, statuses in flow.answers.items())
+        rows.append(f"  {flow.describe()}: {answers}; ended {flow.end}")
+    return rows
+
+
 def _note_rows(flows: list[FlowResult]) -> list[str]:
     notes = Counter(f"{f.kind}: {note}" for f in flows for note in f.notes)
     if not notes:
@@ -116,6 +133,7 @@ def render(report: Report) -> str:
         _fault_rows(report.timeline, report.restarts),
         _answer_rows(report.timeline),
         _check_rows(report.checks),
+        _implicated_rows(report),
         _note_rows(report.flows),
         [f"quiescence: {quiet}", f"RESULT: {verdict}"],
     ]
