@@ -94,6 +94,14 @@ async def an_order(seller: Person, buyer: Person) -> Any:
     return order
 
 
+async def one_order(
+    stack: Stack, someone: PersonFactory, http: aiohttp.ClientSession
+) -> tuple[stripe.StripeClient, Person, Any]:
+    """An observer of the stack's Stripe, a buyer, and their fresh order."""
+    seller, buyer = await someone(stack), await someone(stack)
+    return await observer(stack, http), buyer, await an_order(seller, buyer)
+
+
 async def raced_orders(stack: Stack, someone: PersonFactory) -> list[tuple[Person, Any]]:
     """``RACES`` orders at once, by two buyers (sign-ups are rate-limited at the gateway)."""
     seller, *buyers = [await someone(stack) for _ in range(3)]
@@ -148,9 +156,7 @@ async def test_expiry_against_pay_keeps_the_money_only_for_a_complete_order(
 async def test_two_payments_with_different_cards_keep_one_charge(
     stack: Stack, someone: PersonFactory, http: aiohttp.ClientSession
 ) -> None:
-    stripe_client = await observer(stack, http)
-    seller, buyer = await someone(stack), await someone(stack)
-    order = await an_order(seller, buyer)
+    stripe_client, buyer, order = await one_order(stack, someone, http)
 
     first, second = await asyncio.gather(
         buyer.pay(order["id"], "pm_card_visa"), buyer.pay(order["id"], "tok_mastercard")
@@ -163,9 +169,7 @@ async def test_two_payments_with_different_cards_keep_one_charge(
 async def test_a_declined_card_then_a_good_one_keeps_one_charge(
     stack: Stack, someone: PersonFactory, http: aiohttp.ClientSession
 ) -> None:
-    stripe_client = await observer(stack, http)
-    seller, buyer = await someone(stack), await someone(stack)
-    order = await an_order(seller, buyer)
+    stripe_client, buyer, order = await one_order(stack, someone, http)
 
     declined = await buyer.pay(order["id"], "pm_card_chargeDeclined")
     paid = await buyer.pay(order["id"], "pm_card_visa")
@@ -177,9 +181,7 @@ async def test_a_declined_card_then_a_good_one_keeps_one_charge(
 async def test_paying_after_expiry_keeps_nothing(
     short_hold_stack: Stack, someone: PersonFactory, http: aiohttp.ClientSession
 ) -> None:
-    stripe_client = await observer(short_hold_stack, http)
-    seller, buyer = await someone(short_hold_stack), await someone(short_hold_stack)
-    order = await an_order(seller, buyer)
+    stripe_client, buyer, order = await one_order(short_hold_stack, someone, http)
     await buyer.order_reaches(order["id"], "cancelled", timeout_s=SETTLE_TIMEOUT_S)
 
     response = await buyer.pay(order["id"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from aiohttp import web
 
+from services.orders import service
 from services.orders.adapters.orders import MongoOrderRepository
 from services.orders.adapters.orders import create_indexes as create_order_indexes
 from services.orders.adapters.tickets import MongoTicketReplica
@@ -17,9 +17,9 @@ from services.orders.api.keys import DEPS, SETTINGS
 from services.orders.config import SERVICE, Settings
 from services.orders.listeners import subscriptions
 from services.orders.service import Deps
-from services.orders.sweeper import sweep_forever
 from shared import idempotency
 from shared.auth import identity_middlewares
+from shared.background import every
 from shared.mongo import Database
 from shared.web import add_openapi, base_app, open_backends, open_in_background
 
@@ -45,20 +45,10 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             hold_s=settings.orders.expiration_s,
         )
         await backends.messaging.start_consuming(subscriptions(deps))
-        sweep = asyncio.create_task(
-            sweep_forever(
-                deps,
-                interval_s=settings.orders.sweep_interval_s,
-                grace_s=settings.orders.sweep_grace_s,
-            ),
-            name="overdue-order-sweep",
-        )
-        try:
+        # The safety net for a lost expiration job: without it a ticket could stay held.
+        overdue = partial(service.cancel_overdue, deps=deps, grace_s=settings.orders.sweep_grace_s)
+        async with every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"):
             yield deps
-        finally:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from aiohttp import web
 
+from services.payments import service
 from services.payments.adapters.orders import MongoOrderRepository
 from services.payments.adapters.payments import MongoPaymentRepository
 from services.payments.adapters.payments import create_indexes as create_payment_indexes
@@ -18,9 +18,9 @@ from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import SERVICE, Settings
 from services.payments.listeners import subscriptions
 from services.payments.service import Deps
-from services.payments.sweeper import retry_refunds_forever
 from shared import idempotency
 from shared.auth import identity_middlewares
+from shared.background import every
 from shared.mongo import Database
 from shared.web import add_openapi, base_app, open_backends, open_in_background
 
@@ -49,16 +49,11 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             uow=backends.uow,
         )
         await backends.messaging.start_consuming(subscriptions(deps))
-        sweep = asyncio.create_task(
-            retry_refunds_forever(deps, interval_s=settings.refunds.sweep_interval_s),
-            name="refund-sweep",
-        )
-        try:
+        # What keeps "refunded" true after Stripe was down when a refund was decided, or
+        # the process died between deciding it and making it.
+        refunds = partial(service.retry_refunds, deps=deps)
+        async with every(settings.refunds.sweep_interval_s, refunds, what="refund sweep"):
             yield deps
-        finally:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
 
 
 def create_app(settings: Settings) -> web.Application:
