@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tools.chaos.faults import FaultPlan, inject_rounds, round_s, schedule
-from tools.chaos.flows import KINDS, Timing, drive, plan
+from tools.chaos.flows import KINDS, FlowResult, Timing, drive, plan
 from tools.chaos.invariants import busy_reasons, check_all
 from tools.chaos.report import Report
 from tools.chaos.stack import Target
@@ -70,8 +70,25 @@ async def run(target: Target, config: RunConfig, say: Callable[[str], None] = pr
         # Flows start spread over a round of faults at least, so faults meet traffic.
         spacing_s = round_s(faulty, config.faults.gap_s) / max(config.flows, 1)
         say(f"{config.flows} flows, {config.concurrency} at a time; faults as they happen:")
+        done: list[FlowResult] = []
+        every = max(config.flows // 10, 1)
+
+        def progress(flow: FlowResult) -> None:
+            done.append(flow)
+            if len(done) % every == 0:
+                broken = sum(bool(f.problems) for f in done)
+                say(f"+{timeline.now_s():6.1f}s  {len(done)} flows done ({broken} with problems)")
+
         flows = asyncio.create_task(
-            drive(pool, planned, config.concurrency, timing, rng, spacing_s=spacing_s)
+            drive(
+                pool,
+                planned,
+                config.concurrency,
+                timing,
+                rng,
+                spacing_s=spacing_s,
+                on_done=progress,
+            )
         )
         faults = asyncio.create_task(
             inject_rounds(

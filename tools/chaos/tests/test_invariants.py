@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
+
 from shared.testing.money import AtStripe, Charge
+from tools.chaos.flows import FlowResult
 from tools.chaos.invariants import (
     holders_agree,
     money_at_stripe,
     no_overdue_orders,
     one_live_order_per_ticket,
     payments_agree_with_stripe,
+    race_winners,
     replicas_converged,
 )
 from tools.chaos.stores import Snapshot
@@ -104,3 +108,19 @@ def test_a_created_order_is_overdue_only_past_its_expiry_and_the_sweeps_grace() 
     check = no_overdue_orders(snap, overdue_s=5)
 
     assert [v.split(":")[0] for v in check.violations] == ["order o1"]
+
+
+def test_a_second_racing_winner_is_legal_only_after_the_first_order_expired() -> None:
+    first = ObjectId.from_datetime(NOW - timedelta(seconds=10))
+    after_expiry = ObjectId.from_datetime(NOW - timedelta(seconds=4))
+    during_hold = ObjectId.from_datetime(NOW - timedelta(seconds=8))
+    expired = order(str(first), "cancelled", expires_at=NOW - timedelta(seconds=6))
+
+    def race(later: ObjectId) -> FlowResult:
+        return FlowResult(1, "pay", order_id=str(first), winners=[str(first), str(later)])
+
+    sequential = snapshot(expired, order(str(after_expiry), "complete"))
+    overlapping = snapshot(expired, order(str(during_hold), "complete"))
+
+    assert race_winners(sequential, [race(after_expiry)]).violations == []
+    assert len(race_winners(overlapping, [race(during_hold)]).violations) == 1
