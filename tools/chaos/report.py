@@ -112,12 +112,18 @@ def _implicated_rows(report: Report) -> list[str]:
 
 
 def _note_rows(flows: list[FlowResult]) -> list[str]:
-    notes = Counter(f"{f.kind}: {note}" for f in flows for note in f.notes)
-    if not notes:
+    """Each kind of surprise once, with how often and the first flow it happened in."""
+    seen: dict[str, list[FlowResult]] = {}
+    for flow in flows:
+        for note in flow.notes:
+            seen.setdefault(f"{flow.kind}: {note}", []).append(flow)
+    if not seen:
         return []
-    return ["NOTES (allowed, but worth knowing)"] + [
-        f"  {note} x{n}" for note, n in notes.most_common(10)
-    ]
+    rows = ["NOTES (allowed, but worth knowing)"]
+    for note, where in sorted(seen.items(), key=lambda item: -len(item[1]))[:10]:
+        first = where[0]
+        rows.append(f"  {note} x{len(where)}, first in #{first.index} order {first.order_id}")
+    return rows
 
 
 def render(report: Report) -> str:
