@@ -241,7 +241,7 @@ def own_target(settings: OwnStackSettings) -> Iterator[Target]:
         with running_stack(gateway_port, env=env, port_offset=free_port_offset()) as stack:
             yield Target(
                 url=stack.url,
-                state_file=state_path(gateway_port),
+                state_file=stack.state_path,
                 hold=settings.hold,
                 redis=redis,
             )
