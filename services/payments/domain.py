@@ -35,6 +35,10 @@ class OrderAlreadyPaid(BadRequest):
     default_message = "Order has already been paid for"
 
 
+class OrderExpired(BadRequest):
+    default_message = "Order has expired"
+
+
 class AmountMismatch(BadRequest):
     default_message = "The payment does not match the order's amount; it has been refunded"
 
@@ -98,6 +102,7 @@ class Order:
     status: str
     version: int
     paid_by: str | None = None
+    expires_at: datetime | None = None  # None only in replicas made before we kept it
 
     @classmethod
     def from_created(cls, event: OrderCreated) -> Order:
@@ -107,6 +112,7 @@ class Order:
             price_cents=event.ticket.price_cents,
             status=event.status,
             version=event.version,
+            expires_at=event.expires_at,
         )
 
     def step_for(self, version: int) -> VersionStep:
@@ -137,13 +143,16 @@ class Order:
             return Unpayable.AMOUNT_MISMATCH
         return None
 
-    def check_payable(self, by_user: str) -> None:
-        """Only the buyer pays, and only for an open, unpaid order."""
+    def check_payable(self, by_user: str, now: datetime) -> None:
+        """Only the buyer pays, and only for an open, unpaid order whose hold has not run
+        out (orders cancels it any moment now; payments would only have to refund)."""
         if by_user != self.user_id:
             raise NotAuthorized()
         reason = self.unpayable_because()
         if reason is not None:
             raise reason.error()
+        if self.expires_at is not None and now >= self.expires_at:
+            raise OrderExpired()
 
 
 @dataclass(frozen=True)

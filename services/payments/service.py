@@ -142,7 +142,7 @@ async def pay_for_order(
     order = await deps.orders.get(order_id)
     if order is None:
         raise NotFound()
-    order.check_payable(user_id)
+    order.check_payable(user_id, deps.clock())
     intent = await deps.stripe.charge(order.id, order.price_cents, token)
     if not intent.succeeded:
         raise PaymentNotCompleted(f"Payment not completed (status {intent.status})")

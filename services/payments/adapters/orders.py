@@ -11,6 +11,7 @@ def _to_doc(order: Order) -> Document:
     return {
         "user_id": order.user_id,
         "price_cents": order.price_cents,
+        "expires_at": order.expires_at,
         "status": order.status,
         "version": order.version,
     }
@@ -24,6 +25,7 @@ def _from_doc(doc: Document) -> Order:
         status=doc["status"],
         version=doc["version"],
         paid_by=doc.get("paid_by"),
+        expires_at=doc.get("expires_at"),
     )
 
 

@@ -2,6 +2,8 @@
 
 import asyncio
 import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +17,11 @@ from services.payments.tests.conftest import (
     Client,
     intents_of,
     open_order,
+    order_created,
     payment_docs,
     payments_announced,
+    publish,
+    replica,
 )
 from shared.events import PaymentCreated
 from shared.messaging import Publisher
@@ -96,6 +101,20 @@ async def test_paying_for_a_cancelled_order_is_a_400(
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Cannot pay for an cancelled order"}]}
     assert await intents_of(stripe_client, order.id) == []
+
+
+async def test_paying_once_the_hold_ran_out_is_a_400_even_before_the_cancellation_arrives(
+    buyer: Buyer, deps: Deps, publisher: Publisher, stripe_client: stripe.StripeClient
+) -> None:
+    lapsed = replace(order_created(buyer.id), expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    await publish(publisher, lapsed)
+    await replica(deps, lapsed.id)
+
+    response = await buyer.pay(lapsed.id)
+
+    assert response.status == 400
+    assert await response.json() == {"errors": [{"message": "Order has expired"}]}
+    assert await intents_of(stripe_client, lapsed.id) == []
 
 
 async def test_a_valid_payment_charges_the_order_price_records_it_and_announces_it(

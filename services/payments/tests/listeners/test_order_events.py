@@ -1,6 +1,7 @@
 """payments keeps a replica of orders from their events, through real RabbitMQ."""
 
 import asyncio
+from datetime import timedelta
 
 from bson import ObjectId
 
@@ -39,8 +40,16 @@ async def test_order_created_replicates_the_order_with_its_price(
 
     order = await replica(deps, event.id)
     assert order == Order(
-        id=event.id, user_id=user_id, price_cents=1050, status="created", version=0
+        id=event.id,
+        user_id=user_id,
+        price_cents=1050,
+        status="created",
+        version=0,
+        expires_at=order.expires_at,
     )
+    # BSON keeps milliseconds.
+    assert order.expires_at is not None
+    assert abs(order.expires_at - event.expires_at) < timedelta(milliseconds=1)
 
 
 async def test_order_cancelled_at_the_next_version_cancels_the_replica(

@@ -11,6 +11,7 @@ from services.payments.domain import (
     Intent,
     Order,
     OrderAlreadyPaid,
+    OrderExpired,
     Payment,
     PaymentStatus,
     Unpayable,
@@ -18,9 +19,18 @@ from services.payments.domain import (
 )
 from shared.errors import NotAuthorized
 
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
 
 def an_order(**overrides: Any) -> Order:
-    order = Order(id="o1", user_id="buyer", price_cents=2000, status="created", version=0)
+    order = Order(
+        id="o1",
+        user_id="buyer",
+        price_cents=2000,
+        status="created",
+        version=0,
+        expires_at=NOW + timedelta(minutes=15),
+    )
     return replace(order, **overrides)
 
 
@@ -37,23 +47,31 @@ def test_cancelling_makes_the_next_version() -> None:
 
 
 def test_the_buyer_may_pay_an_open_unpaid_order() -> None:
-    an_order().check_payable("buyer")
+    an_order().check_payable("buyer", NOW)
 
 
 def test_only_the_buyer_may_pay() -> None:
     with pytest.raises(NotAuthorized):
-        an_order().check_payable("someone else")
+        an_order().check_payable("someone else", NOW)
 
 
 def test_a_cancelled_order_cannot_be_paid() -> None:
     with pytest.raises(CannotPayCancelledOrder, match="Cannot pay for an cancelled order"):
-        an_order(status="cancelled").check_payable("buyer")
+        an_order(status="cancelled").check_payable("buyer", NOW)
 
 
 @pytest.mark.parametrize("overrides", [{"paid_by": "p1"}, {"status": "complete"}])
 def test_a_paid_order_cannot_be_paid_again(overrides: dict[str, Any]) -> None:
     with pytest.raises(OrderAlreadyPaid):
-        an_order(**overrides).check_payable("buyer")
+        an_order(**overrides).check_payable("buyer", NOW)
+
+
+def test_an_order_whose_hold_ran_out_cannot_be_paid_even_before_orders_cancels_it() -> None:
+    order = an_order(expires_at=NOW)
+
+    with pytest.raises(OrderExpired, match="Order has expired"):
+        order.check_payable("buyer", NOW)
+    order.check_payable("buyer", NOW - timedelta(milliseconds=1))
 
 
 def an_intent(**overrides: Any) -> Intent:
@@ -71,9 +89,6 @@ def test_money_for_an_open_unpaid_order_is_kept_and_otherwise_goes_back() -> Non
 @pytest.mark.parametrize("overrides", [{"amount_cents": 1999}, {"currency": "eur"}])
 def test_money_that_is_not_the_orders_amount_goes_back(overrides: dict[str, Any]) -> None:
     assert an_order().unpayable_because(an_intent(**overrides)) is Unpayable.AMOUNT_MISMATCH
-
-
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def a_payment() -> Payment:
