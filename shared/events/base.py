@@ -17,9 +17,18 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class Event:
-    """An immutable fact one service tells the others; ``routing_key`` names its contract."""
+    """An immutable fact one service tells the others; ``routing_key`` names its contract.
+
+    ``subject`` is the id of the thing the event is about (``subject_field`` names the
+    attribute): the events of one subject are published in the order they were written.
+    """
 
     routing_key: ClassVar[str]
+    subject_field: ClassVar[str] = "id"
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
 
 
 class ContractSchema(Schema):

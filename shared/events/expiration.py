@@ -15,6 +15,7 @@ class ExpirationComplete(Event):
     """An order's reservation time ran out."""
 
     routing_key: ClassVar[str] = "expiration.complete"
+    subject_field: ClassVar[str] = "order_id"  # news about the order, in order
 
     order_id: str
 

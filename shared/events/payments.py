@@ -15,6 +15,7 @@ class PaymentCreated(Event):
     """An order was paid; ``stripe_id`` names the Stripe object that took the money."""
 
     routing_key: ClassVar[str] = "payment.created"
+    subject_field: ClassVar[str] = "order_id"  # news about the order, in order
 
     id: str
     order_id: str

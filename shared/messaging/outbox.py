@@ -9,6 +9,12 @@ Entries are claimed with a short lease (``find_one_and_update``), so two replica
 not publish the same entry in the normal case. Publishing is at-least-once: a crash
 between the publish and the mark re-publishes the entry with the same message id,
 which consumers' inboxes drop.
+
+The events of one subject (an order, a ticket) leave in the order they were written: an
+entry waits while an older one of its subject is unpublished, whether a crashed relay
+still holds that one's lease or its publish failed. Without this, a relay that died
+holding ``order.created`` would let the ``order.cancelled`` written after it go first,
+and consumers would see an order cancelled before it existed.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ DEFAULT_LEASE_S = 30.0
 # After this many failed publishes in a row a pass ends: the broker is likely down,
 # and the next sweep will try again.
 MAX_FAILURES_PER_PASS = 3
+# Unpublished entries looked at per claim, oldest first, for one that is free to go.
+CLAIM_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,17 @@ class OutboxEntry:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _entry(doc: dict[str, Any]) -> OutboxEntry:
+    body = doc["body"]
+    return OutboxEntry(
+        message_id=doc["_id"],
+        routing_key=doc["routing_key"],
+        body=body.encode() if isinstance(body, str) else bytes(body),
+        headers=dict(doc.get("headers") or {}),
+        created_at=doc.get("created_at"),
+    )
 
 
 class Outbox:
@@ -81,6 +100,10 @@ class Outbox:
         await self._collection.create_index(
             "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_S
         )
+        await self._collection.create_index(
+            [("subject", ASCENDING), ("published_at", ASCENDING), ("created_at", ASCENDING)],
+            name="pending_by_subject",
+        )
 
     async def add(
         self,
@@ -100,6 +123,7 @@ class Outbox:
                 {
                     "_id": uuid.uuid4().hex,
                     "routing_key": event.routing_key,
+                    "subject": f"{event.routing_key.split('.')[0]}:{event.subject}",
                     "body": encode(event).decode(),
                     "headers": carried,
                     # Events of one transaction keep their order through the sort
@@ -113,25 +137,45 @@ class Outbox:
         return [doc["_id"] for doc in docs]
 
     async def claim_next(self, *, lease_s: float = DEFAULT_LEASE_S) -> OutboxEntry | None:
-        """Lease the oldest unpublished entry whose lease has run out, or None."""
+        """Lease the oldest entry that is free to go, or None.
+
+        Free to go: unpublished, its lease has run out, and no older entry of its subject
+        is still unpublished (that one goes first, once its lease runs out).
+        """
         now = _now()
         async with self._exclusive():
-            doc = await self._collection.find_one_and_update(
-                {"published_at": None, "lease_until": {"$lte": now}},
-                {"$set": {"lease_until": now + timedelta(seconds=lease_s)}},
-                sort=[("created_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
+            candidates = (
+                self._collection.find({"published_at": None, "lease_until": {"$lte": now}})
+                .sort("created_at", ASCENDING)
+                .limit(CLAIM_CANDIDATES)
             )
-        if doc is None:
-            return None
-        body = doc["body"]
-        return OutboxEntry(
-            message_id=doc["_id"],
-            routing_key=doc["routing_key"],
-            body=body.encode() if isinstance(body, str) else bytes(body),
-            headers=dict(doc.get("headers") or {}),
-            created_at=doc.get("created_at"),
+            waiting = set()  # subjects with an older entry still to go
+            async for candidate in candidates:
+                subject = candidate.get("subject")
+                if subject in waiting or await self._waits_for_older(candidate):
+                    waiting.add(subject)
+                    continue
+                doc = await self._collection.find_one_and_update(
+                    {"_id": candidate["_id"], "published_at": None, "lease_until": {"$lte": now}},
+                    {"$set": {"lease_until": now + timedelta(seconds=lease_s)}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if doc is not None:  # else another relay took it meanwhile
+                    return _entry(doc)
+        return None
+
+    async def _waits_for_older(self, doc: dict[str, Any]) -> bool:
+        if doc.get("subject") is None:  # written before entries had subjects
+            return False
+        older = await self._collection.find_one(
+            {
+                "subject": doc["subject"],
+                "published_at": None,
+                "created_at": {"$lt": doc["created_at"]},
+            },
+            projection={"_id": 1},
         )
+        return older is not None
 
     async def mark_published(self, message_id: str) -> None:
         async with self._exclusive():

@@ -12,7 +12,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from shared.errors import Conflict
-from shared.events import ExpirationComplete, TicketCreated, decode
+from shared.events import ExpirationComplete, TicketCreated, TicketUpdated, decode
 from shared.messaging import (
     AmqpSettings,
     Inbox,
@@ -322,3 +322,32 @@ async def test_two_deliveries_racing_to_claim_one_message_apply_it_once(
     [loser] = [outcome for outcome in outcomes if outcome is not True]
     assert len(winners) == 1
     assert loser is False or isinstance(loser, Conflict), loser
+
+
+async def test_an_event_waits_while_an_older_one_of_its_subject_is_held_by_a_dead_relay(
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
+) -> None:
+    received = await listen("ticket.created", "ticket.updated")
+    updated = TicketUpdated(
+        id="t1", version=1, title="Concert", price_cents=2000, user_id="u1", order_id=None
+    )
+    other = dataclasses.replace(TICKET, id="t2")
+    ids = []
+    for event in (TICKET, updated, other):  # three transactions, in this order
+        async with UnitOfWork(mongo, outbox).begin() as tx:
+            ids += await tx.emit(event)
+    created_id, updated_id, other_id = ids
+    # A relay claims t1's ticket.created, then dies before publishing it.
+    dead = await outbox.claim_next(lease_s=1.0)
+    assert dead is not None
+    assert dead.message_id == created_id
+
+    relay = OutboxRelay(outbox, publisher)
+    assert await relay.flush() == 1  # t2 goes; t1's update waits for its creation
+
+    async def all_out() -> bool:
+        await relay.flush()  # the dead relay's lease runs out after a second
+        return len(received.ids) == 3
+
+    await eventually(all_out, timeout_s=10, interval_s=0.1, what="t1's events after the lease")
+    assert received.ids == [other_id, created_id, updated_id]
