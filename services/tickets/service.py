@@ -68,10 +68,18 @@ async def list_available(*, deps: Deps) -> list[Ticket]:
 
 
 async def reserve_for_order(event: OrderCreated, message_id: str, *, deps: Deps) -> None:
-    """Lock the ticket for the new order. Replay-safe: a repeat or a re-lock is a no-op."""
+    """Lock the ticket for the new order. Replay-safe: a repeat or a re-lock is a no-op,
+    and so is an order.created that arrives after its order's cancellation."""
 
     async def work(tx: Transaction) -> None:
         if not await tx.claim(message_id):
+            return
+        if await deps.tickets.was_cancelled(event.id, session=tx.session):
+            # Handled out of order (two deliveries at once, or a retry): locking now
+            # would keep the ticket for an order that is over.
+            log.info(
+                "order %s was cancelled already; ticket %s stays free", event.id, event.ticket.id
+            )
             return
         ticket = await deps.tickets.get(event.ticket.id, session=tx.session)
         if ticket is None:
@@ -98,6 +106,7 @@ async def release_for_order(event: OrderCancelled, message_id: str, *, deps: Dep
         ticket = await deps.tickets.get(event.ticket.id, session=tx.session)
         if ticket is None:
             raise RetryLater(f"ticket {event.ticket.id} of order {event.id} is unknown")
+        await deps.tickets.remember_cancelled(event.id, session=tx.session)
         if ticket.order_id != event.id:
             # A stale cancellation must never unlock a ticket another order holds.
             log.info("order %s does not hold ticket %s; nothing to release", event.id, ticket.id)

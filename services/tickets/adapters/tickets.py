@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bson import ObjectId
 
 from services.tickets.domain import Ticket
 from shared.errors import Conflict
 from shared.mongo import Database, Document, Session
 
+# How long a cancellation is remembered: far longer than an order.created can be late
+# (an order's hold is minutes; retries and a relay's lease are seconds).
+CANCELLED_ORDERS_KEPT_S = 7 * 24 * 3600
+
 
 async def create_indexes(db: Database) -> None:
     # The listing page asks for unreserved tickets.
     await db.tickets.create_index("order_id", name="order_id")
+    await db.cancelled_orders.create_index(
+        "cancelled_at", name="forget_after", expireAfterSeconds=CANCELLED_ORDERS_KEPT_S
+    )
 
 
 def _to_doc(ticket: Ticket) -> Document:
@@ -39,6 +48,7 @@ def _from_doc(doc: Document) -> Ticket:
 class MongoTicketRepository:
     def __init__(self, db: Database) -> None:
         self._tickets = db.tickets
+        self._cancelled = db.cancelled_orders
 
     async def add(self, ticket: Ticket, *, session: Session) -> None:
         await self._tickets.insert_one(_to_doc(ticket), session=session)
@@ -66,3 +76,15 @@ class MongoTicketRepository:
         )
         if result.matched_count == 0:
             raise Conflict(f"ticket {ticket.id} changed after version {ticket.version - 1}")
+
+    async def remember_cancelled(self, order_id: str, *, session: Session) -> None:
+        """Note that ``order_id`` has ended: a late order.created of it holds nothing."""
+        await self._cancelled.update_one(
+            {"_id": order_id},
+            {"$setOnInsert": {"cancelled_at": datetime.now(UTC)}},
+            upsert=True,
+            session=session,
+        )
+
+    async def was_cancelled(self, order_id: str, *, session: Session) -> bool:
+        return await self._cancelled.find_one({"_id": order_id}, session=session) is not None

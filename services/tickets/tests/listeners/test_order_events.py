@@ -1,11 +1,15 @@
 """tickets hears orders reserve and release its tickets, through real RabbitMQ."""
 
+from collections.abc import Awaitable, Callable
+
 from services.tickets.service import Deps
 from services.tickets.tests.conftest import Client, create_ticket, order_created
 from shared.events import OrderCancelled, TicketId, TicketUpdated
 from shared.messaging import AmqpSettings
+from shared.mongo import Mongo
 from shared.testing.events import EventTap, event_publisher, payload
 from shared.testing.fixtures import Signin
+from shared.testing.poll import eventually
 
 
 async def test_order_created_sets_the_order_id_and_publishes_ticket_updated(
@@ -117,3 +121,30 @@ async def test_an_order_for_a_held_ticket_waits_for_the_previous_release(
 
     held = await events.wait_for(TicketUpdated, lambda e: e.order_id == second.id)
     assert held.version == 3
+
+
+async def test_an_order_created_handled_after_its_cancellation_leaves_the_ticket_free(
+    client: Client, signin: Signin, amqp: AmqpSettings, deps: Deps, mongo: Mongo
+) -> None:
+    ticket = await create_ticket(client, signin())
+    created = order_created(ticket["id"])
+
+    def handled(message_id: str) -> Callable[[], Awaitable[bool]]:
+        async def done() -> bool:  # the inbox holds a message once its handling committed
+            return await mongo.db.inbox.find_one({"message_id": message_id}) is not None
+
+        return done
+
+    # Out of order, as two deliveries handled at once or a retried one can be.
+    async with event_publisher(amqp) as publisher:
+        cancelled = OrderCancelled(id=created.id, version=1, ticket=TicketId(id=ticket["id"]))
+        await publisher.publish_event(cancelled, message_id="early-order-cancelled")
+        await eventually(handled("early-order-cancelled"), what="the cancellation handled")
+        await publisher.publish_event(created, message_id="late-order-created")
+    await eventually(handled("late-order-created"), what="the late order.created handled")
+
+    stored = await deps.tickets.get(ticket["id"])
+    assert stored is not None
+    assert (stored.order_id, stored.version) == (None, 0)
+    listing = await (await client.get("/api/tickets")).json()
+    assert ticket["id"] in [t["id"] for t in listing]
