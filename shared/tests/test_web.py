@@ -25,7 +25,8 @@ Client = TestClient[Any, Any]
 class ThingIn(RequestSchema):
     name = fields.String(required=True, error_messages={"required": "Name is required"})
     size = fields.Integer(
-        required=True, validate=validate.Range(min=1, error="Size must be positive")
+        required=True,
+        validate=validate.Range(min=1, max=1000, error="Size must be from 1 to 1000"),
     )
 
 
@@ -113,6 +114,39 @@ async def test_a_body_that_is_not_an_object_is_400(client: Client) -> None:
         }
 
 
+@pytest.fixture
+async def roomy(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
+    """The app with the default body limit (64 KiB): room for absurd JSON."""
+    app = base_app(HttpSettings())
+    app.add_routes(routes)
+    return await aiohttp_client(app)
+
+
+def nested(levels: int) -> bytes:
+    return b'{"name": "x", "size": 1, "extra": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+async def test_a_body_nested_deeper_than_32_levels_is_400(roomy: Client) -> None:
+    fits = await roomy.post("/things", data=nested(31))  # 32 with the body itself
+    too_deep = await roomy.post("/things", data=nested(32))
+    absurd = await roomy.post("/things", data=nested(30_000))
+
+    assert fits.status == 201
+    assert (too_deep.status, absurd.status) == (400, 400)
+    assert await too_deep.json() == {
+        "errors": [{"message": "Request body must not be nested deeper than 32 levels"}]
+    }
+
+
+async def test_a_number_too_long_for_python_is_a_400_from_the_schema(roomy: Client) -> None:
+    response = await roomy.post("/things", data=b'{"name": "x", "size": ' + b"9" * 5000 + b"}")
+
+    assert response.status == 400
+    assert await response.json() == {
+        "errors": [{"message": "Size must be from 1 to 1000", "field": "size"}]
+    }
+
+
 async def test_a_body_over_the_limit_is_413(client: Client) -> None:
     response = await client.post("/things", json={"name": "x" * 2000, "size": 1})
 
@@ -127,7 +161,7 @@ async def test_validation_errors_list_one_entry_per_field_in_order(client: Clien
     assert await response.json() == {
         "errors": [
             {"message": "Name is required", "field": "name"},
-            {"message": "Size must be positive", "field": "size"},
+            {"message": "Size must be from 1 to 1000", "field": "size"},
         ]
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -15,6 +16,11 @@ from shared.errors import BadRequest, NotFound, RequestValidationError
 from shared.idempotency import MAX_KEY_LENGTH, IdempotencyKey, fingerprint
 
 T = TypeVar("T")
+
+# Deeper than any body we take; past it a request is refused before any schema walks it.
+MAX_JSON_DEPTH = 32
+# Longer integers are read as Decimal: int() refuses more than 4300 digits with an error.
+MAX_INT_DIGITS = 100
 
 
 class RequestSchema(Schema):
@@ -30,12 +36,36 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # A number too long for int() (Python refuses beyond 4300 digits) stays a Decimal,
+        # for the schema to refuse with its own message.
+        data = json.loads(raw, parse_int=_integer)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError: malformed (JSONDecodeError); RecursionError: absurdly deep.
         raise BadRequest("Request body must be valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("Request body must be a JSON object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest(f"Request body must not be nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+def _integer(text: str) -> int | Decimal:
+    return int(text) if len(text) <= MAX_INT_DIGITS else Decimal(text)
+
+
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _problems(messages: Any, prefix: str = "") -> list[tuple[str, str | None]]:

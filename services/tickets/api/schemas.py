@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump
 
-from services.tickets.domain import MAX_PRICE_CENTS
+from services.tickets.domain import MAX_PRICE_CENTS, MIN_PRICE_CENTS
 from shared.events import Money
 from shared.events.fields import number_to_cents
 from shared.web import RequestSchema
@@ -26,8 +27,14 @@ class Title(fields.String):
         return title
 
 
+# A price given as text: digits, and at most two decimals. No sign, exponent, blank or
+# underscore: "1e-999999999" would be 0 and "1_000" would be 1000 to Python's parsers.
+PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
 class Price(fields.Field[int]):
-    """A positive amount with at most two decimals, given as a number or a numeric string."""
+    """An amount from 0.50 to 100,000.00 with at most two decimals, given as a JSON number
+    or as plain decimal text ("10.50")."""
 
     def __init__(self, positive_message: str, **kwargs: Any) -> None:
         messages: dict[str, Any] = {"required": positive_message, "null": positive_message}
@@ -36,21 +43,23 @@ class Price(fields.Field[int]):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, str):
-            try:
-                value = Decimal(value.strip())
-            except InvalidOperation:
-                raise ValidationError(self.positive_message) from None
+            if not PRICE_TEXT.fullmatch(value):
+                raise ValidationError(self.positive_message)
+            value = Decimal(value)
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise ValidationError(self.positive_message)
-        if not Decimal(str(value)).is_finite() or value <= 0:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not amount.is_finite() or amount <= 0:
             raise ValidationError(self.positive_message)
+        # Bounds first: they keep the arithmetic below on numbers of a sane size.
+        if amount > Decimal(MAX_PRICE_CENTS) / 100:
+            raise ValidationError(f"Price must be at most {MAX_PRICE_CENTS // 100}")
+        if amount < Decimal(MIN_PRICE_CENTS) / 100:
+            raise ValidationError(f"Price must be at least {MIN_PRICE_CENTS / 100:.2f}")
         try:
-            cents = number_to_cents(value)
+            return number_to_cents(amount)
         except ValueError:
             raise ValidationError("Price must have at most 2 decimals") from None
-        if cents > MAX_PRICE_CENTS:
-            raise ValidationError(f"Price must be at most {MAX_PRICE_CENTS // 100}")
-        return cents
 
 
 def _title() -> Title:
@@ -68,10 +77,9 @@ def _title() -> Title:
 # stated here.
 PRICE_DOCS = {
     "type": "number",
-    "minimum": 0,
-    "exclusiveMinimum": True,
+    "minimum": MIN_PRICE_CENTS / 100,
     "maximum": MAX_PRICE_CENTS // 100,
-    "description": 'At most two decimals; a numeric string such as "10.00" is accepted too',
+    "description": 'At most two decimals; plain decimal text such as "10.00" is accepted too',
 }
 
 

@@ -1,3 +1,4 @@
+import pytest
 from bson import ObjectId
 
 from services.tickets.tests.conftest import Client, create_ticket
@@ -99,3 +100,50 @@ async def test_creating_a_ticket_publishes_ticket_created(
         "price": 12.5,
         "userId": body["userId"],
     }
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ('"1e999999999"', "Price must be greater than 0"),
+        ("1e999999999", "Price must be greater than 0"),  # a JSON number Python reads as inf
+        ("9" * 5000, "Price must be at most 100000"),
+        ('"1e-999999999"', "Price must be greater than 0"),
+        ("1e-999999999", "Price must be greater than 0"),
+        ('"1_000"', "Price must be greater than 0"),
+        ('" 10"', "Price must be greater than 0"),
+        ('"+10"', "Price must be greater than 0"),
+        ("0.49", "Price must be at least 0.50"),
+        ('"0.49"', "Price must be at least 0.50"),
+        ("100000.01", "Price must be at most 100000"),
+        ('"10.555"', "Price must be greater than 0"),
+    ],
+)
+async def test_a_price_outside_the_rules_is_a_400_on_price(
+    client: Client, signin: Signin, mongo: Mongo, price: str, message: str
+) -> None:
+    body = f'{{"title": "concert", "price": {price}}}'
+
+    response = await client.post(
+        "/api/tickets", data=body, headers={"Content-Type": "application/json"}, cookies=signin()
+    )
+
+    assert response.status == 400
+    assert await response.json() == {"errors": [{"message": message, "field": "price"}]}
+    assert await mongo.db.tickets.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(("price", "cents"), [("0.5", 50), ('"0.50"', 50), ("100000", 10_000_000)])
+async def test_the_bounds_themselves_are_valid_prices(
+    client: Client, signin: Signin, mongo: Mongo, price: str, cents: int
+) -> None:
+    response = await client.post(
+        "/api/tickets",
+        data=f'{{"title": "concert", "price": {price}}}',
+        headers={"Content-Type": "application/json"},
+        cookies=signin(),
+    )
+
+    assert response.status == 201, await response.text()
+    [stored] = [doc async for doc in mongo.db.tickets.find()]
+    assert stored["price_cents"] == cents
