@@ -24,6 +24,9 @@ class OrderSettings:
     # have done it by then; the grace keeps us from racing it on every order).
     sweep_interval_s: float = 30.0
     sweep_grace_s: float = 60.0
+    # Orders one buyer may hold unpaid at once: one account cannot take every ticket off
+    # sale by ordering each one (and re-ordering before the holds run out).
+    max_open_per_user: int = 5
 
     @classmethod
     def from_env(cls, env: Env) -> OrderSettings:
@@ -31,6 +34,7 @@ class OrderSettings:
             expiration_s=env.int("ORDER_EXPIRATION_SECONDS", cls.expiration_s, minimum=1),
             sweep_interval_s=env.float("ORDER_SWEEP_SECONDS", cls.sweep_interval_s, minimum=0.1),
             sweep_grace_s=env.float("ORDER_SWEEP_GRACE_SECONDS", cls.sweep_grace_s, minimum=0),
+            max_open_per_user=env.int("ORDERS_MAX_OPEN_PER_USER", cls.max_open_per_user, minimum=1),
         )
 
 

@@ -30,6 +30,17 @@ class TicketAlreadyReserved(BadRequest):
     default_message = "Ticket is already reserved"
 
 
+class CannotOrderOwnTicket(BadRequest):
+    default_message = "You cannot order your own ticket"
+
+
+class TooManyOpenOrders(BadRequest):
+    def __init__(self, most: int) -> None:
+        super().__init__(
+            f"You already hold {most} open orders, the most at once: pay for or cancel one first"
+        )
+
+
 class PaidOrderCannotBeCancelled(BadRequest):
     default_message = "Cannot cancel a complete order: it has been paid for"
 
@@ -42,12 +53,22 @@ class Ticket:
     title: str
     price_cents: int
     version: int = 0
+    seller_id: str | None = None  # None only in replicas made before we kept it
 
     @classmethod
     def from_created(cls, event: TicketCreated) -> Ticket:
         return cls(
-            id=event.id, title=event.title, price_cents=event.price_cents, version=event.version
+            id=event.id,
+            title=event.title,
+            price_cents=event.price_cents,
+            version=event.version,
+            seller_id=event.user_id,
         )
+
+    def check_orderable_by(self, user_id: str) -> None:
+        """A seller cannot hold their own ticket (and so keep it off sale)."""
+        if user_id == self.seller_id:
+            raise CannotOrderOwnTicket()
 
     def follows(self, event: TicketUpdated) -> bool:
         """True if ``event`` is the very next version, the only one we may apply."""
@@ -55,7 +76,11 @@ class Ticket:
 
     def updated(self, event: TicketUpdated) -> Ticket:
         return replace(
-            self, title=event.title, price_cents=event.price_cents, version=event.version
+            self,
+            title=event.title,
+            price_cents=event.price_cents,
+            version=event.version,
+            seller_id=event.user_id,
         )
 
 

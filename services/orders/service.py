@@ -15,7 +15,14 @@ from services.orders.adapters.orders import (
     order_snapshot,
 )
 from services.orders.adapters.tickets import MongoTicketReplica
-from services.orders.domain import CANCELLED, COMPLETE, Order, Ticket, TicketAlreadyReserved
+from services.orders.domain import (
+    CANCELLED,
+    COMPLETE,
+    Order,
+    Ticket,
+    TicketAlreadyReserved,
+    TooManyOpenOrders,
+)
 from shared.errors import Conflict, NotAuthorized, NotFound
 from shared.events import TicketCreated, TicketUpdated
 from shared.idempotency import IdempotencyKey, IdempotencyStore
@@ -38,6 +45,7 @@ class Deps:
     idempotency: IdempotencyStore
     uow: UnitOfWork
     hold_s: float
+    max_open_per_user: int = 5
     clock: Callable[[], datetime] = utc_now
 
 
@@ -46,8 +54,10 @@ async def place_order(
 ) -> Order:
     """Reserve the ticket for the user until now + the hold; announce ``order.created``.
 
-    Atomic: of any number of concurrent orders for one ticket, exactly one holds it.
-    With an idempotency key, a repeat returns the first order and reserves nothing.
+    Atomic: of any number of concurrent orders for one ticket, exactly one holds it, and
+    of a buyer's concurrent orders no more than ``max_open_per_user`` are open at once.
+    A seller cannot order their own ticket. With an idempotency key, a repeat returns the
+    first order and reserves nothing.
     """
     order_id = str(ObjectId())
 
@@ -59,6 +69,10 @@ async def place_order(
         ticket = await deps.tickets.get(ticket_id, session=tx.session)
         if ticket is None:
             raise NotFound()
+        ticket.check_orderable_by(user_id)
+        await deps.orders.lock_buyer(user_id, session=tx.session)
+        if await deps.orders.count_open(user_id, session=tx.session) >= deps.max_open_per_user:
+            raise TooManyOpenOrders(deps.max_open_per_user)
         if not await deps.tickets.hold(ticket.id, order_id, session=tx.session):
             raise TicketAlreadyReserved()
         order = Order.place(

@@ -146,14 +146,17 @@ async def someone() -> AsyncIterator[PersonFactory]:
         await http.close()
 
 
-async def ticket_orders_knows(seller: Person, title: str = "concert", price: float = 20) -> Any:
+async def ticket_orders_knows(
+    seller: Person, prober: Person, title: str = "concert", price: float = 20
+) -> Any:
     """A ticket for sale that orders has heard of, so buyers can race for it at once.
 
-    The seller orders it as soon as orders knows it, then lets it go again.
+    ``prober`` (not the seller: nobody may order their own ticket) orders it as soon as
+    orders knows it, then lets it go again.
     """
     ticket = await seller.sell(title, price)
-    order = await seller.order_when_known(ticket["id"])
-    await seller.cancel(order["id"])
+    order = await prober.order_when_known(ticket["id"])
+    await prober.cancel(order["id"])
     return ticket
 
 

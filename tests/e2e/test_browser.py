@@ -88,8 +88,8 @@ async def test_an_unpaid_order_shows_order_expired_when_its_hold_runs_out(
     short_hold_stack: Stack, someone: PersonFactory, phone: Page, screenshots: Screenshots
 ) -> None:
     page, shots = phone, screenshots
-    seller = await someone(short_hold_stack)
-    ticket = await ticket_orders_knows(seller, f"Short hold {uuid.uuid4().hex[:6]}", 9)
+    seller, prober = await someone(short_hold_stack), await someone(short_hold_stack)
+    ticket = await ticket_orders_knows(seller, prober, f"Short hold {uuid.uuid4().hex[:6]}", 9)
     await page.goto(short_hold_stack.url)
     await sign_up(page, shots, "buyer")
     await page.goto(f"{short_hold_stack.url}/tickets/{ticket['id']}")

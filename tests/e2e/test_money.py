@@ -17,7 +17,7 @@ import stripe
 from shared.testing.money import at_stripe, money_violations
 from shared.testing.poll import eventually
 from shared.testing.stack import Stack
-from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory, ticket_orders_knows
+from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
 
 RACES = 6  # orders raced at once: enough for both sides to win some
 SETTLE_TIMEOUT_S = SHORT_HOLD_S + 20
@@ -88,7 +88,7 @@ async def assert_money_is_right(
 
 async def an_order(seller: Person, buyer: Person) -> Any:
     """The buyer's fresh order for the seller's new ticket, known to payments."""
-    ticket = await ticket_orders_knows(seller)
+    ticket = await seller.sell()
     order = await buyer.order_when_known(ticket["id"])
     await payments_know(buyer, order["id"])
     return order

@@ -31,7 +31,7 @@ async def test_two_buyers_racing_for_one_ticket_get_one_order(
     stack: Stack, someone: PersonFactory
 ) -> None:
     seller, first, second = await someone(stack), await someone(stack), await someone(stack)
-    ticket = await ticket_orders_knows(seller)
+    ticket = await ticket_orders_knows(seller, prober=first)
 
     responses = await asyncio.gather(first.order(ticket["id"]), second.order(ticket["id"]))
 

@@ -61,6 +61,7 @@ def order_from_snapshot(doc: Document) -> Order:
 class MongoOrderRepository:
     def __init__(self, db: Database, tickets: MongoTicketReplica) -> None:
         self._orders = db.orders
+        self._buyers = db.buyers
         self._tickets = tickets
 
     async def add(self, order: Order, *, session: Session) -> None:
@@ -82,6 +83,22 @@ class MongoOrderRepository:
         docs = [doc async for doc in self._orders.find({"user_id": user_id}).sort("_id", 1)]
         tickets = await self._tickets.by_ids(doc["ticket_id"] for doc in docs)
         return [_from_doc(doc, tickets[doc["ticket_id"]]) for doc in docs]
+
+    async def count_open(self, user_id: str, *, session: Session) -> int:
+        """How many of the user's orders hold a ticket unpaid (status ``created``)."""
+        return await self._orders.count_documents(
+            {"user_id": user_id, "status": CREATED}, session=session
+        )
+
+    async def lock_buyer(self, user_id: str, *, session: Session) -> None:
+        """Write the buyer's own document in this transaction.
+
+        Two concurrent orders of one buyer then conflict (one re-runs), so the count each
+        takes of the buyer's open orders cannot be stale when it decides.
+        """
+        await self._buyers.update_one(
+            {"_id": user_id}, {"$inc": {"orders_placed": 1}}, upsert=True, session=session
+        )
 
     async def overdue_ids(self, before: datetime, *, limit: int) -> list[str]:
         """Ids of `created` orders that expired before ``before``, the most overdue first."""

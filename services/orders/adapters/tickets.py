@@ -21,6 +21,7 @@ def ticket_from_doc(doc: Document) -> Ticket:
         title=doc["title"],
         price_cents=doc["price_cents"],
         version=doc["version"],
+        seller_id=doc.get("seller_id"),
     )
 
 
@@ -42,6 +43,7 @@ class MongoTicketReplica:
                     "title": ticket.title,
                     "price_cents": ticket.price_cents,
                     "version": ticket.version,
+                    "seller_id": ticket.seller_id,
                     "held_by": None,
                 }
             },
@@ -71,6 +73,7 @@ class MongoTicketReplica:
                     "title": ticket.title,
                     "price_cents": ticket.price_cents,
                     "version": ticket.version,
+                    "seller_id": ticket.seller_id,
                 }
             },
             session=session,

@@ -43,6 +43,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             idempotency=idempotency.IdempotencyStore(backends.mongo.db),
             uow=backends.uow,
             hold_s=settings.orders.expiration_s,
+            max_open_per_user=settings.orders.max_open_per_user,
         )
         await backends.messaging.start_consuming(subscriptions(deps))
         # The safety net for a lost expiration job: without it a ticket could stay held.

@@ -66,19 +66,23 @@ def deps(client: Client) -> Deps:
     return deps
 
 
-def ticket_created(title: str = "concert", price_cents: int = 2000) -> TicketCreated:
+def ticket_created(
+    title: str = "concert", price_cents: int = 2000, seller_id: str | None = None
+) -> TicketCreated:
     return TicketCreated(
         id=str(ObjectId()),
         version=0,
         title=title,
         price_cents=price_cents,
-        user_id=str(ObjectId()),
+        user_id=seller_id or str(ObjectId()),
     )
 
 
-async def replicate_ticket(deps: Deps, title: str = "concert", price_cents: int = 2000) -> str:
+async def replicate_ticket(
+    deps: Deps, title: str = "concert", price_cents: int = 2000, seller_id: str | None = None
+) -> str:
     """A ticket in the replica, as if ``ticket.created`` had arrived; its id."""
-    event = ticket_created(title, price_cents)
+    event = ticket_created(title, price_cents, seller_id)
     await service.add_ticket(event, deps=deps)
     return event.id
 

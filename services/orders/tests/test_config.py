@@ -42,3 +42,10 @@ def test_a_bad_value_stops_the_service_with_a_clear_message(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         OrderSettings.from_env(Env({name: value}))
+
+
+def test_a_buyer_may_hold_five_open_orders_unless_told_otherwise() -> None:
+    assert OrderSettings.from_env(Env({})).max_open_per_user == 5
+    assert OrderSettings.from_env(Env({"ORDERS_MAX_OPEN_PER_USER": "2"})).max_open_per_user == 2
+    with pytest.raises(ConfigError, match="ORDERS_MAX_OPEN_PER_USER must be at least 1"):
+        OrderSettings.from_env(Env({"ORDERS_MAX_OPEN_PER_USER": "0"}))

@@ -232,3 +232,58 @@ async def test_an_empty_or_overlong_idempotency_key_is_rejected(
     assert body["errors"][0]["field"] == "Idempotency-Key"
     # The refused request reserved nothing.
     assert (await place_order(client, signin(), ticket_id))["status"] == "created"
+
+
+async def test_a_seller_cannot_order_their_own_ticket(
+    client: Client, signin: Signin, deps: Deps
+) -> None:
+    seller = str(ObjectId())
+    ticket_id = await replicate_ticket(deps, seller_id=seller)
+
+    response = await client.post(
+        "/api/orders", json={"ticketId": ticket_id}, cookies=signin(seller)
+    )
+
+    assert response.status == 400
+    assert await response.json() == {"errors": [{"message": "You cannot order your own ticket"}]}
+    assert (await deps.tickets.get(ticket_id)) is not None
+    assert await deps.orders.of_user(seller) == []
+
+
+TOO_MANY = "You already hold 5 open orders, the most at once: pay for or cancel one first"
+
+
+async def test_a_buyer_holds_at_most_five_open_orders_and_may_order_again_after_a_cancel(
+    client: Client, signin: Signin, deps: Deps
+) -> None:
+    buyer = signin()
+    orders = [await place_order(client, buyer, await replicate_ticket(deps)) for _ in range(5)]
+    sixth_ticket = await replicate_ticket(deps)
+
+    refused = await client.post("/api/orders", json={"ticketId": sixth_ticket}, cookies=buyer)
+    await client.delete(f"/api/orders/{orders[0]['id']}", cookies=buyer)
+    again = await client.post("/api/orders", json={"ticketId": sixth_ticket}, cookies=buyer)
+
+    assert refused.status == 400
+    assert await refused.json() == {"errors": [{"message": TOO_MANY}]}
+    assert again.status == 201
+
+
+async def test_concurrent_orders_of_one_buyer_never_open_more_than_five(
+    client: Client, signin: Signin, deps: Deps
+) -> None:
+    buyer_id = str(ObjectId())
+    tickets = [await replicate_ticket(deps) for _ in range(8)]
+
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/orders", json={"ticketId": t}, cookies=signin(buyer_id))
+            for t in tickets
+        )
+    )
+
+    assert sorted(r.status for r in responses) == [201] * 5 + [400] * 3
+    for refused in (r for r in responses if r.status == 400):
+        assert await refused.json() == {"errors": [{"message": TOO_MANY}]}
+    open_orders = [o for o in await deps.orders.of_user(buyer_id) if o.status == "created"]
+    assert len(open_orders) == 5

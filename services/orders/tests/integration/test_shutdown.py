@@ -65,6 +65,7 @@ def orders_process(
         HOST="127.0.0.1",
         PORT=str(port),
         SHUTDOWN_TIMEOUT_SECONDS="20",
+        ORDERS_MAX_OPEN_PER_USER=str(BURST),  # one buyer places the whole burst
     )
     with running("services.orders", env) as process:
         wait_for(port)

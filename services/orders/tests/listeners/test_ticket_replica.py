@@ -35,7 +35,9 @@ async def test_creates_and_saves_a_ticket(client: Client, deps: Deps, amqp: Amqp
         await publisher.publish_event(event)
 
     ticket = await eventually(lambda: deps.tickets.get(event.id), what="the replica")
-    assert ticket == Ticket(id=event.id, title="concert", price_cents=1050, version=0)
+    assert ticket == Ticket(
+        id=event.id, title="concert", price_cents=1050, version=0, seller_id=event.user_id
+    )
 
 
 async def test_finds_updates_and_saves_a_ticket(
@@ -99,7 +101,7 @@ async def test_duplicates_and_stale_versions_change_nothing(
 
     await eventually(lambda: deps.tickets.get(marker.id), what="the marker")
     assert await deps.tickets.get(created.id) == Ticket(
-        id=created.id, title=created.title, price_cents=1500, version=2
+        id=created.id, title=created.title, price_cents=1500, version=2, seller_id=created.user_id
     )
 
 
