@@ -7,6 +7,7 @@ import re
 from bson import ObjectId
 
 from services.client.tests.conftest import Client, Cookies, Platform, page, purchase
+from shared.testing.fixtures import Signin
 
 
 async def test_the_sell_form_asks_for_title_and_price(client: Client, seller: Cookies) -> None:
@@ -79,10 +80,10 @@ async def test_purchasing_places_an_order_and_goes_to_its_page(
 
 
 async def test_purchasing_a_reserved_ticket_says_it_is_already_reserved(
-    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies, signin: Signin
 ) -> None:
     ticket = await platform.sell(seller)
-    await platform.place_order(seller, ticket["id"])  # someone else holds it now
+    await platform.place_order(signin(), ticket["id"])  # someone else holds it now
 
     response = await purchase(client, buyer, ticket["id"])
 
