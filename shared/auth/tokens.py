@@ -1,4 +1,5 @@
-"""Signing and verifying EdDSA (Ed25519) JWTs with claims ``id``, ``email``, ``iat``, ``exp``.
+"""Signing and verifying EdDSA (Ed25519) JWTs with claims ``id``, ``email``, ``iat``, ``exp``,
+``iss`` and ``aud``.
 
 Only auth holds the private key; every other service verifies with the public key, so a
 leaked service config cannot mint tokens (the original shared one HS256 secret).
@@ -15,6 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 ALGORITHM = "EdDSA"
+# Who mints our tokens and whom they are for: a token Ed25519-signed for another purpose
+# (another system sharing the key pair, a future token kind) is not a session here.
+ISSUER = "ticketing-auth"
+AUDIENCE = "ticketing"
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,20 @@ class TokenSigner:
 
     def sign(self, user_id: str, email: str, *, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)
-        payload = {"id": user_id, "email": email, "iat": issued, "exp": issued + self._ttl_s}
+        payload = {
+            "id": user_id,
+            "email": email,
+            "iat": issued,
+            "exp": issued + self._ttl_s,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        }
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
 
 class TokenVerifier:
-    """Checks a token's signature, algorithm and expiry; anything wrong gives None."""
+    """Checks a token's signature, algorithm, expiry, issuer and audience; anything wrong
+    gives None."""
 
     def __init__(self, public_key_pem: str, *, leeway_s: int = 5) -> None:
         self._key = _load_public(public_key_pem)
@@ -70,7 +83,9 @@ class TokenVerifier:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
-                options={"require": ["id", "email", "iat", "exp"]},
+                options={"require": ["id", "email", "iat", "exp", "iss", "aud"]},
+                issuer=ISSUER,
+                audience=AUDIENCE,
                 leeway=self._leeway_s,
             )
         except jwt.PyJWTError:

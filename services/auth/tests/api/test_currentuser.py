@@ -90,3 +90,25 @@ async def test_currentuser_is_null_for_a_garbage_cookie(client: Client) -> None:
 
     assert response.status == 200
     assert (await response.json())["currentUser"] is None
+
+
+def signed(private_pem: str, **claims: object) -> str:
+    """A token with exactly ``claims``, properly signed with auth's key."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+
+async def test_currentuser_is_null_for_a_token_of_another_issuer_or_audience(
+    client: Client, jwt_keys: tuple[str, str]
+) -> None:
+    now = int(time.time())
+    good = {"id": "a" * 24, "email": "t@t.io", "iat": now, "exp": now + 60}
+    right = {"iss": "ticketing-auth", "aud": "ticketing"}
+
+    assert await current(client, signed(jwt_keys[0], **good, **right)) is not None
+    for claims in (
+        good,  # no iss, no aud: a token minted before they existed, or elsewhere
+        {**good, **right, "iss": "someone-else"},
+        {**good, **right, "aud": "another-system"},
+    ):
+        assert await current(client, signed(jwt_keys[0], **claims)) is None, claims
