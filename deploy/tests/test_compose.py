@@ -339,6 +339,8 @@ def test_nginx_uses_the_shared_template_with_every_upstream_set(compose: dict[st
         "ORDERS_UPSTREAM": "orders:3000",
         "PAYMENTS_UPSTREAM": "payments:3000",
         "CLIENT_UPSTREAM": "client:3000",
+        "GATEWAY_AUTH_RATE": "${GATEWAY_AUTH_RATE:-5}",
+        "GATEWAY_AUTH_BURST": "${GATEWAY_AUTH_BURST:-10}",
     }
     assert "http://127.0.0.1:80/healthz" in nginx["healthcheck"]["test"]
 

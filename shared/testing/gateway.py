@@ -14,6 +14,9 @@ from shared.testing.infra import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "ticketing.conf.template"
 UPSTREAM_NAMES = ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT")
+# The brake on sign-in and sign-up, per client address (GATEWAY_AUTH_RATE, _BURST).
+DEFAULT_AUTH_RATE_PER_S = 5
+DEFAULT_AUTH_BURST = 10
 
 MAIN_CONF = """\
 worker_processes 1;
@@ -63,6 +66,8 @@ class Gateway:
     root: Path
     listen: str
     upstreams: dict[str, str]
+    auth_rate_per_s: int = DEFAULT_AUTH_RATE_PER_S
+    auth_burst: int = DEFAULT_AUTH_BURST
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def write_config(self) -> Path:
@@ -72,6 +77,8 @@ class Gateway:
         (self.root / "tmp").chmod(0o1777)
         values = {f"{name}_UPSTREAM": self.upstreams[name] for name in UPSTREAM_NAMES}
         values["GATEWAY_LISTEN"] = self.listen
+        values["GATEWAY_AUTH_RATE"] = str(self.auth_rate_per_s)
+        values["GATEWAY_AUTH_BURST"] = str(self.auth_burst)
         (self.root / "ticketing.conf").write_text(render(TEMPLATE.read_text(), values))
         conf = self.root / "nginx.conf"
         conf.write_text(MAIN_CONF.format(root=self.root))

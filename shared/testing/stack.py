@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.testing.gateway import UPSTREAM_NAMES, Gateway, find_nginx
+from shared.config import ConfigError, Env
+from shared.testing.gateway import (
+    DEFAULT_AUTH_BURST,
+    DEFAULT_AUTH_RATE_PER_S,
+    UPSTREAM_NAMES,
+    Gateway,
+    find_nginx,
+)
 from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
 from shared.testing.keys import generate_keypair
 from shared.testing.services import responds
@@ -290,6 +297,7 @@ class Stack:
         # Port 9 (discard): an upstream whose service is not here answers 502.
         upstreams = dict.fromkeys(UPSTREAM_NAMES, "127.0.0.1:9")
         self.running = self.processes()
+        self._auth_brake()  # a bad setting stops us before anything starts
         self._refuse_taken_ports()
         for process in self.running:
             self.launch(process)
@@ -299,10 +307,24 @@ class Stack:
         for process in self.running:
             wait_until(partial(self._ready, process), f"{process.module} {process.probe}")
         self.gateway = Gateway(
-            RUN_DIR / f"nginx-{self.gateway_port}", f"127.0.0.1:{self.gateway_port}", upstreams
+            RUN_DIR / f"nginx-{self.gateway_port}",
+            f"127.0.0.1:{self.gateway_port}",
+            upstreams,
+            *self._auth_brake(),
         )
         self.gateway.start(self.url)
         self.supervisor.run_in_background()
+
+    def _auth_brake(self) -> tuple[int, int]:
+        """The gateway's limit on sign-in and sign-up: (per second, burst)."""
+        env = Env(self.child_env)
+        try:
+            return (
+                env.int("GATEWAY_AUTH_RATE", DEFAULT_AUTH_RATE_PER_S, minimum=1),
+                env.int("GATEWAY_AUTH_BURST", DEFAULT_AUTH_BURST, minimum=0),
+            )
+        except ConfigError as exc:
+            raise SystemExit(f"[stack] {exc}") from None
 
     def _refuse_taken_ports(self) -> None:
         # Another stack on our ports (a second test session, say) would answer our readiness
