@@ -53,12 +53,16 @@ class Unpayable(Enum):
     CANCELLED = "order_cancelled"
     ALREADY_PAID = "already_paid"
     AMOUNT_MISMATCH = "amount_mismatch"
+    # Stripe's event names an order we still have not heard of long after: no such order
+    # can ever be paid (orders completes only what we announce), so the money goes back.
+    UNKNOWN_ORDER = "unknown_order"
 
     def error(self) -> BadRequest:
         errors = {
             Unpayable.CANCELLED: CannotPayCancelledOrder,
             Unpayable.ALREADY_PAID: OrderAlreadyPaid,
             Unpayable.AMOUNT_MISMATCH: AmountMismatch,
+            Unpayable.UNKNOWN_ORDER: CannotPayCancelledOrder,
         }
         return errors[self]()
 
@@ -162,6 +166,10 @@ class StripeEvent:
     id: str
     type: str
     intent: Intent | None
+    created_at: datetime | None = None  # when Stripe made the event
+
+    def older_than(self, age: timedelta, now: datetime) -> bool:
+        return self.created_at is not None and now - self.created_at > age
 
 
 class PaymentStatus(Enum):

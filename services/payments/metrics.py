@@ -10,3 +10,9 @@ STRIPE_CALLS = Counter(
     "method), unavailable (Stripe down or rate-limiting), error.",
     ["operation", "outcome"],
 )
+
+UNMATCHED_WEBHOOKS = Counter(
+    "stripe_webhooks_unmatched",
+    "Stripe payment events acknowledged for an order still unknown long after the event "
+    "(UNMATCHED_WEBHOOK_AFTER); their money is refunded.",
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bson import ObjectId
@@ -32,6 +32,7 @@ from services.payments.domain import (
     Unpayable,
     VersionStep,
 )
+from services.payments.metrics import UNMATCHED_WEBHOOKS
 from shared.errors import NotAuthorized, NotFound, ServiceUnavailable
 from shared.events import OrderCancelled, OrderCreated
 from shared.idempotency import IdempotencyKey, IdempotencyStore
@@ -43,6 +44,9 @@ INTENT_SUCCEEDED = "payment_intent.succeeded"
 INTENT_FAILED = "payment_intent.payment_failed"
 # Refunds retried per sweep round; the next round takes the rest.
 REFUND_BATCH = 100
+# How long a webhook for an order we have not heard of is answered 503 (so Stripe sends it
+# again, as the order's events may be late); after that it is acknowledged and refunded.
+UNMATCHED_WEBHOOK_AFTER = timedelta(hours=1)
 
 
 def utc_now() -> datetime:
@@ -169,7 +173,7 @@ async def handle_stripe_event(event: StripeEvent, *, deps: Deps) -> None:
     if intent is None or intent.order_id is None:
         log.info("stripe event %s (%s) is not about our payments", event.id, event.type)
     elif event.type == INTENT_SUCCEEDED and intent.succeeded:
-        await settle_intent(intent, deps=deps, stripe_event_id=event.id)
+        await settle_intent(intent, deps=deps, event=event)
     elif event.type == INTENT_FAILED:
         # Nothing to record: the buyer got the decline (402) and may pay again.
         log.info("order %s: payment intent %s failed", intent.order_id, intent.id)
@@ -179,7 +183,7 @@ async def settle_intent(
     intent: Intent,
     *,
     deps: Deps,
-    stripe_event_id: str | None = None,
+    event: StripeEvent | None = None,
     idempotency: IdempotencyKey | None = None,
 ) -> Payment | None:
     """Record what a succeeded PaymentIntent took, once per intent.
@@ -188,11 +192,11 @@ async def settle_intent(
     ``paid_by`` and ``payment.created`` commit together. Any other order gets it back:
     the payment is recorded ``refunding`` with its reason (no event, so the ticket stays
     with whoever holds it now), then refunded. Replay-safe: a recorded intent returns
-    its record. With ``stripe_event_id`` the webhook event is claimed in the same
+    its record. With ``event`` (a webhook's) the event is claimed in the same
     transaction; None means it was handled before. A kept payment is remembered under
     ``idempotency`` in the same transaction, too.
     """
-    payment = await deps.uow.run(lambda tx: _settle(tx, intent, stripe_event_id, idempotency, deps))
+    payment = await deps.uow.run(lambda tx: _settle(tx, intent, event, idempotency, deps))
     if payment is not None and payment.status is PaymentStatus.REFUNDING:
         payment = await give_back(payment, deps=deps)
     return payment
@@ -245,34 +249,44 @@ async def _recall(tx: Transaction, key: IdempotencyKey, deps: Deps) -> Payment |
 async def _settle(
     tx: Transaction,
     intent: Intent,
-    stripe_event_id: str | None,
+    event: StripeEvent | None,
     idempotency: IdempotencyKey | None,
     deps: Deps,
 ) -> Payment | None:
-    if stripe_event_id is not None and not await tx.claim(f"stripe:{stripe_event_id}"):
+    if event is not None and not await tx.claim(f"stripe:{event.id}"):
         return None
     if idempotency is not None and (earlier := await _recall(tx, idempotency, deps)):
         return earlier
     # A racing request (or the webhook) may have recorded this intent already.
     payment = await deps.payments.for_intent(intent.id, session=tx.session)
     if payment is None:
-        payment = await _record(tx, intent, deps)
+        payment = await _record(tx, intent, event, deps)
     if idempotency is not None and payment.kept:
         await deps.idempotency.remember(idempotency, payment_snapshot(payment), session=tx.session)
     return payment
 
 
-async def _record(tx: Transaction, intent: Intent, deps: Deps) -> Payment:
+async def _record(
+    tx: Transaction, intent: Intent, event: StripeEvent | None, deps: Deps
+) -> Payment:
     assert intent.order_id is not None
-    order = await deps.orders.get(intent.order_id, session=tx.session)
-    if order is None:
-        raise OrderNotReplicatedYet()
     payment = Payment(
         id=str(ObjectId()),
-        order_id=order.id,
+        order_id=intent.order_id,
         stripe_id=intent.id,
         amount_cents=intent.amount_cents,
     )
+    order = await deps.orders.get(intent.order_id, session=tx.session)
+    if order is None:
+        if event is None or not event.older_than(UNMATCHED_WEBHOOK_AFTER, deps.clock()):
+            raise OrderNotReplicatedYet()
+        payment = payment.to_refund(Unpayable.UNKNOWN_ORDER, deps.clock())
+        await deps.payments.add(payment, session=tx.session)
+        UNMATCHED_WEBHOOKS.inc()
+        log.warning(
+            "stripe event %s: order %s unknown; refunding %s", event.id, payment.order_id, intent.id
+        )
+        return payment
     reason = order.unpayable_because(intent)
     if reason is not None:
         payment = payment.to_refund(reason, deps.clock())

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -177,7 +178,15 @@ class StripeGateway:
             event = json.loads(payload)
             data = event["data"]["object"]
             intent = _intent(data) if data.get("object") == "payment_intent" else None
-            return StripeEvent(id=event["id"], type=event["type"], intent=intent)
+            created = event.get("created")
+            return StripeEvent(
+                id=event["id"],
+                type=event["type"],
+                intent=intent,
+                created_at=datetime.fromtimestamp(created, UTC)
+                if isinstance(created, int)
+                else None,
+            )
         except (
             stripe.SignatureVerificationError,
             ValueError,

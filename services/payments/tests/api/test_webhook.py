@@ -1,10 +1,12 @@
 """POST /api/payments/webhook: signed Stripe events, handled once; late money goes back."""
 
+import time
 from typing import Any
 
 import pytest
 import stripe
 from bson import ObjectId
+from prometheus_client import REGISTRY
 
 from services.payments.tests.conftest import (
     Buyer,
@@ -206,3 +208,25 @@ async def test_events_about_other_things_are_acknowledged_and_ignored(client: Cl
     event = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
 
     assert await deliver(client, event) == 200
+
+
+def unmatched_webhooks() -> float:
+    return REGISTRY.get_sample_value("stripe_webhooks_unmatched_total") or 0.0
+
+
+async def test_a_webhook_for_an_order_still_unknown_an_hour_on_is_acknowledged_and_refunded(
+    client: Client, mongo: Mongo, stripe_client: stripe.StripeClient
+) -> None:
+    order_id = str(ObjectId())
+    intent = await charge_at_stripe(stripe_client, order_id, amount=1200)
+    recent = {**intent_succeeded(intent), "created": int(time.time()) - 60}
+    stale = {**intent_succeeded(intent), "created": int(time.time()) - 3601}
+    before = unmatched_webhooks()
+
+    assert await deliver(client, recent) == 503  # the order's events may yet come
+    assert await deliver(client, stale) == 200
+
+    [record] = await payment_docs(mongo, order_id)
+    assert (record["status"], record["refund_reason"]) == ("refunded", "unknown_order")
+    assert [r.amount for r in await refunds_of(stripe_client, intent.id)] == [1200]
+    assert unmatched_webhooks() == before + 1
