@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,6 +19,17 @@ from shared.messaging import RetryLater
 EXPIRE_ORDER = "expire_order"
 # No Redis command we send should take long; without a bound a hung server hangs the caller.
 SOCKET_TIMEOUT_S = 5.0
+
+
+def dump_job(data: dict[str, Any]) -> bytes:
+    """Jobs and results as JSON, not arq's default pickle: whoever can write to Redis
+    could otherwise make the worker run code of their choosing when it loads a job."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def load_job(raw: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw)
+    return data
 
 
 def expiry_job_id(order_id: str) -> str:
@@ -42,6 +55,8 @@ async def open_redis(settings: RedisSettings) -> AsyncIterator[ArqRedis]:
         ssl=arq.ssl,
         socket_connect_timeout=arq.conn_timeout,
         socket_timeout=SOCKET_TIMEOUT_S,
+        job_serializer=dump_job,
+        job_deserializer=load_job,
     )
     try:
         yield redis

@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 from arq.worker import Function, Retry, Worker, func
 
 from services.expiration import service
-from services.expiration.adapters.jobs import EXPIRE_ORDER
+from services.expiration.adapters.jobs import EXPIRE_ORDER, dump_job, load_job
 from services.expiration.config import ExpirySettings
 from shared.messaging import PublishFailed
 
@@ -57,4 +57,6 @@ def build_worker(redis: ArqRedis, deps: service.WorkerDeps, settings: ExpirySett
         job_timeout=settings.job_timeout_s,
         keep_result=settings.keep_result_s,
         max_tries=settings.max_tries,
+        job_serializer=dump_job,
+        job_deserializer=load_job,
     )

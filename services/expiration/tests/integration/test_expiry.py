@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from arq.connections import ArqRedis
-from arq.constants import retry_key_prefix
+from arq.constants import job_key_prefix, retry_key_prefix
 from prometheus_client import REGISTRY
 
 from services.expiration.adapters.jobs import expiry_job_id
@@ -162,3 +163,17 @@ async def test_jobs_and_their_lateness_show_on_metrics(
     assert sample("expiration_lateness_seconds_count") == observed + 1
     text = await (await worker.get("/metrics")).text()
     assert "expiration_lateness_seconds_bucket" in text
+
+
+async def test_jobs_are_stored_as_json_not_pickle(
+    listener: Client, events: EventTap, publisher: Publisher, redis: ArqRedis
+) -> None:
+    order = order_created(expires_in_s=60)
+
+    await publisher.publish_event(order)
+
+    key = job_key_prefix + expiry_job_id(order.id)
+    raw = await eventually(lambda: redis.get(key), what="the expiry job in Redis")
+    job = json.loads(raw)  # pickle would not parse; and loading pickle could run code
+    expires_at_ms = round(order.expires_at.timestamp() * 1000)
+    assert (job["f"], job["a"]) == ("expire_order", [order.id, expires_at_ms])
