@@ -134,7 +134,11 @@ async def test_an_expiry_the_broker_does_not_confirm_is_retried_until_it_does(
         await publisher.publish_event(order)
         await eventually(lambda: tried(redis, order.id, times=3))
     async with tap_events(amqp, ExpirationComplete.routing_key) as events:
-        expired = await events.wait_for(ExpirationComplete, lambda e: e.order_id == order.id)
+        # A try in flight when the full queue goes may never hear its confirm: it waits
+        # out the publisher's timeout (10 s) before the next try, so allow for that.
+        expired = await events.wait_for(
+            ExpirationComplete, lambda e: e.order_id == order.id, timeout_s=30
+        )
 
     assert expired == ExpirationComplete(order_id=order.id)
 
