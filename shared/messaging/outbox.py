@@ -144,12 +144,16 @@ class Outbox:
         """
         now = _now()
         async with self._exclusive():
+            # Only what the choice needs: the winner's body comes with its claim below.
             candidates = (
-                self._collection.find({"published_at": None, "lease_until": {"$lte": now}})
+                self._collection.find(
+                    {"published_at": None, "lease_until": {"$lte": now}},
+                    projection={"subject": 1, "created_at": 1},
+                )
                 .sort("created_at", ASCENDING)
                 .limit(CLAIM_CANDIDATES)
             )
-            waiting = set()  # subjects with an older entry still to go
+            waiting: set[str | None] = set()  # subjects with an older entry still to go
             async for candidate in candidates:
                 subject = candidate.get("subject")
                 if subject in waiting or await self._waits_for_older(candidate):

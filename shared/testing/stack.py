@@ -297,7 +297,7 @@ class Stack:
         # Port 9 (discard): an upstream whose service is not here answers 502.
         upstreams = dict.fromkeys(UPSTREAM_NAMES, "127.0.0.1:9")
         self.running = self.processes()
-        self._auth_brake()  # a bad setting stops us before anything starts
+        brake = self._auth_brake()  # read first: a bad setting stops us before anything starts
         self._refuse_taken_ports()
         for process in self.running:
             self.launch(process)
@@ -310,7 +310,7 @@ class Stack:
             RUN_DIR / f"nginx-{self.gateway_port}",
             f"127.0.0.1:{self.gateway_port}",
             upstreams,
-            *self._auth_brake(),
+            *brake,
         )
         self.gateway.start(self.url)
         self.supervisor.run_in_background()
