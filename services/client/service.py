@@ -12,7 +12,7 @@ from services.client.adapters.api import (
     Rejected,
     SignInRequired,
 )
-from services.client.domain import COMPLETE, Order, Payment, PaymentRecord
+from services.client.domain import CANCELLED, COMPLETE, Order, Payment, PaymentRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,11 @@ async def pay_for_order(
 
 
 async def payments_shown(api: ApiClient, order: Order) -> list[PaymentRecord] | None:
-    """The order's payments for its page; None when payments does not answer, so the
-    rest of the page still shows."""
+    """The order's payments for its page, once the order is complete or cancelled (an open
+    one shows its pay form instead; no call to payments for it). None when payments does
+    not answer, so the rest of the page still shows."""
+    if order.status not in (COMPLETE, CANCELLED):
+        return None
     try:
         return await api.payments_of(order.id)
     except ApiUnavailable as exc:

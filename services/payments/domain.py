@@ -62,6 +62,7 @@ class Unpayable(Enum):
             Unpayable.CANCELLED: CannotPayCancelledOrder,
             Unpayable.ALREADY_PAID: OrderAlreadyPaid,
             Unpayable.AMOUNT_MISMATCH: AmountMismatch,
+            # Only a webhook records this reason; a buyer paying has a known order.
             Unpayable.UNKNOWN_ORDER: CannotPayCancelledOrder,
         }
         return errors[self]()
