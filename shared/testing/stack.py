@@ -184,6 +184,11 @@ def dev_jwt_keys() -> tuple[str, str]:
     return private_path.read_text(), public_path.read_text()
 
 
+def state_path(gateway_port: int) -> Path:
+    """Where the stack behind ``gateway_port`` describes itself (README: the state file)."""
+    return RUN_DIR / f"stack-{gateway_port}.json"
+
+
 @dataclass
 class Stack:
     """Everything ``make up`` runs. ``port_offset`` moves every port (two stacks side by
@@ -212,7 +217,7 @@ class Stack:
 
     @property
     def state_path(self) -> Path:
-        return RUN_DIR / f"stack-{self.gateway_port}.json"
+        return state_path(self.gateway_port)
 
     def pid(self, name: str) -> int | None:
         """The process's id now; None while it waits to be restarted (or is not here)."""

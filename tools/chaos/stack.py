@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from shared.testing.fixtures import new_namespace
 from shared.testing.infra import DEFAULT_AMQP_URL, purge_namespaces
 from shared.testing.services import free_port
-from shared.testing.stack import PROCESSES, RUN_DIR, answers, is_local, running_stack
+from shared.testing.stack import PROCESSES, answers, is_local, running_stack, state_path
 from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
 
 EMULATOR = "stripe_emulator"
@@ -87,10 +87,6 @@ class StackState:
     def emulator_url(self) -> str | None:
         emulator = self.processes.get(EMULATOR)
         return f"http://127.0.0.1:{emulator.port}" if emulator else None
-
-
-def state_path(gateway_port: int) -> Path:
-    return RUN_DIR / f"stack-{gateway_port}.json"
 
 
 def read_state(path: Path) -> StackState | None:
