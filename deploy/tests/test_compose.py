@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ HEALTH_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 CONTRACT_VARIABLES = {
     "PORT", "HOST", "LOG_FORMAT", "LOG_LEVEL", "MONGO_URL", "AMQP_URL", "REDIS_URL",
     "JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "COOKIE_SECURE", "ORDER_EXPIRATION_SECONDS",
-    "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_MODE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+    "STRIPE_PUBLISHABLE_KEY",
     "API_BASE_URL", "AUTH_API_URL", "TICKETS_API_URL", "ORDERS_API_URL", "PAYMENTS_API_URL",
     "GATEWAY_PORT",
 }  # fmt: skip
@@ -273,9 +275,14 @@ def test_services_get_only_the_backends_they_use(compose: dict[str, Any]) -> Non
     }
 
 
-def test_payments_uses_the_emulator_unless_a_stripe_key_is_set(compose: dict[str, Any]) -> None:
+def test_payments_uses_the_emulator_only_when_stripe_mode_says_so(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
     env = environment(compose["services"]["payments"])
 
+    # Not from a missing key: payments' own default (stripe) unless .env opts in.
+    assert env["STRIPE_MODE"] == "${STRIPE_MODE:-stripe}"
+    assert env_example["STRIPE_MODE"] == "emulator"
     assert env["STRIPE_SECRET_KEY"] == "${STRIPE_SECRET_KEY:-}"
     assert env["STRIPE_API_BASE"] == "${STRIPE_API_BASE-http://stripe-emulator:12111}"
     assert environment(compose["services"]["stripe-emulator"])["PORT"] == "12111"
@@ -341,8 +348,33 @@ def test_nginx_uses_the_shared_template_with_every_upstream_set(compose: dict[st
         "CLIENT_UPSTREAM": "client:3000",
         "GATEWAY_AUTH_RATE": "${GATEWAY_AUTH_RATE:-5}",
         "GATEWAY_AUTH_BURST": "${GATEWAY_AUTH_BURST:-10}",
+        "GATEWAY_TRUSTED_PROXIES": "${GATEWAY_TRUSTED_PROXIES:-172.29.76.10/32}",
     }
     assert "http://127.0.0.1:80/healthz" in nginx["healthcheck"]["test"]
+
+
+def test_nginx_writes_the_templates_includes_before_it_starts(compose: dict[str, Any]) -> None:
+    # The image runs /docker-entrypoint.d/*.sh in order, then renders the templates; the
+    # script must be executable (a bind mount keeps the file's mode).
+    mount = "./deploy/nginx/ticketing-includes.sh:/docker-entrypoint.d/25-ticketing-includes.sh:ro"
+
+    assert mount in compose["services"]["nginx"]["volumes"]
+    assert (REPO_ROOT / "deploy" / "nginx" / "ticketing-includes.sh").stat().st_mode & 0o111
+    template = NGINX_TEMPLATE.read_text()
+    assert "include ticketing-trusted-proxies.conf;" in template
+    assert "include ticketing-tls.conf;" in template
+
+
+def test_nginx_trusts_the_forwarded_for_of_the_client_only(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    client_address = compose["services"]["client"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    default = environment(compose["services"]["nginx"])["GATEWAY_TRUSTED_PROXIES"]
+
+    assert ipaddress.ip_address(client_address) in ipaddress.ip_network(subnet)
+    assert default == f"${{GATEWAY_TRUSTED_PROXIES:-{client_address}/32}}"
+    assert env_example["GATEWAY_TRUSTED_PROXIES"] == f"{client_address}/32"
 
 
 def test_nginx_sets_every_variable_the_shared_template_uses(compose: dict[str, Any]) -> None:

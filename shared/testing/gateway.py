@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,10 +14,15 @@ from pathlib import Path
 from shared.testing.infra import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "ticketing.conf.template"
+# Writes the template's includes (trusted proxies, https listener); the compose nginx runs it too.
+INCLUDES_SCRIPT = REPO_ROOT / "deploy" / "nginx" / "ticketing-includes.sh"
 UPSTREAM_NAMES = ("AUTH", "TICKETS", "ORDERS", "PAYMENTS", "CLIENT")
 # The brake on sign-in and sign-up, per client address (GATEWAY_AUTH_RATE, _BURST).
 DEFAULT_AUTH_RATE_PER_S = 5
 DEFAULT_AUTH_BURST = 10
+# Whose X-Forwarded-For nginx believes (GATEWAY_TRUSTED_PROXIES): on one machine, the client
+# process calling the APIs for a browser.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.1/32"
 
 MAIN_CONF = """\
 worker_processes 1;
@@ -59,6 +65,15 @@ def render(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Z_]+)\}", substitute, template)
 
 
+@dataclass(frozen=True)
+class Tls:
+    """An https listener: its address and PEM certificate chain and key files."""
+
+    listen: str
+    cert: Path
+    key: Path
+
+
 @dataclass
 class Gateway:
     """nginx in a runtime folder of its own, runnable without root paths."""
@@ -68,6 +83,8 @@ class Gateway:
     upstreams: dict[str, str]
     auth_rate_per_s: int = DEFAULT_AUTH_RATE_PER_S
     auth_burst: int = DEFAULT_AUTH_BURST
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
+    tls: Tls | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def write_config(self) -> Path:
@@ -80,9 +97,30 @@ class Gateway:
         values["GATEWAY_AUTH_RATE"] = str(self.auth_rate_per_s)
         values["GATEWAY_AUTH_BURST"] = str(self.auth_burst)
         (self.root / "ticketing.conf").write_text(render(TEMPLATE.read_text(), values))
+        self._write_includes()
         conf = self.root / "nginx.conf"
         conf.write_text(MAIN_CONF.format(root=self.root))
         return conf
+
+    def _write_includes(self) -> None:
+        """The template's includes, by the script compose's nginx runs (relative includes
+        resolve against the folder of nginx.conf: here ``root``)."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "TICKETING_NGINX_CONF_DIR": str(self.root),
+            "GATEWAY_TRUSTED_PROXIES": self.trusted_proxies,
+        }
+        if self.tls:
+            env |= {
+                "GATEWAY_TLS_LISTEN": self.tls.listen,
+                "GATEWAY_TLS_CERT": str(self.tls.cert),
+                "GATEWAY_TLS_KEY": str(self.tls.key),
+            }
+        result = subprocess.run(
+            ["sh", str(INCLUDES_SCRIPT)], env=env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise ValueError(result.stderr.strip())
 
     def _args(self) -> list[str]:
         conf = self.write_config()
