@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from shared.auth import IdentitySettings
-from shared.config import Env, secret
+from shared.config import ConfigError, Env, secret
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import MongoSettings
@@ -14,8 +14,11 @@ from shared.web import HttpSettings
 
 SERVICE = "payments"
 
-# The offline defaults: the Stripe emulator `make up` and compose run
-# (shared/testing/stripe_emulator.py), and a key it accepts.
+# STRIPE_MODE: "stripe" (the default) needs STRIPE_SECRET_KEY; "emulator" is the explicit
+# opt-in to the offline Stripe emulator (shared/testing/stripe_emulator.py) that `make up`,
+# the test stacks and compose's .env.example choose. Never silently: the emulator's webhook
+# secret is public, so a payments that fell back to it would take anyone's forged events.
+STRIPE_MODES = ("stripe", "emulator")
 EMULATOR_API_BASE = "http://127.0.0.1:12111"
 EMULATOR_SECRET_KEY = "sk_test_local_emulator"
 EMULATOR_WEBHOOK_SECRET = "whsec_local_emulator"
@@ -25,9 +28,10 @@ EMULATOR_WEBHOOK_SECRET = "whsec_local_emulator"
 class StripeSettings:
     """Which Stripe to talk to, and the secrets for it.
 
-    Without ``STRIPE_SECRET_KEY`` the service uses the emulator at ``STRIPE_API_BASE``
-    (default http://127.0.0.1:12111) with a placeholder key, so the whole flow runs
-    offline; with a key and no ``STRIPE_API_BASE``, Stripe itself. Same SDK code path.
+    ``STRIPE_MODE=stripe`` (default): ``STRIPE_SECRET_KEY`` and ``STRIPE_WEBHOOK_SECRET``
+    are required; ``STRIPE_API_BASE`` is empty for Stripe itself. ``STRIPE_MODE=emulator``:
+    the emulator at ``STRIPE_API_BASE`` (default http://127.0.0.1:12111) with a placeholder
+    key, and ``STRIPE_SECRET_KEY`` must be empty. Same SDK code path either way.
     """
 
     secret_key: str = secret()
@@ -41,14 +45,29 @@ class StripeSettings:
     def from_env(cls, env: Env) -> StripeSettings:
         retries = env.int("STRIPE_MAX_NETWORK_RETRIES", cls.max_network_retries, minimum=0)
         timeout_s = env.float("STRIPE_TIMEOUT_SECONDS", cls.timeout_s, minimum=0.1)
+        mode = env.str("STRIPE_MODE", "stripe")
+        if mode not in STRIPE_MODES:
+            raise ConfigError(f"STRIPE_MODE must be stripe or emulator, got {mode!r}")
         key = env.optional("STRIPE_SECRET_KEY")
-        if key is None:
+        if mode == "emulator":
+            if key is not None:
+                # A key here is a mistake either way: a live key must never meet the
+                # emulator, and a test key would be silently ignored.
+                raise ConfigError(
+                    "STRIPE_SECRET_KEY is set but STRIPE_MODE=emulator does not use it "
+                    "(empty it, or set STRIPE_MODE=stripe to use that key)"
+                )
             return cls(
                 secret_key=EMULATOR_SECRET_KEY,
                 webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", EMULATOR_WEBHOOK_SECRET),
                 api_base=env.str("STRIPE_API_BASE", EMULATOR_API_BASE),
                 max_network_retries=retries,
                 timeout_s=timeout_s,
+            )
+        if key is None:
+            raise ConfigError(
+                "STRIPE_SECRET_KEY is not set "
+                "(or set STRIPE_MODE=emulator to use the offline Stripe emulator)"
             )
         return cls(
             secret_key=key,

@@ -227,15 +227,15 @@ class Stack:
         return self.supervisor.restarts(name)
 
     def processes(self) -> list[Process]:
-        """The processes to run, at their ports for this stack."""
+        """The processes to run, at their ports for this stack (after ``environment()``)."""
         running = [replace(p, port=p.port + self.port_offset) for p in PROCESSES if p.exists()]
-        if not self.env.get("STRIPE_SECRET_KEY", os.environ.get("STRIPE_SECRET_KEY")):
+        if self.child_env.get("STRIPE_MODE") == "emulator":
             running.insert(0, self.stripe_emulator)
         return running
 
     @property
     def stripe_emulator(self) -> Process:
-        """Offline Stripe: run when no STRIPE_SECRET_KEY is given (payments then uses it)."""
+        """Offline Stripe: run in ``STRIPE_MODE=emulator`` (payments then uses it)."""
         return Process(
             "stripe_emulator",
             STRIPE_EMULATOR_PORT + self.port_offset,
@@ -249,7 +249,12 @@ class Stack:
         env.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
         env.setdefault("COOKIE_SECURE", "false")
         env.setdefault("API_BASE_URL", self.url)
-        if not env.get("STRIPE_SECRET_KEY"):
+        # The stack's explicit opt-in to the offline Stripe emulator (payments would refuse to
+        # start without a key otherwise). STRIPE_MODE=stripe with a STRIPE_SECRET_KEY runs the
+        # stack against Stripe's test mode instead.
+        if not env.get("STRIPE_MODE"):
+            env["STRIPE_MODE"] = "emulator"
+        if env["STRIPE_MODE"] == "emulator":
             env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{self.stripe_emulator.port}")
         if not env.get("JWT_PRIVATE_KEY") or not env.get("JWT_PUBLIC_KEY"):
             env["JWT_PRIVATE_KEY"], env["JWT_PUBLIC_KEY"] = dev_jwt_keys()
