@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import NoReturn, Protocol, TypeVar
 
 from aiohttp import web
 
-from shared.config import ConfigError, masked
+from shared.config import ConfigError, Env, masked
 from shared.logging import AccessLogger, LogSettings, configure_logging
 from shared.web.app import HttpSettings
+from shared.web.health import ManagementSettings, management_only
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,10 @@ class ServiceSettings(Protocol):
 
 
 S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T")
 
 
-def load_or_exit(name: str, from_env: Callable[[], S]) -> S:
+def load_or_exit(name: str, from_env: Callable[[], T]) -> T:
     """The settings, or one line on stderr naming the bad variable and exit status 2."""
     try:
         return from_env()
@@ -41,14 +44,31 @@ def run_service(
     name: str, from_env: Callable[[], S], create_app: Callable[[S], web.Application]
 ) -> NoReturn:
     settings = load_or_exit(name, from_env)
+    management = load_or_exit(
+        name, lambda: ManagementSettings.from_env(Env(), main_port=settings.http.port)
+    )
     configure_logging(settings.log)
     log.info("starting %s with settings %s", name, json.dumps(masked(settings), default=str))
+    app = create_app(settings)
+    management_socket = None
+    if management.port is not None:
+        log.info("probes and metrics on management port %d only", management.port)
+        # First, so that nothing else runs for a request on the wrong port.
+        app.middlewares.insert(0, management_only(management.port))
+        management_socket = listening_socket(settings.http.host, management.port)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.http.host,
         port=settings.http.port,
+        sock=management_socket,
         access_log_class=AccessLogger,
         shutdown_timeout=settings.http.shutdown_timeout_s,
         print=lambda message: log.info("%s", message),
     )
     raise SystemExit(0)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket; run_app serves the app on it next to host:port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)

@@ -2,6 +2,10 @@
 
 Each resource registers a readiness check with ``add_readiness_check``; a check is an
 async callable that raises when its dependency is not usable.
+
+With ``MANAGEMENT_PORT`` set (the Helm chart), the probes and ``/metrics`` are served on that
+port only, and it serves nothing else: the main port, the one an ingress routes to, answers
+404 for them, so no ingress rule can expose them. Unset, both are on the main port.
 """
 
 from __future__ import annotations
@@ -9,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
+from shared.config import ConfigError, Env
 from shared.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -21,6 +28,41 @@ READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 CHECK_TIMEOUT_S = 2.0
 
 health_routes = web.RouteTableDef()
+
+# What a management port serves (metrics.py serves /metrics).
+MANAGEMENT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass(frozen=True)
+class ManagementSettings:
+    """``MANAGEMENT_PORT``: where the probes and metrics are served; None: the main port."""
+
+    port: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Env, *, main_port: int) -> ManagementSettings:
+        if env.optional("MANAGEMENT_PORT") is None:
+            return cls()
+        port = env.int("MANAGEMENT_PORT", minimum=1)
+        if port == main_port:
+            raise ConfigError(f"MANAGEMENT_PORT must differ from PORT, both are {port}")
+        return cls(port=port)
+
+
+def management_only(management_port: int) -> Middleware:
+    """Probes and metrics on ``management_port`` only, and nothing else there."""
+
+    @web.middleware
+    async def split(request: web.Request, handler: Handler) -> web.StreamResponse:
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        on_management_port = sockname is not None and sockname[1] == management_port
+        if on_management_port != (request.path in MANAGEMENT_PATHS):
+            # Answered here, so it holds wherever in the chain this middleware stands.
+            return web.json_response({"errors": [{"message": "Not Found"}]}, status=404)
+        return await handler(request)
+
+    return split
 
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
