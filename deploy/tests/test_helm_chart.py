@@ -53,7 +53,8 @@ def test_default_values_render_every_process_and_its_objects(default_release: An
     assert default_release.names("Service") == {
         f"{RELEASE}-{p}" for p in (*HTTP_APIS, "client", "stripe-emulator")
     }
-    assert default_release.names("Ingress") == {RELEASE}
+    # The second Ingress: the sign-in brake (test_helm_exposure.py).
+    assert default_release.names("Ingress") == {RELEASE, f"{RELEASE}-credentials"}
     assert default_release.names("ConfigMap") == {f"{RELEASE}-config"}
     assert default_release.names("PodDisruptionBudget") == set(names)
     assert default_release.names("NetworkPolicy") == set(names)
@@ -438,8 +439,10 @@ def test_every_deployment_has_probes_security_context_and_resources(
         security = container["securityContext"]
         tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
 
-        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, name
-        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
+        # On the management port (test_helm_exposure.py).
+        probe = {"path": "/healthz", "port": "management"}
+        assert container["livenessProbe"]["httpGet"] == probe, name
+        assert container["readinessProbe"]["httpGet"] == {**probe, "path": "/readyz"}, name
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz", name
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
         assert container["resources"]["limits"]["memory"], name

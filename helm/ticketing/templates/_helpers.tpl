@@ -294,6 +294,16 @@ with Kubernetes' $(VAR) expansion, so no password is ever written into a manifes
       key: {{ index . 1 }}
 {{- end -}}
 
+{{/* The management port of a component (MANAGEMENT_PORT: probes and metrics only); call with
+(dict "root" $ "spec" $spec). It must differ from the component's own port. */}}
+{{- define "ticketing.managementPort" -}}
+{{- $port := int .root.Values.managementPort -}}
+{{- if eq $port (int .spec.port) -}}
+{{- fail (printf "managementPort %d is %s's http port; pick another" $port .spec.name) -}}
+{{- end -}}
+{{- $port -}}
+{{- end -}}
+
 {{/* In-cluster URL of a component's Service; call with (list $ "auth"). */}}
 {{- define "ticketing.serviceUrl" -}}
 {{- $root := index . 0 -}}
