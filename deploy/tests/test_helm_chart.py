@@ -26,6 +26,16 @@ ALL_PROCESSES = (
 )
 
 
+# The chart renders nothing without a Stripe choice; a development cluster's is the emulator
+# (`--set stripe.emulator.enabled=true`), which most tests take as their base.
+EMULATOR: dict[str, Any] = {"stripe": {"emulator": {"enabled": True}}}
+
+
+def dev(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` on a development cluster: with the emulator unless they set ``stripe``."""
+    return {**EMULATOR, **values}
+
+
 def deployments_of(release: Any) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in release.of_kind("Deployment")}
 
@@ -37,7 +47,7 @@ def deployments_of(release: Any) -> dict[str, dict[str, Any]]:
 def test_helm_lint_reports_no_errors_or_warnings(
     helm: Any, production_values: dict[str, Any], values_name: str
 ) -> None:
-    values = production_values if values_name == "production" else None
+    values = production_values if values_name == "production" else EMULATOR
 
     report = helm.lint(str(CHART_DIR), values, namespace="shop")
 
@@ -56,7 +66,9 @@ def test_default_values_render_every_process_and_its_objects(default_release: An
     # The second Ingress: the sign-in brake (test_helm_exposure.py).
     assert default_release.names("Ingress") == {RELEASE, f"{RELEASE}-credentials"}
     assert default_release.names("ConfigMap") == {f"{RELEASE}-config"}
-    assert default_release.names("PodDisruptionBudget") == set(names)
+    assert default_release.names("PodDisruptionBudget") == set(names) - {
+        f"{RELEASE}-stripe-emulator"
+    }
     assert default_release.names("NetworkPolicy") == set(names)
     assert default_release.of_kind("HorizontalPodAutoscaler") == []
 
@@ -90,7 +102,7 @@ def _variants(
     production_values: dict[str, Any], keys_values: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     return {
-        "default": {},
+        "default": EMULATOR,
         "production": production_values,
         "keys-and-stripe": {
             **keys_values,
@@ -101,12 +113,14 @@ def _variants(
             },
         },
         "bundled-backends": {
+            **EMULATOR,
             "mongodb": {"enabled": True},
             "rabbitmq": {"enabled": True},
             "redis": {"enabled": True},
             "components": {"client": {"podDisruptionBudget": {"minAvailable": 1}}},
         },
         "ingress-and-netpol-off": {
+            **EMULATOR,
             "ingress": {"enabled": False},
             "networkPolicy": {"enabled": False},
         },
@@ -225,7 +239,7 @@ def test_ingress_backends_are_rendered_services_with_an_http_port(default_releas
 
 
 def test_ingress_host_and_tls_come_from_values(render: Any) -> None:
-    release = render({"ingress": {"host": "shop.example.org", "tls": {"enabled": True}}})
+    release = render(dev({"ingress": {"host": "shop.example.org", "tls": {"enabled": True}}}))
 
     ingress = release.get("Ingress", RELEASE)
 
@@ -236,7 +250,7 @@ def test_ingress_host_and_tls_come_from_values(render: Any) -> None:
 
 
 def test_ingress_can_be_switched_off(render: Any) -> None:
-    release = render({"ingress": {"enabled": False}})
+    release = render(dev({"ingress": {"enabled": False}}))
 
     assert release.of_kind("Ingress") == []
 
@@ -247,7 +261,7 @@ def test_ingress_can_be_switched_off(render: Any) -> None:
 def test_private_jwt_key_is_mounted_only_into_auth(
     render: Any, keys_values: dict[str, Any]
 ) -> None:
-    for release in (render(), render(keys_values)):
+    for release in (render(EMULATOR), render(keys_values)):
         holders = {
             name
             for name, deployment in deployments_of(release).items()
@@ -342,7 +356,9 @@ def test_backend_urls_reach_only_the_services_that_use_them(default_release: Any
 
 
 def test_backend_urls_are_stored_in_a_secret_not_in_the_configmap(render: Any) -> None:
-    release = render({"backends": {"mongoUrl": "mongodb://u:hunter2@db:27017/?replicaSet=rs0"}})
+    release = render(
+        dev({"backends": {"mongoUrl": "mongodb://u:hunter2@db:27017/?replicaSet=rs0"}})
+    )
 
     configmap = release.get("ConfigMap", "ticketing-config")
     secret = release.get("Secret", "ticketing-backends")
@@ -378,32 +394,101 @@ def test_every_config_and_secret_reference_points_at_something_that_exists(
 # ---------------------------------------------------------------------------- Stripe
 
 
-def test_stripe_emulator_runs_only_when_no_stripe_key_is_set(
-    render: Any, keys_values: dict[str, Any]
+def test_without_a_stripe_key_or_the_emulator_the_chart_refuses_to_render(
+    chart: Any, helm: Any
 ) -> None:
-    offline = render()
-    with_key = render(keys_values)
+    # Before, a forgotten key meant the emulator, whose public webhook secret lets anyone
+    # mark orders paid.
+    with pytest.raises(helm.HelmRenderError, match="no Stripe configured") as refused:
+        chart.render({}, name=RELEASE, namespace="shop")
 
-    assert "ticketing-stripe-emulator" in deployments_of(offline)
+    assert "stripe.emulator.enabled=true" in str(refused.value)
+    assert "stripe.secretKey" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "key", [{"secretKey": "sk_live_123"}, {"existingSecret": "from-vault"}], ids=["key", "secret"]
+)
+def test_a_stripe_key_and_the_emulator_together_refuse_to_render(
+    chart: Any, helm: Any, key: dict[str, str]
+) -> None:
+    values = {"stripe": {**key, "emulator": {"enabled": True}}}
+
+    with pytest.raises(helm.HelmRenderError, match="exclude each other"):
+        chart.render(values, name=RELEASE, namespace="shop")
+
+
+def test_the_emulator_runs_as_one_replica_never_autoscaled_and_posts_webhooks_to_payments(
+    render: Any,
+) -> None:
+    # Even where every other component is scaled and autoscaled.
+    release = render(
+        dev(
+            {
+                "defaults": {
+                    "replicaCount": 3,
+                    "autoscaling": {"enabled": True},
+                    "podDisruptionBudget": {"minAvailable": 1},
+                },
+                "components": {"stripeEmulator": {"replicaCount": 4}},
+            }
+        )
+    )
+    emulator = release.deployment("stripe-emulator")
+
+    assert [d for d in deployments_of(release) if "stripe-emulator" in d] == [
+        "ticketing-stripe-emulator"
+    ]
+    assert emulator["spec"]["replicas"] == 1
+    assert emulator["spec"]["strategy"] == {"type": "Recreate"}
+    assert "ticketing-stripe-emulator" not in release.names("HorizontalPodAutoscaler")
+    assert "ticketing-stripe-emulator" not in release.names("PodDisruptionBudget")
+    assert "ticketing-payments" in release.names("HorizontalPodAutoscaler")
+    assert release.env("stripe-emulator")["STRIPE_WEBHOOK_URL"] == {
+        "name": "STRIPE_WEBHOOK_URL",
+        "value": "http://ticketing-payments:3000/api/payments/webhook",
+    }
+    assert "ticketing-payments" in release.names("Service")
+
+
+def test_with_the_emulator_payments_runs_in_emulator_mode_against_its_service(
+    default_release: Any,
+) -> None:
+    payments = default_release.env("payments")
+
+    assert payments["STRIPE_MODE"] == {"name": "STRIPE_MODE", "value": "emulator"}
+    assert payments["STRIPE_API_BASE"]["valueFrom"]["configMapKeyRef"]["key"] == "STRIPE_API_BASE"
     assert (
-        offline.get("ConfigMap", "ticketing-config")["data"]["STRIPE_API_BASE"]
+        default_release.get("ConfigMap", "ticketing-config")["data"]["STRIPE_API_BASE"]
         == "http://ticketing-stripe-emulator:12111"
     )
-    assert "STRIPE_API_BASE" in offline.env("payments")
-    assert "STRIPE_SECRET_KEY" not in offline.env("payments")
+    assert "STRIPE_SECRET_KEY" not in payments
+    assert "ticketing-stripe-emulator" in default_release.names("Service")
+    assert "WARNING: payments uses the in-cluster Stripe emulator" in default_release.notes
+
+
+def test_with_a_stripe_key_there_is_no_emulator_and_payments_uses_stripe(
+    render: Any, keys_values: dict[str, Any]
+) -> None:
+    with_key = render(keys_values)
+    payments = with_key.env("payments")
+
     assert "ticketing-stripe-emulator" not in deployments_of(with_key)
     assert "ticketing-stripe-emulator" not in with_key.names("Service")
-    assert "STRIPE_API_BASE" not in with_key.env("payments")
+    assert "STRIPE_API_BASE" not in with_key.get("ConfigMap", "ticketing-config")["data"]
+    assert payments["STRIPE_MODE"] == {"name": "STRIPE_MODE", "value": "stripe"}
+    assert "STRIPE_API_BASE" not in payments
     assert with_key.secret_refs("payments")["STRIPE_SECRET_KEY"] == (
         "ticketing-stripe",
         "STRIPE_SECRET_KEY",
     )
+    assert "Stripe emulator" not in with_key.notes
 
 
 def test_stripe_secrets_reach_only_payments_and_the_emulator(
     render: Any, keys_values: dict[str, Any]
 ) -> None:
-    for release in (render(), render(keys_values)):
+    for release in (render(EMULATOR), render(keys_values)):
         holders = {
             p
             for p in (*ALL_PROCESSES, "stripe-emulator")
@@ -468,7 +553,7 @@ def test_pods_sleep_before_sigterm_so_they_leave_the_endpoints_while_still_servi
         # The sleep, then SHUTDOWN_TIMEOUT_SECONDS (10) for requests, then the consumer.
         assert pod["terminationGracePeriodSeconds"] >= 5 + 10 + 10, name
 
-    switched_off = render({"defaults": {"preStopSleepSeconds": 0}})
+    switched_off = render(dev({"defaults": {"preStopSleepSeconds": 0}}))
     for name, deployment in deployments_of(switched_off).items():
         assert "lifecycle" not in deployment["spec"]["template"]["spec"]["containers"][0], name
 
@@ -520,11 +605,13 @@ def test_expiration_and_its_worker_get_no_service(default_release: Any) -> None:
 
 def test_autoscaling_replaces_the_fixed_replica_count(render: Any) -> None:
     release = render(
-        {
-            "components": {
-                "orders": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9}}
+        dev(
+            {
+                "components": {
+                    "orders": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9}}
+                }
             }
-        }
+        )
     )
 
     hpa = release.get("HorizontalPodAutoscaler", "ticketing-orders")
@@ -541,7 +628,7 @@ def test_autoscaling_replaces_the_fixed_replica_count(render: Any) -> None:
 
 def test_component_override_wins_over_defaults(render: Any) -> None:
     release = render(
-        {"defaults": {"replicaCount": 2}, "components": {"client": {"replicaCount": 4}}}
+        dev({"defaults": {"replicaCount": 2}, "components": {"client": {"replicaCount": 4}}})
     )
 
     assert release.deployment("client")["spec"]["replicas"] == 4
@@ -549,11 +636,11 @@ def test_component_override_wins_over_defaults(render: Any) -> None:
 
 
 def test_config_change_rolls_the_pods(render: Any) -> None:
-    before = render().deployment("orders")["spec"]["template"]["metadata"]["annotations"][
+    before = render(EMULATOR).deployment("orders")["spec"]["template"]["metadata"]["annotations"][
         "checksum/config"
     ]
 
-    after = render({"config": {"orderExpirationSeconds": 60}}).deployment("orders")["spec"][
+    after = render(dev({"config": {"orderExpirationSeconds": 60}})).deployment("orders")["spec"][
         "template"
     ]["metadata"]["annotations"]["checksum/config"]
 
@@ -646,7 +733,13 @@ def test_every_pod_of_the_release_is_covered_by_a_network_policy(production_rele
 
 def test_bundled_backends_build_urls_from_the_community_charts_secrets(render: Any) -> None:
     release = render(
-        {"mongodb": {"enabled": True}, "rabbitmq": {"enabled": True}, "redis": {"enabled": True}}
+        dev(
+            {
+                "mongodb": {"enabled": True},
+                "rabbitmq": {"enabled": True},
+                "redis": {"enabled": True},
+            }
+        )
     )
 
     orders = release.env("orders")
@@ -711,10 +804,10 @@ def test_bundled_umbrella_packages_this_chart_without_itself(helm: Any, tmp_path
     archives = list((umbrella / "charts").glob("ticketing-*.tgz"))
     with tarfile.open(archives[0]) as archive:
         packaged = archive.getnames()
+    values = yaml.safe_load((umbrella / "values.yaml").read_text())
+    values["ticketing"].update(EMULATOR)  # the umbrella makes no Stripe choice either
     with helm.Chart.load(str(umbrella)) as loaded:
-        files = loaded.render(
-            yaml.safe_load((umbrella / "values.yaml").read_text()), name="shop", namespace="x"
-        )
+        files = loaded.render(values, name="shop", namespace="x")
 
     assert len(archives) == 1
     assert not [n for n in packaged if "/bundled/" in n or "values-production" in n]
@@ -745,6 +838,7 @@ def test_chart_readme_documents_install_and_the_values_a_user_must_set() -> None
         "jwt.existingSecret",
         "backends.mongoUrl",
         "stripe.secretKey",
+        "stripe.emulator.enabled",
     ):
         assert value in readme, value
     assert "helm dependency update helm/ticketing/bundled" in readme

@@ -161,11 +161,13 @@ stripeEmulator:
   port: 12111
   service: true
   stripeWebhook: true
+  # One in-memory store of PaymentIntents: never two pods, not even during a rollout.
+  singleton: true
   allowFrom: [payments]
 {{- end -}}
 
-{{/* The specs of the components this release runs, as a dict (the emulator only without a
-Stripe key). */}}
+{{/* The specs of the components this release runs, as a dict (the emulator only with
+stripe.emulator.enabled). */}}
 {{- define "ticketing.enabledComponents" -}}
 {{- $all := fromYaml (include "ticketing.componentSpecs" .) -}}
 {{- if not (include "ticketing.stripeEmulatorEnabled" .) -}}
@@ -203,9 +205,17 @@ Stripe key). */}}
 {{- if and (not .Values.stripe.existingSecret) (or .Values.stripe.secretKey .Values.stripe.webhookSecret) -}}true{{- end -}}
 {{- end -}}
 
-{{/* "true" when payments talks to the in-cluster Stripe emulator (no Stripe key anywhere). */}}
+{{/* "true" when payments talks to the in-cluster Stripe emulator: only when chosen with
+stripe.emulator.enabled, never because a key is missing (its webhook secret is public, so
+anyone could mark orders paid). No key and no emulator, or both, fail the render. */}}
 {{- define "ticketing.stripeEmulatorEnabled" -}}
-{{- if and (not .Values.stripe.secretKey) (not .Values.stripe.existingSecret) -}}true{{- end -}}
+{{- $key := or .Values.stripe.secretKey .Values.stripe.existingSecret -}}
+{{- $emulator := (.Values.stripe.emulator | default dict).enabled -}}
+{{- if and $emulator $key -}}
+{{- fail "stripe.emulator.enabled=true and a Stripe key (stripe.secretKey or stripe.existingSecret) exclude each other: payments would use the emulator and ignore the key. Choose one." -}}
+{{- else if not (or $emulator $key) -}}
+{{- fail "no Stripe configured: set stripe.secretKey (or stripe.existingSecret holding STRIPE_SECRET_KEY) for real Stripe, or stripe.emulator.enabled=true for the offline emulator (development clusters only: its webhook secret is public, anyone could mark orders paid)." -}}
+{{- else if $emulator -}}true{{- end -}}
 {{- end -}}
 
 {{- define "ticketing.backendsSecretName" -}}
