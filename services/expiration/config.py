@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from arq.connections import RedisSettings as ArqRedisSettings
 
@@ -28,7 +30,14 @@ class RedisSettings:
 
     @property
     def arq(self) -> ArqRedisSettings:
-        return ArqRedisSettings.from_dsn(self.url)
+        settings = ArqRedisSettings.from_dsn(self.url)
+        # arq keeps the URL's user and password percent-encoded, and a password with "@", "/"
+        # or ":" fits in a URL only encoded: Redis must get it decoded.
+        return dataclasses.replace(
+            settings,
+            username=unquote(settings.username) if settings.username else settings.username,
+            password=unquote(settings.password) if settings.password else settings.password,
+        )
 
     @classmethod
     def from_env(cls, env: Env) -> RedisSettings:
