@@ -59,6 +59,8 @@ class Settings:
     # Public by design (the browser gets it). Without it the order page offers an
     # offline test-card form instead of Stripe's Payment Element.
     stripe_publishable_key: str | None = None
+    # The CSRF cookie's Secure flag and __Host- name, as for the session cookie.
+    cookie_secure: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -68,4 +70,5 @@ class Settings:
             log=LogSettings.from_env(env),
             api=ApiSettings.from_env(env),
             stripe_publishable_key=env.optional("STRIPE_PUBLISHABLE_KEY"),
+            cookie_secure=env.bool("COOKIE_SECURE", True),
         )

@@ -20,6 +20,7 @@ from shared.web import (
 )
 
 Client = TestClient[Any, Any]
+JSON = {"Content-Type": "application/json"}
 
 
 class ThingIn(RequestSchema):
@@ -96,9 +97,7 @@ async def test_a_valid_object_id_reaches_the_handler(client: Client) -> None:
 
 
 async def test_malformed_json_is_400(client: Client) -> None:
-    response = await client.post(
-        "/things", data=b'{"name": "x",', headers={"Content-Type": "application/json"}
-    )
+    response = await client.post("/things", data=b'{"name": "x",', headers=JSON)
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Request body must be valid JSON"}]}
@@ -106,7 +105,7 @@ async def test_malformed_json_is_400(client: Client) -> None:
 
 async def test_a_body_that_is_not_an_object_is_400(client: Client) -> None:
     for body in (b"[1, 2]", b'"text"', b"3", b"null"):
-        response = await client.post("/things", data=body)
+        response = await client.post("/things", data=body, headers=JSON)
 
         assert response.status == 400, body
         assert await response.json() == {
@@ -127,9 +126,9 @@ def nested(levels: int) -> bytes:
 
 
 async def test_a_body_nested_deeper_than_32_levels_is_400(roomy: Client) -> None:
-    fits = await roomy.post("/things", data=nested(31))  # 32 with the body itself
-    too_deep = await roomy.post("/things", data=nested(32))
-    absurd = await roomy.post("/things", data=nested(30_000))
+    fits = await roomy.post("/things", data=nested(31), headers=JSON)  # 32 with the body itself
+    too_deep = await roomy.post("/things", data=nested(32), headers=JSON)
+    absurd = await roomy.post("/things", data=nested(30_000), headers=JSON)
 
     assert fits.status == 201
     assert (too_deep.status, absurd.status) == (400, 400)
@@ -139,7 +138,8 @@ async def test_a_body_nested_deeper_than_32_levels_is_400(roomy: Client) -> None
 
 
 async def test_a_number_too_long_for_python_is_a_400_from_the_schema(roomy: Client) -> None:
-    response = await roomy.post("/things", data=b'{"name": "x", "size": ' + b"9" * 5000 + b"}")
+    body = b'{"name": "x", "size": ' + b"9" * 5000 + b"}"
+    response = await roomy.post("/things", data=body, headers=JSON)
 
     assert response.status == 400
     assert await response.json() == {

@@ -22,6 +22,20 @@ _HTTP_MESSAGES = {
 }
 
 
+class Forbidden(AppError):
+    """Refused whoever asks (a cross-site request); not about who is signed in."""
+
+    status = 403
+    default_message = "Forbidden"
+
+
+class UnsupportedMediaType(AppError):
+    """A body the API does not read: anything but JSON."""
+
+    status = 415
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
 def error_body(items: list[ErrorItem], status: int) -> web.Response:
     return web.json_response({"errors": items}, status=status)
 

@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from bson import ObjectId
 from bson.errors import InvalidId
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared.errors import BadRequest, NotFound, RequestValidationError
 from shared.idempotency import MAX_KEY_LENGTH, IdempotencyKey, fingerprint
+from shared.web.errors import UnsupportedMediaType
 
 T = TypeVar("T")
 
@@ -28,6 +30,20 @@ class RequestSchema(Schema):
 
     class Meta:
         unknown = EXCLUDE
+
+
+@web.middleware
+async def json_bodies_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """415 for a request with a body that does not say it is JSON.
+
+    The APIs read nothing else. Refusing the rest also closes a CSRF door: a page on
+    another site may post a form or ``text/plain`` without a CORS preflight, but not JSON.
+    """
+    # content_type is the media type alone, lower-cased (a charset parameter is fine);
+    # aiohttp says application/octet-stream when the header is missing.
+    if request.body_exists and request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    return await handler(request)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -51,8 +51,10 @@ class Page:
 
     text: str
     links: list[tuple[str, str]]  # (text, href), in page order
-    nav: list[str]  # the header's link texts
+    buttons: list[tuple[str, str]]  # (text, the action of its form), in page order
+    nav: list[str]  # the header's link and button texts
     alerts: list[str]  # the error list's items
+    csrf_fields: list[str]  # the value of each form's hidden csrf field
 
     @classmethod
     def of(cls, html: str) -> Page:
@@ -60,7 +62,12 @@ class Page:
         reader.feed(html)
         reader.close()
         return cls(
-            text=_squash(reader.words), links=reader.links, nav=reader.nav, alerts=reader.alerts
+            text=_squash(reader.words),
+            links=reader.links,
+            buttons=reader.buttons,
+            nav=reader.nav,
+            alerts=reader.alerts,
+            csrf_fields=reader.csrf_fields,
         )
 
 
@@ -73,22 +80,30 @@ class _PageReader(HTMLParser):
         super().__init__()
         self.words: list[str] = []
         self.links: list[tuple[str, str]] = []
+        self.buttons: list[tuple[str, str]] = []
         self.nav: list[str] = []
         self.alerts: list[str] = []
+        self.csrf_fields: list[str] = []
         self._open: list[str] = []  # the elements we track that we are inside of
         self._href = ""
+        self._action = ""
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = (dict(attrs).get("class") or "").split()
-        if tag in {"a", "nav", "li", "head", "script"}:
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        if tag in {"a", "button", "nav", "li", "head", "script"}:
             self._open.append(tag)
         elif tag == "div" and "alert" in classes:
             self._open.append("alert")
-        if tag in {"a", "li"}:
+        if tag in {"a", "button", "li"}:
             self._text = []
         if tag == "a":
-            self._href = dict(attrs).get("href") or ""
+            self._href = attributes.get("href") or ""
+        if tag == "form":
+            self._action = attributes.get("action") or ""
+        if tag == "input" and attributes.get("name") == "csrf":
+            self.csrf_fields.append(attributes.get("value") or "")
 
     def handle_endtag(self, tag: str) -> None:
         name = "alert" if tag == "div" else tag  # no div nests inside our alerts
@@ -97,8 +112,10 @@ class _PageReader(HTMLParser):
         self._open.remove(name)
         if tag == "a":
             self.links.append((_squash(self._text), self._href))
-            if "nav" in self._open:
-                self.nav.append(_squash(self._text))
+        if tag == "button":
+            self.buttons.append((_squash(self._text), self._action))
+        if tag in {"a", "button"} and "nav" in self._open:
+            self.nav.append(_squash(self._text))
         if tag == "li" and "alert" in self._open:
             self.alerts.append(_squash(self._text))
 
@@ -121,15 +138,39 @@ def stack(amqp_url: str, jwt_keys: tuple[str, str]) -> Iterator[Stack]:
         yield running
 
 
+# The form token the tests' browser holds (web/csrf.py): any value of the right shape.
+CSRF_TOKEN = "t" * 43
+
+
+def form(**fields: str) -> dict[str, str]:
+    """A form's fields as the page posts them, with the browser's CSRF token."""
+    return {"csrf": CSRF_TOKEN, **fields}
+
+
+def new_browser(client: Client) -> None:
+    """Forget the session, as another browser would come without it."""
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({"csrf": CSRF_TOKEN})
+
+
+async def browser(make: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
+    """The client app in a test client that holds a CSRF cookie, as after any page."""
+    client = await make(create_app(settings))
+    new_browser(client)
+    return client
+
+
 @pytest.fixture
 def settings(stack: Stack) -> Settings:
-    return Settings(http=HttpSettings(), log=LogSettings(), api=ApiSettings.at(stack.url))
+    return Settings(
+        http=HttpSettings(), log=LogSettings(), api=ApiSettings.at(stack.url), cookie_secure=False
+    )
 
 
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
     """The client app under test, calling the stack's APIs through its gateway."""
-    return await aiohttp_client(create_app(settings))
+    return await browser(aiohttp_client, settings)
 
 
 class Platform:
@@ -164,7 +205,7 @@ async def purchase(
     return await when_known(
         lambda: client.post(
             f"/tickets/{ticket_id}",
-            data={"idempotency_key": idempotency_key},
+            data=form(idempotency_key=idempotency_key),
             cookies=buyer,
             allow_redirects=False,
         ),
@@ -178,7 +219,7 @@ async def pay(
     """Press Pay on the order's page, as soon as payments has heard of the order."""
     return await when_known(
         lambda: client.post(
-            f"/orders/{order_id}", data={"token": token}, cookies=buyer, allow_redirects=False
+            f"/orders/{order_id}", data=form(token=token), cookies=buyer, allow_redirects=False
         ),
         what=f"payment of {order_id}",
     )

@@ -12,6 +12,7 @@ from aiohttp import web
 from services.client.adapters.api import open_http
 from services.client.config import Settings
 from services.client.domain import money_text
+from services.client.web.csrf import csrf_protection
 from services.client.web.handlers import routes
 from services.client.web.keys import HTTP, SETTINGS
 from services.client.web.pages import error_pages, pass_cookies_back, security_headers
@@ -37,7 +38,9 @@ def create_app(settings: Settings) -> web.Application:
             security_headers(stripe=settings.stripe_publishable_key is not None),
             error_pages,
             pass_cookies_back,
+            csrf_protection,
         ],
+        json_bodies=False,  # the pages take HTML forms
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(open_deps)

@@ -1,8 +1,8 @@
 """The pages (spec §12.3). A page asks the APIs and renders; a form posts here, we call
 the API and redirect (303), or show the form again with the API's errors.
 
-Forms need no CSRF token: the session cookie is SameSite=Lax, so a browser never sends it
-with a form posted from another site.
+Every form carries a CSRF token (web/csrf.py); a post from another site is refused
+(shared.web.csrf).
 """
 
 from __future__ import annotations
@@ -84,9 +84,8 @@ async def signin(request: web.Request) -> web.Response:
     return await _authenticate(request, SIGN_IN, api(request).sign_in)
 
 
-# The header links here (spec §12.2); a POST does the same for forms. No HEAD: a link
-# checker or preloader asking about the page must not sign anyone out.
-@routes.get("/auth/signout", allow_head=False)
+# POST only (the header's Sign Out is a form button): a GET from a link, a preloader or
+# another site's <img> must not sign anyone out. GET is 405.
 @routes.post("/auth/signout")
 async def signout(request: web.Request) -> web.Response:
     await api(request).sign_out()

@@ -18,13 +18,26 @@ from services.client.adapters.api import (
     SignInRequired,
 )
 from services.client.domain import User
+from services.client.web import csrf
 from services.client.web.keys import API, HTTP, SETTINGS
 from shared import tracing
+from shared.errors import AppError
 
 log = logging.getLogger(__name__)
 
-# The browser's session, and its address for the services' access logs.
-FORWARDED_HEADERS = ("Cookie", "X-Forwarded-For")
+
+def browser_address(request: web.Request) -> str | None:
+    """The browser's own address: what the gateway in front of us says, else our peer.
+
+    The gateway sets X-Real-IP (and appends to X-Forwarded-For) from the address it trusts
+    (GATEWAY_TRUSTED_PROXIES), so either names the browser, not a proxy. Nothing but the
+    gateway or the ingress may reach the client, or a caller could name any address.
+    """
+    real_ip = request.headers.get("X-Real-IP", "").strip()
+    if real_ip:
+        return real_ip
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded or request.remote
 
 
 def _trace_headers() -> dict[str, str]:
@@ -42,7 +55,12 @@ def api(request: web.Request) -> ApiClient:
     """The APIs as this request's user sees them (one client per request)."""
     client = request.get(API)
     if client is None:
-        forwarded = {name: request.headers.get(name) for name in FORWARDED_HEADERS}
+        # The browser's session, and its address: the gateway keys the sign-in limit by it
+        # (it trusts our X-Forwarded-For), and the services log it.
+        forwarded = {
+            "Cookie": request.headers.get("Cookie"),
+            "X-Forwarded-For": browser_address(request),
+        }
         headers = {name: value for name, value in forwarded.items() if value}
         client = ApiClient(
             request.app[HTTP], request.app[SETTINGS].api, {**headers, **_trace_headers()}
@@ -71,10 +89,16 @@ def see_other(location: str) -> web.Response:
 def _page(
     request: web.Request, template: str, status: int, user: User | None, context: dict[str, Any]
 ) -> web.Response:
-    defaults = {"current_user": user, "show_nav": True, "errors": ()}
+    defaults = {
+        "current_user": user,
+        "show_nav": True,
+        "errors": (),
+        "csrf_token": csrf.form_token(request),  # every page may have a form: sign-out's
+    }
     response = aiohttp_jinja2.render_template(
         template, request, {**defaults, **context}, status=status
     )
+    csrf.give_cookie(request, response)
     # Every page shows one user's view of live data; no cache may keep or share it.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -89,6 +113,11 @@ async def render(
 
 
 ERROR_TEXTS = {
+    # A form without its CSRF token (an old page), or posted from another site.
+    403: (
+        "That form could not be sent",
+        "It was out of date, or came from another site. Please reload the page and try again.",
+    ),
     404: ("Page not found", "There is nothing here. The link may be old, or mistyped."),
     500: ("Something went wrong", "Sorry, that did not work. Please try again."),
     502: ("GitTix is having trouble", "We could not load this page. Please try again shortly."),
@@ -127,6 +156,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        return await error_page(request, exc.status)
+    except AppError as exc:  # shared.web's refusals (a cross-site post: 403)
         return await error_page(request, exc.status)
     except PageNotFound:
         return await error_page(request, 404)

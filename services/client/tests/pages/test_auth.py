@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.client.tests.conftest import Client, page
+import pytest
+
+from services.client.tests.conftest import Client, form, new_browser, page
 
 
 def new_email() -> str:
@@ -16,7 +18,7 @@ async def test_signing_up_hands_the_session_cookie_to_the_browser_and_goes_home(
 ) -> None:
     response = await client.post(
         "/auth/signup",
-        data={"email": new_email(), "password": "secret"},
+        data=form(email=new_email(), password="password"),
         allow_redirects=False,
     )
 
@@ -31,13 +33,13 @@ async def test_signing_up_hands_the_session_cookie_to_the_browser_and_goes_home(
 
 
 async def test_a_bad_signup_shows_the_apis_errors_next_to_the_form(client: Client) -> None:
-    response = await client.post("/auth/signup", data={"email": "not-an-email", "password": "1"})
+    response = await client.post("/auth/signup", data=form(email="not-an-email", password="1"))
 
     shown = await page(response)
     assert response.status == 400
     assert shown.alerts == [
         "Email must be valid",
-        "Password must be between 4 and 20 characters",
+        "Password must be between 8 and 128 characters",
     ]
     assert 'value="not-an-email"' in await response.text()
     assert "session" not in response.cookies
@@ -45,20 +47,20 @@ async def test_a_bad_signup_shows_the_apis_errors_next_to_the_form(client: Clien
 
 async def test_signing_up_twice_with_one_email_says_it_is_in_use(client: Client) -> None:
     email = new_email()
-    await client.post("/auth/signup", data={"email": email, "password": "secret"})
+    await client.post("/auth/signup", data=form(email=email, password="password"))
 
-    response = await client.post("/auth/signup", data={"email": email, "password": "secret"})
+    response = await client.post("/auth/signup", data=form(email=email, password="password"))
 
     assert (await page(response)).alerts == ["Email in use"]
 
 
 async def test_signing_in_hands_the_session_cookie_to_the_browser(client: Client) -> None:
     email = new_email()
-    await client.post("/auth/signup", data={"email": email, "password": "secret"})
-    client.session.cookie_jar.clear()
+    await client.post("/auth/signup", data=form(email=email, password="password"))
+    new_browser(client)
 
     response = await client.post(
-        "/auth/signin", data={"email": email, "password": "secret"}, allow_redirects=False
+        "/auth/signin", data=form(email=email, password="password"), allow_redirects=False
     )
 
     assert response.status == 303
@@ -70,19 +72,19 @@ async def test_signing_in_hands_the_session_cookie_to_the_browser(client: Client
 
 async def test_a_wrong_password_shows_invalid_credentials(client: Client) -> None:
     email = new_email()
-    await client.post("/auth/signup", data={"email": email, "password": "secret"})
-    client.session.cookie_jar.clear()
+    await client.post("/auth/signup", data=form(email=email, password="password"))
+    new_browser(client)
 
-    response = await client.post("/auth/signin", data={"email": email, "password": "wrong"})
+    response = await client.post("/auth/signin", data=form(email=email, password="wrong"))
 
     assert response.status == 400
     assert (await page(response)).alerts == ["Invalid credentials"]
 
 
 async def test_signing_out_clears_the_cookie_and_goes_home(client: Client) -> None:
-    await client.post("/auth/signup", data={"email": new_email(), "password": "secret"})
+    await client.post("/auth/signup", data=form(email=new_email(), password="password"))
 
-    response = await client.get("/auth/signout", allow_redirects=False)
+    response = await client.post("/auth/signout", data=form(), allow_redirects=False)
 
     assert response.status == 303
     assert response.headers["Location"] == "/"
@@ -101,11 +103,25 @@ async def test_the_forms_have_email_and_password_fields(client: Client) -> None:
         assert 'type="password"' in html
 
 
-async def test_a_head_request_for_the_sign_out_link_signs_nobody_out(client: Client) -> None:
-    await client.post("/auth/signup", data={"email": new_email(), "password": "secret"})
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_signing_out_is_post_only(client: Client, method: str) -> None:
+    await client.post("/auth/signup", data=form(email=new_email(), password="password"))
 
-    response = await client.head("/auth/signout")
+    # A link, a preloader or another site's <img> must not sign anyone out.
+    response = await client.request(method, "/auth/signout", allow_redirects=False)
 
     assert response.status == 405
+    assert "session" not in response.cookies
+    shown = await page(await client.get("/"))
+    assert shown.nav == ["GitTix", "Sell Tickets", "My Orders", "Sign Out"]
+
+
+async def test_signing_out_without_the_form_token_is_refused(client: Client) -> None:
+    await client.post("/auth/signup", data=form(email=new_email(), password="password"))
+
+    response = await client.post("/auth/signout", allow_redirects=False)
+
+    assert response.status == 403
+    assert "session" not in response.cookies
     shown = await page(await client.get("/"))
     assert shown.nav == ["GitTix", "Sell Tickets", "My Orders", "Sign Out"]

@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from services.client.config import ApiSettings, Settings
-from services.client.tests.conftest import Client, page
-from services.client.web.app import create_app
+from services.client.tests.conftest import Client, browser, form, page
 from shared.logging import LogSettings
 from shared.testing.services import free_port
 from shared.web import HttpSettings
@@ -18,7 +17,9 @@ from shared.web import HttpSettings
 async def offline(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
     """The client with its APIs down: nothing answers at its API base."""
     api = ApiSettings.at(f"http://127.0.0.1:{free_port()}", timeout_s=2)  # nobody listens
-    return await aiohttp_client(create_app(Settings(HttpSettings(), LogSettings(), api)))
+    return await browser(
+        aiohttp_client, Settings(HttpSettings(), LogSettings(), api, cookie_secure=False)
+    )
 
 
 async def test_an_unknown_page_is_a_friendly_not_found_page(client: Client) -> None:
@@ -45,7 +46,7 @@ async def test_an_api_outage_is_a_friendly_page_without_a_traceback(offline: Cli
 async def test_a_form_posted_during_an_outage_gets_the_friendly_page_too(
     offline: Client,
 ) -> None:
-    response = await offline.post("/auth/signin", data={"email": "a@b.co", "password": "x"})
+    response = await offline.post("/auth/signin", data=form(email="a@b.co", password="x"))
 
     assert response.status == 503
     assert "GitTix is having trouble" in (await page(response)).text

@@ -10,8 +10,7 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from services.client.config import ApiSettings, Settings
-from services.client.tests.conftest import Client
-from services.client.web.app import create_app
+from services.client.tests.conftest import Client, browser, form
 from shared.logging import LogSettings
 from shared.web import HttpSettings
 
@@ -61,14 +60,18 @@ async def client(
     # A host name, not 127.0.0.1: a cookie jar drops the cookies an IP address sets, which
     # would hide a client that kept them.
     settings = Settings(
-        HttpSettings(), LogSettings(), ApiSettings.at(f"http://localhost:{server.port}")
+        HttpSettings(),
+        LogSettings(),
+        ApiSettings.at(f"http://localhost:{server.port}"),
+        cookie_secure=False,  # plain http here
     )
-    return await aiohttp_client(create_app(settings))
+    return await browser(aiohttp_client, settings)
 
 
 async def test_the_browsers_cookie_and_trace_go_with_every_api_call(
     client: Client, api: RecordingApi
 ) -> None:
+    client.session.cookie_jar.clear()  # only the Cookie header below
     await client.get(
         "/",
         headers={
@@ -85,11 +88,36 @@ async def test_the_browsers_cookie_and_trace_go_with_every_api_call(
         assert headers["X-Forwarded-For"] == "203.0.113.9"
 
 
+@pytest.mark.parametrize(
+    ("headers", "address"),
+    [
+        # What the gateway sets: X-Real-IP is the address it trusted, and it appended the
+        # same to whatever X-Forwarded-For the browser made up.
+        ({"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "10.9.9.9, 203.0.113.9"}, "203.0.113.9"),
+        ({"X-Forwarded-For": "10.9.9.9, 203.0.113.9"}, "203.0.113.9"),
+        ({}, "127.0.0.1"),  # no proxy in front: the peer is the browser
+    ],
+)
+async def test_the_browsers_address_goes_with_every_api_call(
+    client: Client, api: RecordingApi, headers: dict[str, str], address: str
+) -> None:
+    # The gateway keys its sign-in limit by it: it trusts the client's X-Forwarded-For.
+    await client.post(
+        "/auth/signin",
+        data=form(email="a@b.co", password="x"),
+        headers=headers,
+        allow_redirects=False,
+    )
+
+    assert [path for path, _ in api.calls] == ["/api/users/signin"]
+    assert all(call["X-Forwarded-For"] == address for _, call in api.calls)
+
+
 async def test_one_users_cookie_never_goes_with_the_next_users_calls(
     client: Client, api: RecordingApi
 ) -> None:
     signed_in = await client.post(
-        "/auth/signin", data={"email": "a@b.co", "password": "x"}, allow_redirects=False
+        "/auth/signin", data=form(email="a@b.co", password="x"), allow_redirects=False
     )
     client.session.cookie_jar.clear()
     api.calls.clear()

@@ -6,7 +6,7 @@ import re
 
 from bson import ObjectId
 
-from services.client.tests.conftest import Client, Cookies, Platform, page, purchase
+from services.client.tests.conftest import Client, Cookies, Platform, form, page, purchase
 from shared.testing.fixtures import Signin
 
 
@@ -26,7 +26,7 @@ async def test_selling_a_ticket_goes_home_where_it_is_listed(
 ) -> None:
     response = await client.post(
         "/tickets/new",
-        data={"title": "Opera", "price": "12.5"},
+        data=form(title="Opera", price="12.5"),
         cookies=seller,
         allow_redirects=False,
     )
@@ -39,7 +39,7 @@ async def test_selling_a_ticket_goes_home_where_it_is_listed(
 async def test_a_bad_ticket_shows_the_apis_errors_and_keeps_what_was_typed(
     client: Client, seller: Cookies
 ) -> None:
-    response = await client.post("/tickets/new", data={"title": " ", "price": "-5"}, cookies=seller)
+    response = await client.post("/tickets/new", data=form(title=" ", price="-5"), cookies=seller)
 
     assert response.status == 400
     assert (await page(response)).alerts == ["Title is required", "Price must be greater than 0"]
@@ -47,7 +47,7 @@ async def test_a_bad_ticket_shows_the_apis_errors_and_keeps_what_was_typed(
 
 
 async def test_selling_while_signed_out_shows_not_authorized(client: Client) -> None:
-    response = await client.post("/tickets/new", data={"title": "Opera", "price": "10"})
+    response = await client.post("/tickets/new", data=form(title="Opera", price="10"))
 
     assert response.status == 401
     assert (await page(response)).alerts == ["Not Authorized"]

@@ -40,7 +40,12 @@ async def test_a_missing_or_malformed_ticket_id_is_rejected(
 
 
 async def test_a_body_that_is_not_json_is_a_bad_request(client: Client, signin: Signin) -> None:
-    response = await client.post("/api/orders", data=b"{ticketId", cookies=signin())
+    response = await client.post(
+        "/api/orders",
+        data=b"{ticketId",
+        headers={"Content-Type": "application/json"},
+        cookies=signin(),
+    )
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "Request body must be valid JSON"}]}

@@ -57,7 +57,9 @@ async def test_a_webhook_without_a_valid_signature_is_a_400(
 ) -> None:
     body, _ = signed_webhook({"id": "evt_1", "type": "payment_intent.succeeded", "data": {}})
 
-    response = await client.post("/api/payments/webhook", data=body, headers=headers)
+    response = await client.post(
+        "/api/payments/webhook", data=body, headers={"Content-Type": "application/json", **headers}
+    )
 
     assert response.status == 400
     assert await response.json() == {
