@@ -234,6 +234,24 @@ def test_redis_persists_arq_jobs_with_an_append_only_file(compose: dict[str, Any
     assert "redis-data:/data" in redis["volumes"]
 
 
+REQUIRED_REDIS_PASSWORD = "${REDIS_PASSWORD:?REDIS_PASSWORD is not set - see .env.example}"
+
+
+def test_redis_requires_the_password_its_clients_and_healthcheck_use(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+
+    assert command[command.index("--requirepass") + 1] == REQUIRED_REDIS_PASSWORD
+    assert environment(redis)["REDISCLI_AUTH"] == REQUIRED_REDIS_PASSWORD  # redis-cli ping
+    for name in ("expiration", "expiration-worker"):
+        url = environment(compose["services"][name])["REDIS_URL"]
+        assert url == f"redis://:{REQUIRED_REDIS_PASSWORD}@redis:6379/0", name
+    # A default for `cp .env.example .env`, URL-safe since it goes into REDIS_URL as it is.
+    assert re.fullmatch(r"[A-Za-z0-9._~-]{12,}", env_example["REDIS_PASSWORD"])
+
+
 def test_data_lives_in_declared_named_volumes(compose: dict[str, Any]) -> None:
     declared = set(compose["volumes"])
     used = set()

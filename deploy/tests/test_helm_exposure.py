@@ -155,7 +155,8 @@ def test_extra_peers_reach_the_management_port_of_every_process(
     for component in ALL_COMPONENTS:
         rules = release.get("NetworkPolicy", f"{RELEASE}-{component}")["spec"]["ingress"]
         management = [r for r in rules if r["ports"] == [{"port": "management", "protocol": "TCP"}]]
-        assert management and management[0]["from"] == [scraper], component
+        assert len(management) == 1, component
+        assert management[0]["from"] == [scraper], component
 
 
 def test_without_extra_peers_no_one_but_the_kubelet_reaches_the_management_port(

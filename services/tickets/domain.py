@@ -11,9 +11,6 @@ from dataclasses import dataclass, replace
 from shared.errors import BadRequest, NotAuthorized
 from shared.events import TicketCreated, TicketUpdated
 
-MIN_PRICE_CENTS = 50  # Stripe's smallest USD charge: a cheaper ticket could never be paid for
-MAX_PRICE_CENTS = 10_000_000  # 100,000.00: a bound, so a typo cannot list a ticket at 1e300
-
 
 class TicketReserved(BadRequest):
     default_message = "Cannot edit a reserved ticket"

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from marshmallow import fields, post_load
 
-from shared.events.base import NON_EMPTY, ContractSchema, Event
+from shared.events.base import ContractSchema, Event
+from shared.events.fields import OBJECT_ID
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class ExpirationComplete(Event):
 class ExpirationCompleteSchema(ContractSchema):
     """Wire form ``{orderId}``."""
 
-    order_id = fields.String(required=True, data_key="orderId", validate=NON_EMPTY)
+    order_id = fields.String(required=True, data_key="orderId", validate=OBJECT_ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> ExpirationComplete:

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from marshmallow import fields, post_load, validate
 
-from shared.events.base import NON_EMPTY, ContractSchema, Event
-from shared.events.fields import Money, UtcDateTime
+from shared.events.base import ContractSchema, Event
+from shared.events.fields import OBJECT_ID, VERSION, Price, UtcDateTime
 
 # spec §2.4, exact strings
 ORDER_STATUSES = ("created", "cancelled", "awaiting:payment", "complete")
@@ -65,8 +65,8 @@ class OrderCancelled(Event):
 
 
 class TicketRefSchema(ContractSchema):
-    id = fields.String(required=True, validate=NON_EMPTY)
-    price_cents = Money(required=True, data_key="price")
+    id = fields.String(required=True, validate=OBJECT_ID)
+    price_cents = Price(required=True, data_key="price")
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketRef:
@@ -74,7 +74,7 @@ class TicketRefSchema(ContractSchema):
 
 
 class TicketIdSchema(ContractSchema):
-    id = fields.String(required=True, validate=NON_EMPTY)
+    id = fields.String(required=True, validate=OBJECT_ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketId:
@@ -84,10 +84,10 @@ class TicketIdSchema(ContractSchema):
 class OrderCreatedSchema(ContractSchema):
     """Wire form ``{id, version, status, userId, expiresAt, ticket: {id, price}}``."""
 
-    id = fields.String(required=True, validate=NON_EMPTY)
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    id = fields.String(required=True, validate=OBJECT_ID)
+    version = fields.Integer(required=True, strict=True, validate=VERSION)
     status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
-    user_id = fields.String(required=True, data_key="userId", validate=NON_EMPTY)
+    user_id = fields.String(required=True, data_key="userId", validate=OBJECT_ID)
     expires_at = UtcDateTime(required=True, data_key="expiresAt")
     ticket = fields.Nested(TicketRefSchema, required=True)
 
@@ -99,8 +99,8 @@ class OrderCreatedSchema(ContractSchema):
 class OrderCancelledSchema(ContractSchema):
     """Wire form ``{id, version, ticket: {id}}``."""
 
-    id = fields.String(required=True, validate=NON_EMPTY)
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    id = fields.String(required=True, validate=OBJECT_ID)
+    version = fields.Integer(required=True, strict=True, validate=VERSION)
     ticket = fields.Nested(TicketIdSchema, required=True)
 
     @post_load

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from marshmallow import fields, post_load
 
-from shared.events.base import NON_EMPTY, ContractSchema, Event
+from shared.events.base import ContractSchema, Event
+from shared.events.fields import OBJECT_ID, STRIPE_ID
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class PaymentCreated(Event):
 class PaymentCreatedSchema(ContractSchema):
     """Wire form ``{id, orderId, stripeId}``."""
 
-    id = fields.String(required=True, validate=NON_EMPTY)
-    order_id = fields.String(required=True, data_key="orderId", validate=NON_EMPTY)
-    stripe_id = fields.String(required=True, data_key="stripeId", validate=NON_EMPTY)
+    id = fields.String(required=True, validate=OBJECT_ID)
+    order_id = fields.String(required=True, data_key="orderId", validate=OBJECT_ID)
+    stripe_id = fields.String(required=True, data_key="stripeId", validate=STRIPE_ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> PaymentCreated:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from marshmallow import fields, post_dump, post_load, validate
+from marshmallow import fields, post_dump, post_load
 
-from shared.events.base import NON_EMPTY, ContractSchema, Event
-from shared.events.fields import Money
+from shared.events.base import ContractSchema, Event
+from shared.events.fields import OBJECT_ID, TITLE_LENGTH, VERSION, Price, utf8_text
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ class TicketUpdated(Event):
 class TicketCreatedSchema(ContractSchema):
     """Wire form ``{id, version, title, price, userId}``."""
 
-    id = fields.String(required=True, validate=NON_EMPTY)
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    title = fields.String(required=True)
-    price_cents = Money(required=True, data_key="price")
-    user_id = fields.String(required=True, data_key="userId", validate=NON_EMPTY)
+    id = fields.String(required=True, validate=OBJECT_ID)
+    version = fields.Integer(required=True, strict=True, validate=VERSION)
+    title = fields.String(required=True, validate=[TITLE_LENGTH, utf8_text])
+    price_cents = Price(required=True, data_key="price")
+    user_id = fields.String(required=True, data_key="userId", validate=OBJECT_ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TicketCreated:
@@ -56,7 +56,7 @@ class TicketUpdatedSchema(TicketCreatedSchema):
     """Wire form ``{id, version, title, price, userId, orderId?}``; orderId may be null."""
 
     order_id = fields.String(
-        data_key="orderId", allow_none=True, load_default=None, validate=NON_EMPTY
+        data_key="orderId", allow_none=True, load_default=None, validate=OBJECT_ID
     )
 
     @post_load

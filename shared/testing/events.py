@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from shared.events import Event, decode, encode
 from shared.messaging import AmqpSettings, Publisher, Topology, connect
+from shared.messaging.redrive import ParkedMessage, list_parked
 
 E = TypeVar("E", bound=Event)
 
@@ -91,4 +92,13 @@ async def event_publisher(settings: AmqpSettings) -> AsyncIterator[Publisher]:
         yield publisher
     finally:
         await publisher.close()
+        await connection.close()
+
+
+async def parked_messages(settings: AmqpSettings, service: str) -> list[ParkedMessage]:
+    """The messages ``service`` gave up on (its parked queue), left in place."""
+    connection = await connect(settings.url, connection_name="test-parked")
+    try:
+        return await list_parked(connection, Topology.from_settings(settings), service)
+    finally:
         await connection.close()

@@ -23,52 +23,85 @@ from shared.events import (
     encode,
 )
 
+T1, U1 = "60029252cba1360018999688", "5fd843a29fc5e30023bd790b"
 EXPIRES_AT = datetime(2021, 1, 16, 16, 31, 30, 47000, tzinfo=UTC)
 
 SAMPLES: list[tuple[Event, dict[str, object]]] = [
     (
-        TicketCreated(id="t1", version=0, title="Concert", price_cents=1050, user_id="u1"),
-        {"id": "t1", "version": 0, "title": "Concert", "price": 10.5, "userId": "u1"},
+        TicketCreated(
+            id="60029252cba1360018999688",
+            version=0,
+            title="Concert",
+            price_cents=1050,
+            user_id="5fd843a29fc5e30023bd790b",
+        ),
+        {
+            "id": "60029252cba1360018999688",
+            "version": 0,
+            "title": "Concert",
+            "price": 10.5,
+            "userId": "5fd843a29fc5e30023bd790b",
+        },
     ),
     (
         TicketUpdated(
-            id="t1", version=2, title="Concert", price_cents=1000, user_id="u1", order_id="o1"
+            id="60029252cba1360018999688",
+            version=2,
+            title="Concert",
+            price_cents=1000,
+            user_id="5fd843a29fc5e30023bd790b",
+            order_id="600310f88dab780018985931",
         ),
         {
-            "id": "t1",
+            "id": "60029252cba1360018999688",
             "version": 2,
             "title": "Concert",
             "price": 10,
-            "userId": "u1",
-            "orderId": "o1",
+            "userId": "5fd843a29fc5e30023bd790b",
+            "orderId": "600310f88dab780018985931",
         },
     ),
     (
         OrderCreated(
-            id="o1",
+            id="600310f88dab780018985931",
             version=0,
             status="created",
-            user_id="u2",
+            user_id="5fd843a29fc5e30023bd790c",
             expires_at=EXPIRES_AT,
-            ticket=TicketRef(id="t1", price_cents=1999),
+            ticket=TicketRef(id="60029252cba1360018999688", price_cents=1999),
         ),
         {
-            "id": "o1",
+            "id": "600310f88dab780018985931",
             "version": 0,
             "status": "created",
-            "userId": "u2",
+            "userId": "5fd843a29fc5e30023bd790c",
             "expiresAt": "2021-01-16T16:31:30.047Z",
-            "ticket": {"id": "t1", "price": 19.99},
+            "ticket": {"id": "60029252cba1360018999688", "price": 19.99},
         },
     ),
     (
-        OrderCancelled(id="o1", version=1, ticket=TicketId(id="t1")),
-        {"id": "o1", "version": 1, "ticket": {"id": "t1"}},
+        OrderCancelled(
+            id="600310f88dab780018985931", version=1, ticket=TicketId(id="60029252cba1360018999688")
+        ),
+        {
+            "id": "600310f88dab780018985931",
+            "version": 1,
+            "ticket": {"id": "60029252cba1360018999688"},
+        },
     ),
-    (ExpirationComplete(order_id="o1"), {"orderId": "o1"}),
     (
-        PaymentCreated(id="p1", order_id="o1", stripe_id="pi_123"),
-        {"id": "p1", "orderId": "o1", "stripeId": "pi_123"},
+        ExpirationComplete(order_id="600310f88dab780018985931"),
+        {"orderId": "600310f88dab780018985931"},
+    ),
+    (
+        PaymentCreated(
+            id="600310f88dab780018985932", order_id="600310f88dab780018985931", stripe_id="pi_123"
+        ),
+        {
+            "id": "600310f88dab780018985932",
+            "orderId": "600310f88dab780018985931",
+            "stripeId": "pi_123",
+        },
     ),
 ]
 
@@ -99,17 +132,17 @@ def test_the_catalogue_names_the_six_routing_keys() -> None:
 
 
 def test_encoding_is_compact_json() -> None:
-    body = encode(ExpirationComplete(order_id="o1"))
+    body = encode(ExpirationComplete(order_id="600310f88dab780018985931"))
 
-    assert body == b'{"orderId":"o1"}'
+    assert body == b'{"orderId":"600310f88dab780018985931"}'
 
 
 @pytest.mark.parametrize(
     ("number", "cents"),
-    [("10.5", 1050), ("10", 1000), ("0.07", 7), ("19.99", 1999), ("10.50", 1050)],
+    [("10.5", 1050), ("10", 1000), ("0.50", 50), ("19.99", 1999), ("10.50", 1050)],
 )
 def test_price_numbers_become_exact_integer_cents(number: str, cents: int) -> None:
-    body = f'{{"id":"t1","version":0,"title":"x","price":{number},"userId":"u1"}}'.encode()
+    body = f'{{"id":"{T1}","version":0,"title":"x","price":{number},"userId":"{U1}"}}'.encode()
 
     event = decode("ticket.created", body)
 
@@ -128,7 +161,7 @@ def test_cents_are_written_as_a_number_with_at_most_two_decimals() -> None:
 
 @pytest.mark.parametrize("price", ["10.555", "-1", '"10.5"', "true", "null", "1e-3"])
 def test_a_price_that_is_not_a_non_negative_two_decimal_number_is_malformed(price: str) -> None:
-    body = f'{{"id":"t1","version":0,"title":"x","price":{price},"userId":"u1"}}'.encode()
+    body = f'{{"id":"{T1}","version":0,"title":"x","price":{price},"userId":"{U1}"}}'.encode()
 
     with pytest.raises(MalformedEvent, match="price"):
         decode("ticket.created", body)
@@ -136,15 +169,22 @@ def test_a_price_that_is_not_a_non_negative_two_decimal_number_is_malformed(pric
 
 def test_expires_at_is_written_as_iso_utc_with_z() -> None:
     in_paris = EXPIRES_AT.astimezone(timezone(timedelta(hours=1)))
-    event = OrderCreated("o1", 0, "created", "u1", in_paris, TicketRef("t1", 100))
+    event = OrderCreated(
+        "600310f88dab780018985931",
+        0,
+        "created",
+        "5fd843a29fc5e30023bd790b",
+        in_paris,
+        TicketRef("60029252cba1360018999688", 100),
+    )
 
     assert json.loads(encode(event))["expiresAt"] == "2021-01-16T16:31:30.047Z"
 
 
 def test_expires_at_with_an_offset_is_read_as_the_same_instant_in_utc() -> None:
     body = (
-        b'{"id":"o1","version":0,"status":"created","userId":"u1",'
-        b'"expiresAt":"2021-01-16T17:31:30.047+01:00","ticket":{"id":"t1","price":1}}'
+        b'{"id":"600310f88dab780018985931","version":0,"status":"created","userId":"5fd843a29fc5e30023bd790b",'
+        b'"expiresAt":"2021-01-16T17:31:30.047+01:00","ticket":{"id":"60029252cba1360018999688","price":1}}'
     )
 
     event = decode("order.created", body)
@@ -156,8 +196,8 @@ def test_expires_at_with_an_offset_is_read_as_the_same_instant_in_utc() -> None:
 
 def test_expires_at_without_a_timezone_is_malformed() -> None:
     body = (
-        b'{"id":"o1","version":0,"status":"created","userId":"u1",'
-        b'"expiresAt":"2021-01-16T16:31:30.047","ticket":{"id":"t1","price":1}}'
+        b'{"id":"600310f88dab780018985931","version":0,"status":"created","userId":"5fd843a29fc5e30023bd790b",'
+        b'"expiresAt":"2021-01-16T16:31:30.047","ticket":{"id":"60029252cba1360018999688","price":1}}'
     )
 
     with pytest.raises(MalformedEvent, match="expiresAt"):
@@ -166,18 +206,31 @@ def test_expires_at_without_a_timezone_is_malformed() -> None:
 
 def test_a_naive_expires_at_is_refused_when_building_the_event() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        OrderCreated("o1", 0, "created", "u1", datetime(2021, 1, 1), TicketRef("t1", 1))
+        OrderCreated(
+            "600310f88dab780018985931",
+            0,
+            "created",
+            "5fd843a29fc5e30023bd790b",
+            datetime(2021, 1, 1),
+            TicketRef("60029252cba1360018999688", 1),
+        )
 
 
 def test_unknown_fields_are_ignored() -> None:
-    body = b'{"orderId":"o1","extra":1,"nested":{"x":true}}'
+    body = b'{"orderId":"600310f88dab780018985931","extra":1,"nested":{"x":true}}'
 
-    assert decode("expiration.complete", body) == ExpirationComplete(order_id="o1")
+    assert decode("expiration.complete", body) == ExpirationComplete(
+        order_id="600310f88dab780018985931"
+    )
 
 
 @pytest.mark.parametrize("order_id", [b"", b',"orderId":null'])
 def test_a_missing_or_null_order_id_on_ticket_updated_means_none(order_id: bytes) -> None:
-    body = b'{"id":"t1","version":1,"title":"x","price":5,"userId":"u1"' + order_id + b"}"
+    body = (
+        b'{"id":"60029252cba1360018999688","version":1,"title":"x","price":5,"userId":"5fd843a29fc5e30023bd790b"'
+        + order_id
+        + b"}"
+    )
 
     event = decode("ticket.updated", body)
 
@@ -186,7 +239,13 @@ def test_a_missing_or_null_order_id_on_ticket_updated_means_none(order_id: bytes
 
 
 def test_a_released_ticket_is_sent_without_order_id() -> None:
-    wire = json.loads(encode(TicketUpdated("t1", 3, "x", 500, "u1", order_id=None)))
+    wire = json.loads(
+        encode(
+            TicketUpdated(
+                "60029252cba1360018999688", 3, "x", 500, "5fd843a29fc5e30023bd790b", order_id=None
+            )
+        )
+    )
 
     assert "orderId" not in wire
 
@@ -194,19 +253,28 @@ def test_a_released_ticket_is_sent_without_order_id() -> None:
 @pytest.mark.parametrize(
     ("routing_key", "body"),
     [
-        ("ticket.deleted", b'{"id":"t1"}'),
+        ("ticket.deleted", b'{"id":"60029252cba1360018999688"}'),
         ("ticket.created", b"{not json"),
         ("ticket.created", b"[1, 2]"),
         ("ticket.created", b"\xff\xfe"),
-        ("ticket.created", b'{"id":"t1","version":0,"title":"x","price":NaN,"userId":"u1"}'),
-        ("ticket.created", b'{"id":"t1","version":"0","title":"x","price":1,"userId":"u1"}'),
-        ("ticket.created", b'{"id":"t1","version":0,"title":"x","price":1}'),
+        (
+            "ticket.created",
+            b'{"id":"60029252cba1360018999688","version":0,"title":"x","price":NaN,"userId":"5fd843a29fc5e30023bd790b"}',
+        ),
+        (
+            "ticket.created",
+            b'{"id":"60029252cba1360018999688","version":"0","title":"x","price":1,"userId":"5fd843a29fc5e30023bd790b"}',
+        ),
+        ("ticket.created", b'{"id":"60029252cba1360018999688","version":0,"title":"x","price":1}'),
         (
             "order.created",
-            b'{"id":"o1","version":0,"status":"lost","userId":"u1","expiresAt":"2021-01-16T16:31:30Z","ticket":{"id":"t1","price":1}}',
+            b'{"id":"600310f88dab780018985931","version":0,"status":"lost","userId":"5fd843a29fc5e30023bd790b","expiresAt":"2021-01-16T16:31:30Z","ticket":{"id":"60029252cba1360018999688","price":1}}',
         ),
-        ("order.cancelled", b'{"id":"o1","version":0,"ticket":{}}'),
-        ("payment.created", b'{"id":"p1","orderId":"o1"}'),
+        ("order.cancelled", b'{"id":"600310f88dab780018985931","version":0,"ticket":{}}'),
+        (
+            "payment.created",
+            b'{"id":"600310f88dab780018985932","orderId":"600310f88dab780018985931"}',
+        ),
     ],
 )
 def test_a_bad_body_or_unknown_key_raises_malformed_event(routing_key: str, body: bytes) -> None:
@@ -220,7 +288,12 @@ def test_malformed_event_is_a_value_error() -> None:
 
 def test_expires_at_keeps_millisecond_precision_like_bson() -> None:
     event = OrderCreated(
-        "o1", 0, "created", "u1", EXPIRES_AT.replace(microsecond=47999), TicketRef("t1", 1)
+        "600310f88dab780018985931",
+        0,
+        "created",
+        "5fd843a29fc5e30023bd790b",
+        EXPIRES_AT.replace(microsecond=47999),
+        TicketRef("60029252cba1360018999688", 100),
     )
 
     assert event.expires_at == EXPIRES_AT

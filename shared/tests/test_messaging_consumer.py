@@ -33,18 +33,24 @@ from shared.tests.conftest import Consuming
 
 def a_ticket(version: int = 0, **overrides: Any) -> TicketCreated:
     fields: dict[str, Any] = {
-        "id": "t1",
+        "id": "60029252cba1360018999688",
         "version": version,
         "title": "Concert",
         "price_cents": 1050,
-        "user_id": "u1",
+        "user_id": "5fd843a29fc5e30023bd790b",
     }
     fields.update(overrides)
     return TicketCreated(**fields)
 
 
 def an_update(version: int = 1) -> TicketUpdated:
-    return TicketUpdated(id="t1", version=version, title="Gig", price_cents=2000, user_id="u1")
+    return TicketUpdated(
+        id="60029252cba1360018999688",
+        version=version,
+        title="Gig",
+        price_cents=2000,
+        user_id="5fd843a29fc5e30023bd790b",
+    )
 
 
 @dataclass
@@ -141,7 +147,10 @@ async def test_a_duplicate_delivery_changes_state_once(
         assert messaging.uow is not None
         handler = counting_handler(messaging.uow)
         await messaging.start_consuming([Subscription(TicketCreated, handler)])
-        body = b'{"id":"t1","version":0,"title":"x","price":1,"userId":"u1"}'
+        body = (
+            b'{"id":"60029252cba1360018999688","version":0,"title":"x","price":1,'
+            b'"userId":"5fd843a29fc5e30023bd790b"}'
+        )
 
         await messaging.publisher.publish("ticket.created", body, message_id="dup-1")
         await messaging.publisher.publish("ticket.created", body, message_id="dup-1")
@@ -283,7 +292,7 @@ async def test_an_early_update_is_retried_after_the_delay_and_applied_after_its_
     times = [at for _, _, at in updates.calls]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert applied == [1]
-    assert replica["t1"] == 1
+    assert replica["60029252cba1360018999688"] == 1
     assert [d.attempt for _, d, _ in updates.calls] == list(range(1, len(updates.calls) + 1))
     assert min(gaps) >= settings.retry_delay_ms / 1000 * 0.9, gaps
 

@@ -26,7 +26,13 @@ from shared.messaging import (
 from shared.mongo import Mongo
 from shared.testing.poll import eventually
 
-TICKET = TicketCreated(id="t1", version=0, title="Concert", price_cents=1050, user_id="u1")
+TICKET = TicketCreated(
+    id="60029252cba1360018999688",
+    version=0,
+    title="Concert",
+    price_cents=1050,
+    user_id="5fd843a29fc5e30023bd790b",
+)
 
 
 class Received:
@@ -169,7 +175,9 @@ async def test_a_transaction_that_raises_leaves_neither_the_entity_nor_the_outbo
 
     async def place_ticket_then_fail() -> None:
         async with UnitOfWork(mongo, outbox).begin() as tx:
-            await mongo.db.tickets.insert_one({"_id": "t1", "version": 0}, session=tx.session)
+            await mongo.db.tickets.insert_one(
+                {"_id": "60029252cba1360018999688", "version": 0}, session=tx.session
+            )
             await tx.emit(TICKET)
             raise Boom
 
@@ -185,7 +193,7 @@ async def test_events_of_one_transaction_are_published_in_the_order_emitted(
 ) -> None:
     received = await listen("ticket.created", "expiration.complete")
     async with UnitOfWork(mongo, outbox).begin() as tx:
-        ids = await tx.emit(TICKET, ExpirationComplete(order_id="o1"), TICKET)
+        ids = await tx.emit(TICKET, ExpirationComplete(order_id="600310f88dab780018985931"), TICKET)
 
     await OutboxRelay(outbox, publisher).flush()
 
@@ -269,7 +277,9 @@ async def test_open_messaging_relays_events_written_through_its_unit_of_work(
         assert messaging.uow is not None
         assert messaging.ready
         async with messaging.uow.begin() as tx:
-            await mongo.db.tickets.insert_one({"_id": "t1", "version": 0}, session=tx.session)
+            await mongo.db.tickets.insert_one(
+                {"_id": "60029252cba1360018999688", "version": 0}, session=tx.session
+            )
             [message_id] = await tx.emit(TICKET, headers={"x-request-id": "r1"})
 
         await eventually(lambda: message_id in received.ids)
@@ -329,9 +339,14 @@ async def test_an_event_waits_while_an_older_one_of_its_subject_is_held_by_a_dea
 ) -> None:
     received = await listen("ticket.created", "ticket.updated")
     updated = TicketUpdated(
-        id="t1", version=1, title="Concert", price_cents=2000, user_id="u1", order_id=None
+        id="60029252cba1360018999688",
+        version=1,
+        title="Concert",
+        price_cents=2000,
+        user_id="5fd843a29fc5e30023bd790b",
+        order_id=None,
     )
-    other = dataclasses.replace(TICKET, id="t2")
+    other = dataclasses.replace(TICKET, id="60029252cba1360018999689")
     ids = []
     for event in (TICKET, updated, other):  # three transactions, in this order
         async with UnitOfWork(mongo, outbox).begin() as tx:

@@ -44,7 +44,13 @@ async def test_a_consumer_closed_by_the_broker_goes_unready_then_resumes_consumi
         received.append(delivery.message_id)
 
     name = f"reconnect-{amqp_settings.namespace}"
-    ticket = TicketCreated(id="t1", version=0, title="x", price_cents=100, user_id="u1")
+    ticket = TicketCreated(
+        id="60029252cba1360018999688",
+        version=0,
+        title="x",
+        price_cents=100,
+        user_id="5fd843a29fc5e30023bd790b",
+    )
     async with consuming(handler, connection_name=name) as messaging:
         seen: list[bool] = []
         refusals: list[str] = []

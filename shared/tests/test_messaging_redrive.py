@@ -20,7 +20,9 @@ async def test_the_command_lists_parked_messages_and_redrives_one_by_id(
         raise LookupError("no such ticket")
 
     async with consuming(broken) as messaging:
-        message_id = await messaging.publisher.publish_event(TicketCreated("t1", 0, "x", 100, "u1"))
+        message_id = await messaging.publisher.publish_event(
+            TicketCreated("60029252cba1360018999688", 0, "x", 100, "5fd843a29fc5e30023bd790b")
+        )
         await eventually(lambda: list_parked(messaging.connection, messaging.topology, "svc"))
         assert messaging.consumer is not None
         await messaging.consumer.stop()

@@ -70,7 +70,13 @@ async def test_a_broker_lost_midway_through_declaring_is_declared_whole_by_the_n
             await channel.declare_queue(name, passive=True)  # raises when it is missing
         await channel.close()
         message_id = await messaging.publisher.publish_event(
-            TicketCreated(id="t1", version=0, title="x", price_cents=100, user_id="u1")
+            TicketCreated(
+                id="60029252cba1360018999688",
+                version=0,
+                title="x",
+                price_cents=100,
+                user_id="5fd843a29fc5e30023bd790b",
+            )
         )
         await eventually(lambda: message_id in received, what="an event routed to the queue")
         await client.close()  # before the relay goes

@@ -84,7 +84,7 @@ async def test_events_are_counted_when_published_and_when_settled(
         open_messaging(amqp_settings, service="svc", mongo=None, subscriptions=subscriptions),
         event_publisher(amqp_settings) as publisher,
     ):
-        await publisher.publish_event(ExpirationComplete(order_id="o1"))
+        await publisher.publish_event(ExpirationComplete(order_id="600310f88dab780018985931"))
         await eventually(lambda: attempts == [1, 2], what="a retry then success")
         await eventually(
             lambda: sample("events_consumed_total", event=key, outcome="acked") == acked + 1

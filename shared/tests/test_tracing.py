@@ -100,8 +100,10 @@ async def test_an_event_published_in_a_request_carries_its_trace_to_the_consumer
         event_publisher(amqp_settings) as publisher,
     ):
         with tracing.bound(tracing.Trace("req-7", TRACEPARENT)):
-            await publisher.publish_event(ExpirationComplete(order_id="o1"))
-        await publisher.publish_event(ExpirationComplete(order_id="o2"))  # outside any request
+            await publisher.publish_event(ExpirationComplete(order_id="600310f88dab780018985931"))
+        await publisher.publish_event(
+            ExpirationComplete(order_id="600310f88dab780018985933")
+        )  # outside any request
 
         await eventually(lambda: len(seen) == 2, what="both deliveries")
 

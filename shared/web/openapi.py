@@ -40,6 +40,7 @@ from shared.errors import (
     ServiceUnavailable,
 )
 from shared.events import Money, UtcDateTime
+from shared.events.fields import OBJECT_ID_PATTERN as OBJECT_ID_PATTERN  # shared.web exports it
 from shared.web.health import healthz, readyz
 from shared.web.metrics import metrics
 from shared.web.requests import IDEMPOTENCY_HEADER, load
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 OPENAPI_VERSION = "3.0.3"
 DISTRIBUTION = "ticketing"  # info.version is the version of the package that serves it
 SESSION_SCHEME = "session"
-OBJECT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 
 Auth = Literal["none", "optional", "required"]

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_dump
 
 from services.payments.domain import PaymentStatus, Unpayable
+from shared.events.fields import utf8_text
 from shared.web import RequestSchema
 
 
@@ -22,6 +23,10 @@ class RequiredText(fields.String):
         text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
         if not text:
             raise ValidationError(self.message)
+        try:
+            utf8_text(text)  # "\ud800" in JSON: neither BSON nor Stripe's client takes it
+        except ValidationError:
+            raise ValidationError(self.message) from None
         return text
 
 

@@ -8,13 +8,18 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump
 
-from services.tickets.domain import MAX_PRICE_CENTS, MIN_PRICE_CENTS
 from shared.events import Money
-from shared.events.fields import number_to_cents
+from shared.events.fields import (
+    MAX_PRICE_CENTS,
+    MIN_PRICE_CENTS,
+    TITLE_MAX_LENGTH,
+    NotAPositiveNumber,
+    price_to_cents,
+    utf8_text,
+)
 from shared.web import RequestSchema
 
 TITLE_REQUIRED = "Title is required"
-TITLE_MAX_LENGTH = 200
 
 
 class Title(fields.String):
@@ -24,6 +29,7 @@ class Title(fields.String):
             raise ValidationError(TITLE_REQUIRED)
         if len(title) > TITLE_MAX_LENGTH:
             raise ValidationError(f"Title must be at most {TITLE_MAX_LENGTH} characters")
+        utf8_text(title)  # "\ud800" in JSON: no BSON string can hold it
         return title
 
 
@@ -46,20 +52,13 @@ class Price(fields.Field[int]):
             if not PRICE_TEXT.fullmatch(value):
                 raise ValidationError(self.positive_message)
             value = Decimal(value)
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            raise ValidationError(self.positive_message)
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
-        if not amount.is_finite() or amount <= 0:
-            raise ValidationError(self.positive_message)
-        # Bounds first: they keep the arithmetic below on numbers of a sane size.
-        if amount > Decimal(MAX_PRICE_CENTS) / 100:
-            raise ValidationError(f"Price must be at most {MAX_PRICE_CENTS // 100}")
-        if amount < Decimal(MIN_PRICE_CENTS) / 100:
-            raise ValidationError(f"Price must be at least {MIN_PRICE_CENTS / 100:.2f}")
+        # The bounds and decimals are the events' rule too (shared.events.fields).
         try:
-            return number_to_cents(amount)
-        except ValueError:
-            raise ValidationError("Price must have at most 2 decimals") from None
+            return price_to_cents(value)
+        except NotAPositiveNumber:
+            raise ValidationError(self.positive_message) from None
+        except ValueError as exc:
+            raise ValidationError(f"Price {exc}") from None
 
 
 def _title() -> Title:

@@ -96,7 +96,7 @@ async def test_duplicates_and_stale_versions_change_nothing(
         # Redeliveries and a re-published old version, then a marker to know they were seen.
         await publisher.publish_event(replace(created, title="stale create"))
         await publisher.publish_event(v1)
-        await publisher.publish_event(replace(v1, price_cents=1))
+        await publisher.publish_event(replace(v1, price_cents=100))
         await publisher.publish_event(marker)
 
     await eventually(lambda: deps.tickets.get(marker.id), what="the marker")

@@ -17,17 +17,8 @@ from services.payments.tests.conftest import (
     publish,
     replica,
 )
-from shared.messaging import AmqpSettings, Publisher, Topology, connect
-from shared.messaging.redrive import ParkedMessage, list_parked
-
-
-async def parked_messages(amqp: AmqpSettings) -> list[ParkedMessage]:
-    """The messages payments gave up on (its parked queue), left in place."""
-    connection = await connect(amqp.url, connection_name="test-parked")
-    try:
-        return await list_parked(connection, Topology.from_settings(amqp), SERVICE)
-    finally:
-        await connection.close()
+from shared.messaging import AmqpSettings, Publisher
+from shared.testing.events import parked_messages
 
 
 async def test_order_created_replicates_the_order_with_its_price(
@@ -74,7 +65,7 @@ async def test_a_cancellation_that_overtakes_its_order_is_retried_until_it_appli
 
     order = await replica(deps, created.id, status="cancelled")
     assert order.version == 1
-    assert await parked_messages(amqp) == []
+    assert await parked_messages(amqp, SERVICE) == []
 
 
 async def test_a_version_that_skips_one_waits_for_the_missing_one(
@@ -109,4 +100,4 @@ async def test_duplicate_order_events_change_nothing_and_are_acknowledged(
     order = await replica(deps, created.id)
     assert (order.status, order.version) == ("cancelled", 1)
     assert order.price_cents == created.ticket.price_cents
-    assert await parked_messages(amqp) == []
+    assert await parked_messages(amqp, SERVICE) == []

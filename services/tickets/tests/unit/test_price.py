@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from services.tickets.api.schemas import CreateTicketIn
-from services.tickets.domain import MAX_PRICE_CENTS, MIN_PRICE_CENTS
+from shared.events.fields import MAX_PRICE_CENTS, MIN_PRICE_CENTS
 
 json_values = st.recursive(
     st.none()
