@@ -189,8 +189,9 @@ async def test_errors_share_one_schema_with_the_messages_the_platform_sends(
 ) -> None:
     responses = document["paths"]["/api/things"]["post"]["responses"]
 
-    # 413: every body is capped by base_app, so every operation with one can get it.
-    assert set(responses) == {"201", "400", "401", "413"}
+    # 413: every body is capped by base_app, so every operation with one can get it; 415:
+    # base_app takes only JSON bodies; 403: nor a state change from another site.
+    assert set(responses) == {"201", "400", "401", "403", "413", "415"}
     unauthorized = responses["401"]["content"]["application/json"]
     assert unauthorized["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
     assert unauthorized["example"] == {"errors": [{"message": "Not Authorized"}]}

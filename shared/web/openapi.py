@@ -41,6 +41,8 @@ from shared.errors import (
 )
 from shared.events import Money, UtcDateTime
 from shared.events.fields import OBJECT_ID_PATTERN as OBJECT_ID_PATTERN  # shared.web exports it
+from shared.web.csrf import CROSS_SITE_MESSAGE, UNSAFE_METHODS
+from shared.web.errors import Forbidden, UnsupportedMediaType
 from shared.web.health import healthz, readyz
 from shared.web.metrics import metrics
 from shared.web.requests import IDEMPOTENCY_HEADER, load
@@ -89,7 +91,12 @@ ERROR_DOCS: dict[int, ErrorDoc] = {
     402: ErrorDoc("The card was declined", _body(PaymentDeclined())),
     404: ErrorDoc("No such resource; also any id that is not an ObjectId", _body(NotFound())),
     409: ErrorDoc("Changed by a concurrent request; retry", _body(Conflict())),
+    403: ErrorDoc(
+        "Sent by a browser from another site (`Origin`, `Sec-Fetch-Site`)",
+        _body(Forbidden(CROSS_SITE_MESSAGE)),
+    ),
     413: ErrorDoc("Request body is too large", _body(PayloadTooLarge())),
+    415: ErrorDoc("A body that is not `application/json`", _body(UnsupportedMediaType())),
     503: ErrorDoc(
         "A dependency (the database, the payment provider) is unreachable, or the service is "
         "still opening them (`Service is starting; retry shortly`); retry later",
@@ -235,7 +242,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def _operation_dict(op: Operation) -> dict[str, Any]:
+def _operation_dict(method: str, op: Operation) -> dict[str, Any]:
     doc: dict[str, Any] = {"summary": op.summary}
     if op.description:
         doc["description"] = op.description
@@ -255,9 +262,12 @@ def _operation_dict(op: Operation) -> dict[str, Any]:
         required: list[dict[str, list[str]]] = [{SESSION_SCHEME: []}]
         doc["security"] = required if op.auth == "required" else [{}, *required]
     errors = set(op.errors)
+    if method in UNSAFE_METHODS:
+        errors.add(403)  # base_app refuses these from another site
     if op.request is not None:
         doc["requestBody"] = {"required": True, "content": _json(op.request, op.request_example)}
         errors.add(413)  # base_app caps every body; a larger one never reaches the handler
+        errors.add(415)  # and takes only JSON
     success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
     if op.response is not None:
         schema = {"type": "array", "items": op.response} if op.many else op.response
@@ -294,7 +304,7 @@ def openapi_document(app: web.Application, *, title: str, version: str) -> dict[
         if (operation := operation_of(handler)) is None:
             log.warning("%s %s has no @documented: left out of the OpenAPI document", method, path)
         else:
-            by_path.setdefault(path, {})[method.lower()] = _operation_dict(operation)
+            by_path.setdefault(path, {})[method.lower()] = _operation_dict(method, operation)
     for path, operations in by_path.items():
         spec.path(path=path, operations=operations, parameters=_path_parameters(path))
     document: dict[str, Any] = spec.to_dict()
