@@ -17,10 +17,10 @@ async def sign_up(page: Page, shots: Screenshots, name: str) -> None:
     await page.get_by_role("link", name="Sign Up").click()
     await expect(page.get_by_role("heading", name="Sign Up")).to_be_visible()
     await page.get_by_label("Email Address").fill(new_email())
-    await page.get_by_label("Password").fill("secret")
+    await page.get_by_label("Password").fill("password")
     await shots.take(page, f"sign-up-{name}")
     await page.get_by_role("button", name="Sign Up").click()
-    await expect(page.get_by_role("link", name="Sign Out")).to_be_visible()
+    await expect(page.get_by_role("button", name="Sign Out")).to_be_visible()
 
 
 async def seconds_left(page: Page) -> int:
@@ -54,7 +54,8 @@ async def test_a_seller_lists_a_ticket_and_a_buyer_buys_it(
     row = page.get_by_role("row").filter(has_text=title)
     await expect(row).to_contain_text("12.50")
     await shots.take(page, "tickets-with-the-new-one")
-    await page.get_by_role("link", name="Sign Out").click()
+    # Signing out is a form (POST, with its CSRF token), shown as the header's last entry.
+    await page.get_by_role("button", name="Sign Out").click()
     await expect(page.get_by_role("link", name="Sign In")).to_be_visible()
     await shots.take(page, "signed-out")
 
@@ -120,7 +121,39 @@ async def test_a_bad_sign_up_shows_the_apis_errors_next_to_the_form(
 
     alert = page.get_by_role("alert")
     await expect(alert.get_by_role("listitem")).to_have_text(
-        ["Email must be valid", "Password must be between 4 and 20 characters"]
+        ["Email must be valid", "Password must be between 8 and 128 characters"]
     )
     await expect(page.get_by_label("Email Address")).to_have_value("not-an-email")
     await shots.take(page, "sign-up-errors")
+
+
+# A page on another site that posts to us as soon as it loads (a classic CSRF attack).
+FORGED_FORM = """<!doctype html>
+<form method="post" action="{action}">
+  <input name="title" value="Forged gig"><input name="price" value="1">
+  <input name="csrf" value="guessed">
+</form>
+<script>document.forms[0].submit()</script>
+"""
+
+
+async def test_a_form_posted_from_another_site_is_refused(
+    stack: Stack, phone: Page, screenshots: Screenshots
+) -> None:
+    page, shots = phone, screenshots
+    await page.goto(stack.url)
+    await sign_up(page, shots, "victim")
+    evil = "http://evil.example/"
+    html = FORGED_FORM.format(action=f"{stack.url}/tickets/new")
+    await page.route(evil, lambda route: route.fulfill(body=html, content_type="text/html"))
+
+    async with page.expect_navigation(url=f"{stack.url}/tickets/new") as posted:
+        await page.goto(evil)
+
+    response = await posted.value
+    assert response is not None
+    assert response.status == 403
+    await expect(page.get_by_role("heading", name="That form could not be sent")).to_be_visible()
+    await shots.take(page, "cross-site-post-refused")
+    await page.goto(stack.url)
+    await expect(page.get_by_role("row").filter(has_text="Forged gig")).to_have_count(0)
