@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from shared.auth import IdentitySettings
 from shared.config import Env, secret
 from shared.logging import LogSettings
+from shared.messaging import AmqpSettings
 from shared.mongo import MongoSettings
 from shared.web import HttpSettings
 
@@ -20,6 +21,7 @@ class Settings:
     log: LogSettings
     mongo: MongoSettings
     identity: IdentitySettings
+    amqp: AmqpSettings  # for session.revoked, through auth's outbox
     jwt_private_key: str = secret()
     jwt_ttl_s: int = field(default=8 * 3600)
 
@@ -31,6 +33,7 @@ class Settings:
             log=LogSettings.from_env(env),
             mongo=MongoSettings.from_env(env, default_database=SERVICE),
             identity=IdentitySettings.from_env(env),
+            amqp=AmqpSettings.from_env(env),
             jwt_private_key=env.pem("JWT_PRIVATE_KEY"),
             jwt_ttl_s=env.int("JWT_TTL_SECONDS", 8 * 3600, minimum=60),
         )

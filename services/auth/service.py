@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.auth.adapters.revocations import RevocationLog
 from services.auth.adapters.users import UserRepository
 from services.auth.domain import (
     DECOY_HASH,
@@ -16,7 +17,8 @@ from services.auth.domain import (
     normalize_email,
     password_matches,
 )
-from shared.auth import TokenSigner
+from shared.auth import CurrentUser, TokenSigner
+from shared.events import SessionRevoked
 
 T = TypeVar("T")
 
@@ -25,6 +27,7 @@ T = TypeVar("T")
 class Deps:
     users: UserRepository
     signer: TokenSigner
+    revocations: RevocationLog
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,10 @@ async def sign_in(email: str, password: str, *, deps: Deps) -> SignedIn:
     if user is None or not ok:
         raise InvalidCredentials()
     return SignedIn(user=user, token=deps.signer.sign(user.id, user.email))
+
+
+async def sign_out(user: CurrentUser | None, *, deps: Deps) -> None:
+    """Revoke the session's token in every service; without a valid session, nothing to do."""
+    if user is None:
+        return
+    await deps.revocations.revoke(SessionRevoked(jti=user.jti, user_id=user.id, exp=user.exp))

@@ -1,7 +1,8 @@
-"""Identity: EdDSA JWTs carried in the ``session`` cookie, and who the caller is."""
+"""Identity: EdDSA JWTs carried in the session cookie, who the caller is, and revoked sessions."""
 
 from shared.auth.identity import (
     CURRENT_USER,
+    REVOKED_SESSIONS,
     CurrentUser,
     IdentitySettings,
     current_user,
@@ -10,17 +11,30 @@ from shared.auth.identity import (
     sign_in,
     sign_out,
 )
+from shared.auth.revocation import (
+    Denylist,
+    RevocationStore,
+    RevokedSessions,
+    denylist_kept_fresh,
+    revocation_subscription,
+)
 from shared.auth.tokens import TokenSigner, TokenVerifier
 
 __all__ = [
     "CURRENT_USER",
+    "REVOKED_SESSIONS",
     "CurrentUser",
+    "Denylist",
     "IdentitySettings",
+    "RevocationStore",
+    "RevokedSessions",
     "TokenSigner",
     "TokenVerifier",
     "current_user",
+    "denylist_kept_fresh",
     "identity_middlewares",
     "require_auth",
+    "revocation_subscription",
     "sign_in",
     "sign_out",
 ]

@@ -1,8 +1,11 @@
-"""The ``session`` cookie, the ``current_user`` middleware and ``require_auth``.
+"""The session cookie, the ``current_user`` middleware and ``require_auth``.
 
 The cookie holds ``{"jwt": <token>}`` as percent-encoded base64 JSON, unsigned (the JWT
 inside is what is tamper-proof) — the original's format, so any language can read it.
-It is HttpOnly, SameSite=Lax, and Secure unless ``COOKIE_SECURE=false``.
+It is HttpOnly, SameSite=Lax, and Secure unless ``COOKIE_SECURE=false``. Secure, it is
+named ``__Host-session``: browsers then refuse it unless it is Secure, has Path=/ and no
+Domain, so neither a sibling subdomain nor a plain-http page can plant or shadow it. Over
+plain http (local stacks) it stays ``session``, since browsers drop Secure cookies there.
 """
 
 from __future__ import annotations
@@ -19,34 +22,61 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp_session import AbstractStorage, Session, get_session, new_session
 from aiohttp_session import session_middleware as _aiohttp_session_middleware
 
+from shared.auth.revocation import Denylist, RevokedSessions
 from shared.auth.tokens import Claims, TokenVerifier
-from shared.config import Env
+from shared.config import ConfigError, Env
 from shared.errors import NotAuthorized
 
 COOKIE_NAME = "session"
+SECURE_COOKIE_NAME = f"__Host-{COOKIE_NAME}"
 CurrentUser = Claims
 CURRENT_USER = web.RequestKey[Claims | None]("current_user")
+# The app's denylist: given to the middleware at creation, refreshed once the database is up.
+REVOKED_SESSIONS = web.AppKey("revoked_sessions", RevokedSessions)
 
 
 @dataclass(frozen=True)
 class IdentitySettings:
     jwt_public_key: str
     cookie_secure: bool = True
+    # How stale a process' copy of the revoked sessions may be: a signed-out token keeps
+    # working for at most about this long (plus the event's trip) on other replicas.
+    revocation_refresh_s: float = 1.0
 
     @classmethod
     def from_env(cls, env: Env) -> IdentitySettings:
+        refresh_s = env.float("REVOCATION_REFRESH_SECONDS", cls.revocation_refresh_s)
+        if not 0 < refresh_s <= 60:
+            raise ConfigError(
+                f"REVOCATION_REFRESH_SECONDS must be above 0 and at most 60, got {refresh_s}"
+            )
         return cls(
             jwt_public_key=env.pem("JWT_PUBLIC_KEY"),
             cookie_secure=env.bool("COOKIE_SECURE", True),
+            revocation_refresh_s=refresh_s,
         )
+
+    @property
+    def cookie_name(self) -> str:
+        return cookie_name(secure=self.cookie_secure)
+
+
+def cookie_name(*, secure: bool) -> str:
+    """``__Host-session`` when the cookie is Secure, else ``session``."""
+    return SECURE_COOKIE_NAME if secure else COOKIE_NAME
 
 
 class JwtCookieStorage(AbstractStorage):
     """aiohttp-session storage for the original's cookie format."""
 
     def __init__(self, *, secure: bool) -> None:
+        # No domain, ever: a `__Host-` cookie with one is refused by the browser.
         super().__init__(
-            cookie_name=COOKIE_NAME, path="/", secure=secure, httponly=True, samesite="Lax"
+            cookie_name=cookie_name(secure=secure),
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
         )
 
     async def load_session(self, request: web.Request) -> Session:
@@ -62,7 +92,7 @@ class JwtCookieStorage(AbstractStorage):
         if session.empty:
             # Keep the same attributes on the deletion so browsers match the cookie.
             response.del_cookie(
-                COOKIE_NAME,
+                self.cookie_name,
                 path="/",
                 secure=bool(self.cookie_params.get("secure")),
                 httponly=True,
@@ -86,27 +116,38 @@ def decode_session_cookie(value: str) -> dict[str, Any] | None:
 
 
 def session_middleware(settings: IdentitySettings) -> Middleware:
-    """aiohttp-session's middleware over the ``session`` cookie."""
+    """aiohttp-session's middleware over the session cookie."""
     return _aiohttp_session_middleware(JwtCookieStorage(secure=settings.cookie_secure))
 
 
-def current_user_middleware(verifier: TokenVerifier) -> Middleware:
+def identify(token: object, verifier: TokenVerifier, denylist: Denylist) -> Claims | None:
+    """The claims of a valid token that was not signed out, else None. The one place a
+    revoked session becomes "nobody", in every service."""
+    claims = verifier.verify(token) if isinstance(token, str) else None
+    if claims is None or denylist.is_revoked(claims.jti):
+        return None
+    return claims
+
+
+def current_user_middleware(verifier: TokenVerifier, denylist: Denylist) -> Middleware:
     """Sets ``request[CURRENT_USER]`` to the verified claims or None; never rejects."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         session = await get_session(request)
-        token = session.get("jwt")
-        request[CURRENT_USER] = verifier.verify(token) if isinstance(token, str) else None
+        request[CURRENT_USER] = identify(session.get("jwt"), verifier, denylist)
         return await handler(request)
 
     return middleware
 
 
-def identity_middlewares(settings: IdentitySettings) -> list[Middleware]:
-    """Every API service's pair, in order: the session cookie, then the current user."""
+def identity_middlewares(settings: IdentitySettings, denylist: Denylist) -> list[Middleware]:
+    """Every API service's pair, in order: the session cookie, then the current user.
+
+    ``denylist`` is required so that no service can forget to honour sign-outs.
+    """
     verifier = TokenVerifier(settings.jwt_public_key)
-    return [session_middleware(settings), current_user_middleware(verifier)]
+    return [session_middleware(settings), current_user_middleware(verifier, denylist)]
 
 
 def current_user(request: web.Request) -> CurrentUser | None:

@@ -1,5 +1,5 @@
 """Signing and verifying EdDSA (Ed25519) JWTs with claims ``id``, ``email``, ``iat``, ``exp``,
-``iss`` and ``aud``.
+``iss``, ``aud`` and ``jti``.
 
 Only auth holds the private key; every other service verifies with the public key, so a
 leaked service config cannot mint tokens (the original shared one HS256 secret).
@@ -7,6 +7,7 @@ leaked service config cannot mint tokens (the original shared one HS256 secret).
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,15 @@ ALGORITHM = "EdDSA"
 # (another system sharing the key pair, a future token kind) is not a session here.
 ISSUER = "ticketing-auth"
 AUDIENCE = "ticketing"
+# 16 random bytes: 128 bits, so a jti is never guessed nor repeated; 22 base64url characters.
+JTI_BYTES = 16
+# A token without ``jti`` (minted before sessions were revocable) is refused rather than
+# accepted until its ``exp``: sign-out could not revoke it, so accepting it would keep a
+# stolen pre-upgrade cookie alive for up to JWT_TTL_SECONDS after its owner signed out.
+# The cost is one sign-in for everybody signed in when the upgrade rolls out.
+# Clock skew tolerated between auth and the verifiers, on exp (and iat).
+LEEWAY_S = 5
+REQUIRED_CLAIMS = ["id", "email", "iat", "exp", "iss", "aud", "jti"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Claims:
     email: str
     iat: int
     exp: int
+    jti: str
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "iat": self.iat, "exp": self.exp}
@@ -63,6 +74,7 @@ class TokenSigner:
             "exp": issued + self._ttl_s,
             "iss": ISSUER,
             "aud": AUDIENCE,
+            "jti": secrets.token_urlsafe(JTI_BYTES),
         }
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
@@ -71,7 +83,7 @@ class TokenVerifier:
     """Checks a token's signature, algorithm, expiry, issuer and audience; anything wrong
     gives None."""
 
-    def __init__(self, public_key_pem: str, *, leeway_s: int = 5) -> None:
+    def __init__(self, public_key_pem: str, *, leeway_s: int = LEEWAY_S) -> None:
         self._key = _load_public(public_key_pem)
         self._leeway_s = leeway_s
 
@@ -83,14 +95,18 @@ class TokenVerifier:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
-                options={"require": ["id", "email", "iat", "exp", "iss", "aud"]},
+                options={"require": REQUIRED_CLAIMS},
                 issuer=ISSUER,
                 audience=AUDIENCE,
                 leeway=self._leeway_s,
             )
         except jwt.PyJWTError:
             return None
-        user_id, email = payload.get("id"), payload.get("email")
+        user_id, email, jti = payload.get("id"), payload.get("email"), payload.get("jti")
         if not isinstance(user_id, str) or not isinstance(email, str):
             return None
-        return Claims(id=user_id, email=email, iat=int(payload["iat"]), exp=int(payload["exp"]))
+        if not isinstance(jti, str) or not jti:
+            return None
+        return Claims(
+            id=user_id, email=email, iat=int(payload["iat"]), exp=int(payload["exp"]), jti=jti
+        )

@@ -16,6 +16,7 @@ from shared.events.orders import (
     TicketRef,
 )
 from shared.events.payments import PaymentCreated
+from shared.events.sessions import SessionRevoked
 from shared.events.tickets import TicketCreated, TicketUpdated
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "OrderCancelled",
     "OrderCreated",
     "PaymentCreated",
+    "SessionRevoked",
     "TicketCreated",
     "TicketId",
     "TicketRef",

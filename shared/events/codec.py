@@ -17,6 +17,7 @@ from shared.events.orders import (
     OrderCreatedSchema,
 )
 from shared.events.payments import PaymentCreated, PaymentCreatedSchema
+from shared.events.sessions import SessionRevoked, SessionRevokedSchema
 from shared.events.tickets import (
     TicketCreated,
     TicketCreatedSchema,
@@ -31,6 +32,7 @@ _SCHEMAS: dict[type[Event], Schema] = {
     OrderCancelled: OrderCancelledSchema(),
     ExpirationComplete: ExpirationCompleteSchema(),
     PaymentCreated: PaymentCreatedSchema(),
+    SessionRevoked: SessionRevokedSchema(),
 }
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.routing_key: cls for cls in _SCHEMAS}

@@ -120,7 +120,7 @@ def test_each_contract_round_trips_through_encode_and_decode(
     assert decode(event.routing_key, encode(event)) == event
 
 
-def test_the_catalogue_names_the_six_routing_keys() -> None:
+def test_the_catalogue_names_the_seven_routing_keys() -> None:
     assert set(EVENT_TYPES) == {
         "ticket.created",
         "ticket.updated",
@@ -128,6 +128,7 @@ def test_the_catalogue_names_the_six_routing_keys() -> None:
         "order.cancelled",
         "expiration.complete",
         "payment.created",
+        "session.revoked",
     }
 
 

@@ -7,30 +7,48 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from services.auth.adapters.revocations import MongoRevocationLog
 from services.auth.adapters.users import MongoUserRepository, create_indexes
 from services.auth.api.handlers import routes
 from services.auth.api.keys import DEPS, SETTINGS
-from services.auth.config import Settings
+from services.auth.config import SERVICE, Settings
 from services.auth.service import Deps
-from shared.auth import TokenSigner, identity_middlewares
-from shared.mongo import open_mongo
-from shared.web import add_openapi, add_readiness_check, base_app, open_in_background
+from shared.auth import (
+    REVOKED_SESSIONS,
+    RevokedSessions,
+    TokenSigner,
+    denylist_kept_fresh,
+    identity_middlewares,
+)
+from shared.web import add_openapi, base_app, open_backends, open_in_background
 
 
 @asynccontextmanager
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
-    """The real adapters, opened in the background from startup on, closed at shutdown."""
+    """The real adapters, opened in the background from startup on, closed at shutdown.
+
+    auth consumes nothing; messaging is for its outbox (``session.revoked``).
+    """
     settings = app[SETTINGS]
-    async with open_mongo(settings.mongo, create_indexes) as mongo:
-        add_readiness_check(app, "mongo", mongo.ping)
+    async with (
+        open_backends(
+            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
+        ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
+    ):
         yield Deps(
-            users=MongoUserRepository(mongo.db),
+            users=MongoUserRepository(backends.mongo.db),
             signer=TokenSigner(settings.jwt_private_key, ttl_s=settings.jwt_ttl_s),
+            revocations=MongoRevocationLog(backends.uow, revocations, app[REVOKED_SESSIONS]),
         )
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = base_app(settings.http, identity_middlewares(settings.identity))
+    revoked = RevokedSessions()
+    app = base_app(settings.http, identity_middlewares(settings.identity, revoked))
+    app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
     app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)

@@ -27,7 +27,7 @@ SETS_COOKIE = "The response sets the `session` cookie."
 @routes.post("/api/users/signup")
 @documented(
     summary="Create an account and sign in",
-    description=f"Password 4 to 20 characters after trimming. {SETS_COOKIE}",
+    description=f"Password 8 to 128 characters (code points), kept as typed. {SETS_COOKIE}",
     request=SignUpIn,
     response=UserOut,
     status=201,
@@ -62,11 +62,16 @@ async def signin(request: web.Request) -> web.Response:
 @routes.post("/api/users/signout")
 @documented(
     summary="Sign out",
-    description="The response expires the `session` cookie.",
+    description=(
+        "Revokes the session's token in every service (a copy of the cookie is refused "
+        "within seconds) and expires the `session` cookie."
+    ),
     response=EmptyOut,
+    errors=(503,),
     response_example={},
 )
 async def signout(request: web.Request) -> web.Response:
+    await service.sign_out(current_user(request), deps=request.app[DEPS].get())
     await sign_out(request)
     return web.json_response({})
 

@@ -10,6 +10,7 @@ from services.auth.api.app import create_app
 from services.auth.config import Settings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings
+from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.services import opened
 from shared.web import HttpSettings
@@ -18,13 +19,16 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-def settings(mongo_settings: MongoSettings, jwt_keys: tuple[str, str]) -> Settings:
+def settings(
+    mongo_settings: MongoSettings, amqp: AmqpSettings, jwt_keys: tuple[str, str]
+) -> Settings:
     private, public = jwt_keys
     return Settings(
         http=HttpSettings(max_body_bytes=4096),
         log=LogSettings(),
         mongo=mongo_settings,
         identity=IdentitySettings(jwt_public_key=public, cookie_secure=False),
+        amqp=amqp,
         jwt_private_key=private,
         jwt_ttl_s=3600,
     )

@@ -18,7 +18,13 @@ from services.orders.config import SERVICE, Settings
 from services.orders.listeners import subscriptions
 from services.orders.service import Deps
 from shared import idempotency
-from shared.auth import identity_middlewares
+from shared.auth import (
+    REVOKED_SESSIONS,
+    RevokedSessions,
+    denylist_kept_fresh,
+    identity_middlewares,
+    revocation_subscription,
+)
 from shared.background import every
 from shared.mongo import Database
 from shared.web import add_openapi, base_app, open_backends, open_in_background
@@ -33,9 +39,14 @@ async def create_indexes(db: Database) -> None:
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, then messaging; listeners and the sweep start once the use cases can run."""
     settings = app[SETTINGS]
-    async with open_backends(
-        app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
-    ) as backends:
+    async with (
+        open_backends(
+            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
+        ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
+    ):
         tickets = MongoTicketReplica(backends.mongo.db)
         deps = Deps(
             orders=MongoOrderRepository(backends.mongo.db, tickets),
@@ -45,7 +56,9 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             hold_s=settings.orders.expiration_s,
             max_open_per_user=settings.orders.max_open_per_user,
         )
-        await backends.messaging.start_consuming(subscriptions(deps))
+        await backends.messaging.start_consuming(
+            [*subscriptions(deps), revocation_subscription(revocations)]
+        )
         # The safety net for a lost expiration job: without it a ticket could stay held.
         overdue = partial(service.cancel_overdue, deps=deps, grace_s=settings.orders.sweep_grace_s)
         async with every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"):
@@ -53,7 +66,9 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = base_app(settings.http, identity_middlewares(settings.identity))
+    revoked = RevokedSessions()
+    app = base_app(settings.http, identity_middlewares(settings.identity, revoked))
+    app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
     app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)

@@ -19,7 +19,13 @@ from services.payments.config import SERVICE, Settings
 from services.payments.listeners import subscriptions
 from services.payments.service import Deps
 from shared import idempotency
-from shared.auth import identity_middlewares
+from shared.auth import (
+    REVOKED_SESSIONS,
+    RevokedSessions,
+    denylist_kept_fresh,
+    identity_middlewares,
+    revocation_subscription,
+)
 from shared.background import every
 from shared.mongo import Database
 from shared.web import add_openapi, base_app, open_backends, open_in_background
@@ -39,6 +45,9 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
         open_backends(
             app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
         ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
         open_stripe(settings.stripe) as gateway,
     ):
         deps = Deps(
@@ -48,7 +57,9 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             idempotency=idempotency.IdempotencyStore(backends.mongo.db),
             uow=backends.uow,
         )
-        await backends.messaging.start_consuming(subscriptions(deps))
+        await backends.messaging.start_consuming(
+            [*subscriptions(deps), revocation_subscription(revocations)]
+        )
         # What keeps "refunded" true after Stripe was down when a refund was decided, or
         # the process died between deciding it and making it.
         refunds = partial(service.retry_refunds, deps=deps)
@@ -57,7 +68,9 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = base_app(settings.http, identity_middlewares(settings.identity))
+    revoked = RevokedSessions()
+    app = base_app(settings.http, identity_middlewares(settings.identity, revoked))
+    app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
     app[DEPS] = open_in_background(app, open_deps)
     app.add_routes(routes)

@@ -19,10 +19,14 @@ from shared.testing.services import child_env, free_port, running, wait_for
 
 
 @pytest.fixture
-def base_env(mongo_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
+def base_env(
+    mongo_url: str, amqp_url: str, amqp_namespace: str, jwt_keys: tuple[str, str]
+) -> dict[str, str]:
     private, public = jwt_keys
     return child_env(
         MONGO_URL=mongo_url,
+        AMQP_URL=amqp_url,  # sign-outs go out through the outbox
+        AMQP_NAMESPACE=amqp_namespace,
         JWT_PRIVATE_KEY=private,
         JWT_PUBLIC_KEY=public,
         HOST="127.0.0.1",

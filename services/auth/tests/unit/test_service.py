@@ -1,6 +1,7 @@
 import pytest
 
 from services.auth import service
+from services.auth.adapters.revocations import InMemoryRevocationLog
 from services.auth.adapters.users import InMemoryUserRepository
 from services.auth.domain import EmailInUse, InvalidCredentials
 from shared.auth import TokenSigner, TokenVerifier
@@ -8,7 +9,11 @@ from shared.auth import TokenSigner, TokenVerifier
 
 @pytest.fixture
 def deps(jwt_keys: tuple[str, str]) -> service.Deps:
-    return service.Deps(users=InMemoryUserRepository(), signer=TokenSigner(jwt_keys[0], ttl_s=60))
+    return service.Deps(
+        users=InMemoryUserRepository(),
+        signer=TokenSigner(jwt_keys[0], ttl_s=60),
+        revocations=InMemoryRevocationLog(),
+    )
 
 
 async def test_sign_up_returns_a_token_naming_the_new_user(
