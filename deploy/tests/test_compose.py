@@ -287,7 +287,7 @@ def test_services_get_only_the_backends_they_use(compose: dict[str, Any]) -> Non
 
     assert users == {
         "MONGO_URL": {"auth", "tickets", "orders", "payments"},
-        "AMQP_URL": {"tickets", "orders", "payments", "expiration", "expiration-worker"},
+        "AMQP_URL": {"auth", "tickets", "orders", "payments", "expiration", "expiration-worker"},
         "REDIS_URL": {"expiration", "expiration-worker"},
         "JWT_PUBLIC_KEY": {"auth", "tickets", "orders", "payments", "client"},
     }

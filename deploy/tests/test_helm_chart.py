@@ -349,7 +349,7 @@ def test_backend_urls_reach_only_the_services_that_use_them(default_release: Any
 
     assert users == {
         "MONGO_URL": {"auth", "tickets", "orders", "payments"},
-        "AMQP_URL": {"tickets", "orders", "payments", "expiration", "expiration-worker"},
+        "AMQP_URL": {"auth", "tickets", "orders", "payments", "expiration", "expiration-worker"},
         "REDIS_URL": {"expiration", "expiration-worker"},
     }
     assert default_release.secret_refs("orders")["MONGO_URL"] == ("ticketing-backends", "MONGO_URL")

@@ -88,6 +88,7 @@ auth:
   ingressPath: /api/users
   allowFrom: [ingressController, client]
   mongo: true
+  amqp: true
   jwtPrivate: true
   jwtPublic: true
   cookies: true
