@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
+from services.auth.adapters.passwords import PasswordHasher
 from services.auth.adapters.revocations import RevocationLog
 from services.auth.adapters.users import UserRepository
-from services.auth.domain import (
-    DECOY_HASH,
-    InvalidCredentials,
-    User,
-    hash_password,
-    normalize_email,
-    password_matches,
-)
+from services.auth.domain import MAX_PASSWORD_CHARS, InvalidCredentials, User, normalize_email
 from shared.auth import CurrentUser, TokenSigner
 from shared.events import SessionRevoked
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,6 +17,7 @@ class Deps:
     users: UserRepository
     signer: TokenSigner
     revocations: RevocationLog
+    hasher: PasswordHasher
 
 
 @dataclass(frozen=True)
@@ -36,24 +26,26 @@ class SignedIn:
     token: str
 
 
-async def _off_loop(fn: Callable[..., T], *args: str) -> T:
-    # scrypt is deliberately slow; keep it off the event loop.
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
 async def sign_up(email: str, password: str, *, deps: Deps) -> SignedIn:
     """Create an account and a token for it; ``EmailInUse`` if the email is taken."""
-    password_hash = await _off_loop(hash_password, password)
+    password_hash = await deps.hasher.hash(password)
     user = await deps.users.add(normalize_email(email), password_hash)
     return SignedIn(user=user, token=deps.signer.sign(user.id, user.email))
 
 
 async def sign_in(email: str, password: str, *, deps: Deps) -> SignedIn:
     """A token for valid credentials; ``InvalidCredentials`` for anything else."""
-    user = await deps.users.by_email(normalize_email(email))
-    ok = await _off_loop(password_matches, password, user.password_hash if user else DECOY_HASH)
-    if user is None or not ok:
+    if len(password) > MAX_PASSWORD_CHARS:
+        # Sign-up never took one this long: wrong, without a megabyte to hash.
         raise InvalidCredentials()
+    user = await deps.users.by_email(normalize_email(email))
+    check = await deps.hasher.check(password, user.password_hash if user else None)
+    if user is None or not check.matches:
+        raise InvalidCredentials()
+    if check.rehashed:
+        # An outdated hash (the legacy layout, another cost) is replaced while we have the
+        # password; the next sign-in checks the new one.
+        await deps.users.replace_password_hash(user.id, user.password_hash, check.rehashed)
     return SignedIn(user=user, token=deps.signer.sign(user.id, user.email))
 
 

@@ -34,6 +34,8 @@ def stack_env(amqp_url: str, **overrides: str) -> dict[str, str]:
         # MongoDB, the two stacks would share the services' databases.
         "MONGO_URL": "",
         "LOG_LEVEL": "WARNING",
+        # scrypt at 2**14, not 2**17: these stacks sign up many users (auth's tests keep 2**17).
+        "AUTH_SCRYPT_LOG2_N": "14",
         **overrides,
     }
 
@@ -65,7 +67,7 @@ class Person:
 
     async def sign_up(self) -> None:
         response = await self.http.post(
-            f"{self.url}/api/users/signup", json={"email": new_email(), "password": "secret"}
+            f"{self.url}/api/users/signup", json={"email": new_email(), "password": "password"}
         )
         assert response.status == 201, await response.text()
 

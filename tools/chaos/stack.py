@@ -195,6 +195,8 @@ def own_env(settings: OwnStackSettings, *, redis_url: str, namespace: str) -> di
         "ORDER_SWEEP_GRACE_SECONDS": f"{hold.sweep_grace_s:g}",
         "OUTBOX_SWEEP_SECONDS": "1",
         "LOG_LEVEL": settings.service_log_level,
+        # scrypt at 2**14, not 2**17: a run signs up dozens of users at once.
+        "AUTH_SCRYPT_LOG2_N": "14",
     }
 
 

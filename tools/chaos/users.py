@@ -87,7 +87,7 @@ class User:
 
     async def sign_up(self, base: str | None) -> None:
         reply = await self.send(
-            "POST", "/api/users/signup", {"email": self.email, "password": "secret"}, base=base
+            "POST", "/api/users/signup", {"email": self.email, "password": "password"}, base=base
         )
         if reply.status != 201:
             raise RuntimeError(f"sign-up of {self.email} answered {reply.status}: {reply.body}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from bson import ObjectId
@@ -16,6 +17,9 @@ class UserRepository(Protocol):
         """Store a new user; ``EmailInUse`` if the email is taken."""
 
     async def by_email(self, email: str) -> User | None: ...
+
+    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
+        """Store ``new`` as the user's hash if it is still ``old`` (else leave it)."""
 
 
 async def create_indexes(db: Database) -> None:
@@ -43,6 +47,12 @@ class MongoUserRepository:
         doc = await self._users.find_one({"email": email})
         return _from_doc(doc) if doc else None
 
+    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
+        # Matching on the hash we checked: a racing sign-in that upgraded first wins.
+        await self._users.update_one(
+            {"_id": ObjectId(user_id), "password": old}, {"$set": {"password": new}}
+        )
+
 
 class InMemoryUserRepository:
     def __init__(self) -> None:
@@ -57,3 +67,8 @@ class InMemoryUserRepository:
 
     async def by_email(self, email: str) -> User | None:
         return self.users.get(email)
+
+    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
+        user = next((u for u in self.users.values() if u.id == user_id), None)
+        if user is not None and user.password_hash == old:
+            self.users[user.email] = replace(user, password_hash=new)

@@ -6,18 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from services.auth.domain import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+from shared.events.fields import utf8_text
 from shared.web import RequestSchema
 
 EMAIL_MESSAGE = "Email must be valid"
-PASSWORD_LENGTH_MESSAGE = "Password must be between 4 and 20 characters"
+PASSWORD_LENGTH_MESSAGE = (
+    f"Password must be between {MIN_PASSWORD_CHARS} and {MAX_PASSWORD_CHARS} characters"
+)
 PASSWORD_REQUIRED_MESSAGE = "You must supply a password"
-
-
-class TrimmedString(fields.String):
-    """A string with surrounding whitespace removed before validation (as the original)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return str(super()._deserialize(value, attr, data, **kwargs)).strip()
 
 
 def _email() -> fields.Email:
@@ -33,23 +30,30 @@ def _email() -> fields.Email:
     )
 
 
-def _password(message: str, length: validate.Length) -> TrimmedString:
+def _password(message: str, length: validate.Length) -> fields.String:
+    # Never trimmed: spaces are characters of a password like any other (NIST 800-63B).
     messages: dict[str, Any] = {"required": message, "invalid": message, "null": message}
-    return TrimmedString(required=True, error_messages=messages, validate=length)
+    # utf8_text: JSON's "\ud800" is a lone surrogate that scrypt's input (UTF-8) cannot hold.
+    return fields.String(required=True, error_messages=messages, validate=[length, utf8_text])
 
 
 class SignUpIn(RequestSchema):
     email = _email()
+    # Length is len(str): Unicode code points, not bytes.
     password = _password(
-        PASSWORD_LENGTH_MESSAGE, validate.Length(min=4, max=20, error=PASSWORD_LENGTH_MESSAGE)
+        PASSWORD_LENGTH_MESSAGE,
+        validate.Length(
+            min=MIN_PASSWORD_CHARS, max=MAX_PASSWORD_CHARS, error=PASSWORD_LENGTH_MESSAGE
+        ),
     )
 
 
 class SignInIn(RequestSchema):
     email = _email()
-    # No upper bound here: a long wrong password is simply wrong credentials.
+    # No minimum beyond one character (accounts from the 4-20 days still sign in) and no
+    # maximum: a long password is simply wrong credentials (see service.sign_in).
     password = _password(
-        PASSWORD_REQUIRED_MESSAGE, validate.Length(min=1, max=1024, error=PASSWORD_REQUIRED_MESSAGE)
+        PASSWORD_REQUIRED_MESSAGE, validate.Length(min=1, error=PASSWORD_REQUIRED_MESSAGE)
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.auth.api.app import create_app
-from services.auth.config import Settings
+from services.auth.config import HashingSettings, Settings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
@@ -31,6 +31,8 @@ def settings(
         amqp=amqp,
         jwt_private_key=private,
         jwt_ttl_s=3600,
+        # The cheapest cost allowed: these tests sign up many users (2**17 is tested apart).
+        hashing=HashingSettings(scrypt_log2_n=14),
     )
 
 

@@ -42,6 +42,8 @@ def stack_env(amqp_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
         "JWT_PRIVATE_KEY": private,
         "JWT_PUBLIC_KEY": public,
         "LOG_LEVEL": "WARNING",
+        # scrypt at 2**14, not 2**17: these stacks sign up many users (auth's tests keep 2**17).
+        "AUTH_SCRYPT_LOG2_N": "14",
     }
 
 
