@@ -367,6 +367,9 @@ def test_nginx_uses_the_shared_template_with_every_upstream_set(compose: dict[st
         "GATEWAY_AUTH_RATE": "${GATEWAY_AUTH_RATE:-5}",
         "GATEWAY_AUTH_BURST": "${GATEWAY_AUTH_BURST:-10}",
         "GATEWAY_TRUSTED_PROXIES": "${GATEWAY_TRUSTED_PROXIES:-172.29.76.10/32}",
+        "GATEWAY_TLS_LISTEN": "${GATEWAY_TLS_LISTEN:-}",
+        "GATEWAY_TLS_CERT": "${GATEWAY_TLS_CERT:-}",
+        "GATEWAY_TLS_KEY": "${GATEWAY_TLS_KEY:-}",
     }
     assert "http://127.0.0.1:80/healthz" in nginx["healthcheck"]["test"]
 

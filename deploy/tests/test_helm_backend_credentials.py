@@ -74,3 +74,61 @@ def test_the_bundled_redis_signs_in_with_its_generated_password(
         "key": "redis-password",
     }
     assert env["REDIS_URL"]["value"] == f"redis://:$(REDIS_PASSWORD)@{RELEASE}-redis-master:6379/0"
+
+
+# ---------------------------------------------------------------------------- RabbitMQ users
+
+AMQP_USERS = {
+    "auth": "auth",
+    "tickets": "tickets",
+    "orders": "orders",
+    "payments": "payments",
+    "expiration": "expiration",
+    "expiration-worker": "expiration",
+}
+PER_SERVICE_URLS = {user: f"amqp://{user}:pw@rabbitmq:5672/" for user in set(AMQP_USERS.values())}
+
+
+def amqp_key(release: Release, component: str) -> tuple[str, str]:
+    ref = release.secret_refs(component)["AMQP_URL"]
+    return ref[0], ref[1]
+
+
+def test_by_default_every_service_uses_the_one_amqp_url(
+    render: Callable[..., Release], keys_values: dict[str, Any]
+) -> None:
+    release = render(keys_values)
+
+    for component in AMQP_USERS:
+        assert amqp_key(release, component) == (f"{RELEASE}-backends", "AMQP_URL"), component
+
+
+def test_with_per_service_users_each_service_reads_its_own_url(
+    render: Callable[..., Release], keys_values: dict[str, Any]
+) -> None:
+    values = {"backends": {"amqpPerServiceUsers": True, "amqpUrls": PER_SERVICE_URLS}}
+    release = render(deep_merge(keys_values, values))
+    secret = release.get("Secret", f"{RELEASE}-backends")["stringData"]
+
+    for component, user in AMQP_USERS.items():
+        key = f"AMQP_URL_{user.upper()}"
+        assert amqp_key(release, component) == (f"{RELEASE}-backends", key), component
+        assert secret[key] == PER_SERVICE_URLS[user]
+    assert "AMQP_URL" not in secret
+
+
+def test_per_service_users_need_every_url(chart: Any, keys_values: dict[str, Any]) -> None:
+    urls = {k: v for k, v in PER_SERVICE_URLS.items() if k != "payments"}
+    values = {"backends": {"amqpPerServiceUsers": True, "amqpUrls": urls}}
+
+    with pytest.raises(Exception, match=r"backends\.amqpUrls\.payments is required"):
+        chart.render(deep_merge(keys_values, values), name=RELEASE)
+
+
+def test_per_service_users_from_an_existing_secret(
+    render: Callable[..., Release], keys_values: dict[str, Any]
+) -> None:
+    values = {"backends": {"amqpPerServiceUsers": True, "existingSecret": "mine"}}
+    release = render(deep_merge(keys_values, values))
+
+    assert amqp_key(release, "expiration-worker") == ("mine", "AMQP_URL_EXPIRATION")

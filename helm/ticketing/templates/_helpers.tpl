@@ -89,6 +89,7 @@ auth:
   allowFrom: [ingressController, client]
   mongo: true
   amqp: true
+  amqpUser: auth
   jwtPrivate: true
   jwtPublic: true
   cookies: true
@@ -102,6 +103,7 @@ tickets:
   allowFrom: [ingressController, client]
   mongo: true
   amqp: true
+  amqpUser: tickets
   jwtPublic: true
   cookies: true
 orders:
@@ -114,6 +116,7 @@ orders:
   allowFrom: [ingressController, client]
   mongo: true
   amqp: true
+  amqpUser: orders
   jwtPublic: true
   cookies: true
   orderExpiration: true
@@ -127,6 +130,7 @@ payments:
   allowFrom: [ingressController, client, stripeEmulator]
   mongo: true
   amqp: true
+  amqpUser: payments
   jwtPublic: true
   cookies: true
   stripe: true
@@ -136,6 +140,7 @@ expiration:
   module: services.expiration
   port: 3000
   amqp: true
+  amqpUser: expiration
   redis: true
 expirationWorker:
   key: expirationWorker
@@ -143,6 +148,7 @@ expirationWorker:
   module: services.expiration.worker
   port: 3000
   amqp: true
+  amqpUser: expiration
   redis: true
 client:
   key: client
@@ -258,7 +264,12 @@ with Kubernetes' $(VAR) expansion, so no password is ever written into a manifes
 {{- end }}
 {{- end -}}
 
+{{/* AMQP_URL of one component; call with (dict "root" $ "spec" $spec). With
+backends.amqpPerServiceUsers each service signs in as its own RabbitMQ user: its URL is the
+backends Secret's AMQP_URL_<SERVICE> (both expiration processes share AMQP_URL_EXPIRATION). */}}
 {{- define "ticketing.env.amqp" -}}
+{{- $spec := .spec -}}
+{{- with .root }}
 {{- if .Values.rabbitmq.enabled }}
 {{- $host := default (printf "%s-rabbitmq" .Release.Name) .Values.rabbitmq.host }}
 - name: RABBITMQ_PASSWORD
@@ -273,7 +284,8 @@ with Kubernetes' $(VAR) expansion, so no password is ever written into a manifes
   valueFrom:
     secretKeyRef:
       name: {{ include "ticketing.backendsSecretName" . }}
-      key: AMQP_URL
+      key: {{ if .Values.backends.amqpPerServiceUsers }}{{ printf "AMQP_URL_%s" (upper $spec.amqpUser) }}{{ else }}AMQP_URL{{ end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

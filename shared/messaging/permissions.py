@@ -1,0 +1,138 @@
+"""The RabbitMQ permissions of each service's own user: the one definition that compose's
+broker definitions and the Helm chart's README are checked against (tests).
+
+RabbitMQ grants a user three regular expressions per vhost, matched against resource names:
+``configure`` (declare, delete), ``write`` (publish to an exchange, bind a queue, be a queue's
+dead-letter exchange) and ``read`` (consume, bind from an exchange, declare a queue with a
+dead-letter exchange); and per topic exchange, the routing keys it may ``write`` (publish).
+A service touches only the shared exchange, the default exchange (``amq.default``: its
+retries and parked copies go there) and its own three queues (topology.py), and publishes
+only its own events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.events import (
+    ExpirationComplete,
+    OrderCancelled,
+    OrderCreated,
+    PaymentCreated,
+    SessionRevoked,
+    TicketCreated,
+    TicketUpdated,
+)
+from shared.messaging.topology import Topology
+
+DEFAULT_EXCHANGE = "amq.default"  # the default exchange's name in permission checks
+
+# Who publishes which events (each service's outbox; expiration's worker for expiration).
+PUBLISHES: dict[str, tuple[str, ...]] = {
+    "auth": (SessionRevoked.routing_key,),
+    "tickets": (TicketCreated.routing_key, TicketUpdated.routing_key),
+    "orders": (OrderCreated.routing_key, OrderCancelled.routing_key),
+    "payments": (PaymentCreated.routing_key,),
+    "expiration": (ExpirationComplete.routing_key,),
+}
+SERVICES = tuple(PUBLISHES)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """One service user's regular expressions (RabbitMQ's set_permissions and
+    set_topic_permissions on the exchange)."""
+
+    configure: str
+    write: str
+    read: str
+    topic_write: str
+    topic_read: str = ".*"  # binding and unbinding any event key on its own queue
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str
+
+
+def _exactly(names: list[str]) -> str:
+    return "^(" + "|".join(re.escape(name) for name in names) + ")$"
+
+
+def service_permissions(service: str, topology: Topology | None = None) -> Permissions:
+    """What ``service`` declares, publishes to and consumes from, and nothing else."""
+    topology = topology or Topology()
+    queues = topology.queue_names(service)
+    own = [topology.exchange_name, queues.main, queues.retry, queues.parked]
+    return Permissions(
+        configure=_exactly(own),
+        write=_exactly([topology.exchange_name, DEFAULT_EXCHANGE, *own[1:]]),
+        read=_exactly(own),
+        topic_write=_exactly(list(PUBLISHES[service])),
+    )
+
+
+def definitions(
+    credentials: Mapping[str, Credentials],
+    *,
+    admin: Credentials,
+    vhost: str = "/",
+    topology: Topology | None = None,
+) -> dict[str, Any]:
+    """A RabbitMQ definitions document (``load_definitions``, ``rabbitmqctl
+    import_definitions``): the vhost, an administrator, and one user per service in
+    ``credentials`` with exactly its permissions."""
+    topology = topology or Topology()
+    users = [{"name": admin.user, "password": admin.password, "tags": ["administrator"]}]
+    permissions = [
+        {"user": admin.user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+    ]
+    topic_permissions = []
+    for service, login in credentials.items():
+        granted = service_permissions(service, topology)
+        users.append({"name": login.user, "password": login.password, "tags": []})
+        permissions.append(
+            {
+                "user": login.user,
+                "vhost": vhost,
+                "configure": granted.configure,
+                "write": granted.write,
+                "read": granted.read,
+            }
+        )
+        topic_permissions.append(
+            {
+                "user": login.user,
+                "vhost": vhost,
+                "exchange": topology.exchange_name,
+                "write": granted.topic_write,
+                "read": granted.topic_read,
+            }
+        )
+    return {
+        "vhosts": [{"name": vhost}],
+        "users": users,
+        "permissions": permissions,
+        "topic_permissions": topic_permissions,
+    }
+
+
+def rabbitmqctl_commands(vhost: str = "/", topology: Topology | None = None) -> list[str]:
+    """The commands that set the service users up on an existing broker (the chart's README),
+    each user named after its service; passwords are the operator's."""
+    topology = topology or Topology()
+    commands = []
+    for service in SERVICES:
+        granted = service_permissions(service, topology)
+        commands += [
+            f'rabbitmqctl add_user {service} "$RABBITMQ_{service.upper()}_PASSWORD"',
+            f"rabbitmqctl set_permissions -p {vhost} {service} "
+            f"'{granted.configure}' '{granted.write}' '{granted.read}'",
+            f"rabbitmqctl set_topic_permissions -p {vhost} {service} {topology.exchange_name} "
+            f"'{granted.topic_write}' '{granted.topic_read}'",
+        ]
+    return commands

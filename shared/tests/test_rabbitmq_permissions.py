@@ -1,0 +1,231 @@
+"""Per-service RabbitMQ users on the real broker: with exactly the permissions of
+shared.messaging.permissions (imported as definitions, as compose's broker does), every
+service declares its topology, publishes its events and consumes its queue, and no more.
+Also checks that compose's definitions and the chart's README say the same."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aio_pika
+import pytest
+import yaml
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aiormq.exceptions import ChannelAccessRefused
+
+from shared.messaging.permissions import (
+    PUBLISHES,
+    SERVICES,
+    Credentials,
+    definitions,
+    rabbitmqctl_commands,
+    service_permissions,
+)
+from shared.messaging.publisher import Publisher, PublishFailed
+from shared.messaging.topology import Topology
+from shared.testing.infra import REPO_ROOT, has_rabbitmqctl, rabbitmqctl
+from shared.testing.poll import eventually
+
+pytestmark = pytest.mark.skipif(not has_rabbitmqctl(), reason="needs rabbitmqctl to add users")
+
+# What each service's queue is bound to (its listeners'), enough to route every event.
+CONSUMES = {
+    "tickets": ("order.created", "order.cancelled", "session.revoked"),
+    "orders": (
+        "ticket.created", "ticket.updated", "expiration.complete", "payment.created",
+        "session.revoked",
+    ),
+    "payments": ("order.created", "order.cancelled", "session.revoked"),
+    "expiration": ("order.created",),
+}  # fmt: skip
+TOPOLOGY = Topology()
+
+
+class Broker:
+    """A fresh vhost with one user per service (and an administrator), from definitions()."""
+
+    def __init__(self, url: str) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.vhost = f"permissions-{suffix}"
+        self.host = urlsplit(url).hostname or "127.0.0.1"
+        self.port = urlsplit(url).port or 5672
+        self.admin = Credentials(f"admin-{suffix}", secrets.token_hex(8))
+        self.logins = {s: Credentials(f"{s}-{suffix}", secrets.token_hex(8)) for s in SERVICES}
+        self.definitions = json.dumps(definitions(self.logins, admin=self.admin, vhost=self.vhost))
+        self.connections: list[AbstractRobustConnection] = []
+
+    def url(self, login: Credentials) -> str:
+        return (
+            f"amqp://{quote(login.user)}:{quote(login.password)}@{self.host}:{self.port}/"
+            f"{quote(self.vhost, safe='')}"
+        )
+
+    async def connect(self, service: str) -> AbstractRobustConnection:
+        connection = await aio_pika.connect_robust(self.url(self.logins[service]))
+        self.connections.append(connection)
+        return connection
+
+    def remove(self) -> None:
+        rabbitmqctl("delete_vhost", self.vhost)
+        for login in (self.admin, *self.logins.values()):
+            rabbitmqctl("delete_user", login.user)
+
+
+def import_definitions(document: str) -> subprocess.CompletedProcess[str]:
+    # From a file all can read: rabbitmqctl runs as the rabbitmq user (throwaway passwords).
+    folder = Path(tempfile.mkdtemp(prefix="permissions-"))
+    folder.chmod(0o755)
+    file = folder / "definitions.json"
+    file.write_text(document)
+    file.chmod(0o644)
+    try:
+        return rabbitmqctl("import_definitions", str(file))
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.fixture
+async def broker(amqp_url: str) -> AsyncIterator[Broker]:
+    created = Broker(amqp_url)
+    result = import_definitions(created.definitions)
+    assert result.returncode == 0, result.stderr
+    try:
+        yield created
+    finally:
+        for connection in created.connections:
+            await connection.close()
+        created.remove()
+
+
+async def ignore(message: AbstractIncomingMessage) -> None:
+    """A consumer callback for a consumer that must never start."""
+
+
+async def publisher_of(broker: Broker, service: str) -> Publisher:
+    publisher = Publisher(await broker.connect(service), TOPOLOGY, timeout_s=5.0)
+    await publisher.start()
+    return publisher
+
+
+async def got_all(queue: AbstractQueue, keys: set[str], received: set[str]) -> bool:
+    """Take one message off ``queue`` (as its service's user) into ``received``."""
+    message = await queue.get(no_ack=True, fail=False)
+    if message is not None and message.type:
+        received.add(message.type)
+    return received >= keys
+
+
+async def test_each_service_declares_publishes_and_consumes_with_exactly_its_permissions(
+    broker: Broker,
+) -> None:
+    queues = {}
+    for service, keys in CONSUMES.items():
+        channel = await (await broker.connect(service)).channel()
+        queues[service] = await TOPOLOGY.declare_service_queues(channel, service, keys)
+
+    for service, keys in PUBLISHES.items():
+        publisher = await publisher_of(broker, service)
+        for key in keys:
+            await publisher.publish(key, b"{}", message_id=f"{service}-{key}")
+        # Retries and parked copies go through the default exchange to its own queues.
+        if service in CONSUMES:
+            names = TOPOLOGY.queue_names(service)
+            for queue in (names.retry, names.parked):
+                await publisher.send_to_queue(queue, aio_pika.Message(b"{}", message_id=queue))
+
+    for service, keys in CONSUMES.items():
+        received: set[str] = set()
+        await eventually(
+            partial(got_all, queues[service].main, set(keys), received),
+            what=f"{service} to get {keys}",
+        )
+
+
+async def test_a_service_cannot_consume_declare_or_publish_as_another(broker: Broker) -> None:
+    orders_channel = await (await broker.connect("orders")).channel()
+    await TOPOLOGY.declare_service_queues(orders_channel, "orders", CONSUMES["orders"])
+    tickets = await broker.connect("tickets")
+
+    orders_queue = await (await tickets.channel()).declare_queue("orders", passive=True)
+    with pytest.raises(ChannelAccessRefused):
+        await orders_queue.consume(ignore)
+    channel = await tickets.channel()
+    with pytest.raises(ChannelAccessRefused):
+        await TOPOLOGY.declare_service_queues(channel, "orders", CONSUMES["orders"])
+    publisher = await publisher_of(broker, "tickets")
+    with pytest.raises(PublishFailed):
+        # Another service's event: refused by the topic permission on the exchange.
+        await publisher.publish("payment.created", b"{}", message_id="forged")
+
+
+# ---------------------------------------------------------------------------- the documents
+
+
+def compose_definitions() -> dict[str, Any]:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.rabbit.yml").read_text())
+    content = compose["configs"]["rabbitmq-definitions"]["content"]
+    # "$$" is compose's literal "$"; the ${VAR:-default} passwords stay as they are.
+    document: dict[str, Any] = json.loads(content.replace("$$", "$"))
+    return document
+
+
+def test_composes_broker_definitions_are_the_functions() -> None:
+    document = compose_definitions()
+    passwords = {user["name"]: user["password"] for user in document["users"]}
+    services = {name: Credentials(name, passwords[name]) for name in SERVICES}
+    admin = next(u["name"] for u in document["users"] if u["tags"] == ["administrator"])
+
+    expected = definitions(services, admin=Credentials(admin, passwords[admin]))
+
+    assert document == expected
+    for name in SERVICES:
+        # Each password comes from the env file, with a dev default.
+        assert re.fullmatch(rf"\$\{{RABBITMQ_{name.upper()}_PASSWORD:-[^}}]+\}}", passwords[name])
+
+
+def test_each_compose_service_signs_in_as_its_own_user() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.rabbit.yml").read_text())
+    processes = {
+        "auth": "auth",
+        "tickets": "tickets",
+        "orders": "orders",
+        "payments": "payments",
+        "expiration": "expiration",
+        "expiration-worker": "expiration",
+    }
+    for process, user in processes.items():
+        url = compose["services"][process]["environment"]["AMQP_URL"]
+        password = f"${{RABBITMQ_{user.upper()}_PASSWORD:-"
+        assert url.startswith(f"amqp://{user}:{password}"), process
+        assert url.endswith("@rabbitmq:5672/"), process
+
+
+def test_the_charts_readme_gives_the_functions_commands() -> None:
+    readme = (REPO_ROOT / "helm" / "ticketing" / "README.md").read_text()
+
+    missing = [command for command in rabbitmqctl_commands() if command not in readme]
+
+    assert missing == []
+
+
+def test_a_services_permissions_name_only_its_own_queues() -> None:
+    granted = service_permissions("tickets")
+
+    for pattern in (granted.configure, granted.read):
+        assert re.fullmatch(pattern, "tickets.retry")
+        assert re.fullmatch(pattern, "ticketing")
+        assert not re.fullmatch(pattern, "orders")
+        assert not re.fullmatch(pattern, "ticketsXretry")  # the dots are literal
+    assert re.fullmatch(granted.topic_write, "ticket.updated")
+    assert not re.fullmatch(granted.topic_write, "order.created")
