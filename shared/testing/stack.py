@@ -31,6 +31,7 @@ from shared.config import ConfigError, Env
 from shared.testing.gateway import (
     DEFAULT_AUTH_BURST,
     DEFAULT_AUTH_RATE_PER_S,
+    DEFAULT_TRUSTED_PROXIES,
     UPSTREAM_NAMES,
     Gateway,
     find_nginx,
@@ -321,6 +322,8 @@ class Stack:
             f"127.0.0.1:{self.gateway_port}",
             upstreams,
             *brake,
+            # Whose X-Forwarded-For counts: by default the client process (127.0.0.1).
+            trusted_proxies=self.child_env.get("GATEWAY_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES),
         )
         self.gateway.start(self.url)
         self.supervisor.run_in_background()
