@@ -62,6 +62,7 @@ def orders_process(
         AMQP_NAMESPACE=amqp.namespace,
         AMQP_QUEUE_TYPE=amqp.queue_type,
         JWT_PUBLIC_KEY=jwt_keys[1],
+        COOKIE_SECURE="false",  # signin_cookie's `session`, not `__Host-session`
         HOST="127.0.0.1",
         PORT=str(port),
         SHUTDOWN_TIMEOUT_SECONDS="20",
