@@ -178,7 +178,8 @@ async def test_a_signup_through_the_gateway_gives_a_cookie_currentuser_accepts(
 ) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         signup = await http.post(
-            f"{gateway_url}/api/users/signup", json={"email": "gw@test.com", "password": "secret-password"}
+            f"{gateway_url}/api/users/signup",
+            json={"email": "gw@test.com", "password": "secret-password"},
         )
         current = await http.get(f"{gateway_url}/api/users/currentuser")
 
