@@ -37,17 +37,18 @@ class CreateOrderIn(RequestSchema):
     )
 
 
+# required: in the OpenAPI document, every answer has these (dumping ignores it).
 class TicketOut(Schema):
-    id = fields.String()
-    title = fields.String()
-    price = Money(attribute="price_cents")
-    version = fields.Integer()
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    price = Money(attribute="price_cents", required=True)
+    version = fields.Integer(required=True)
 
 
 class OrderOut(Schema):
-    id = fields.String()
-    status = fields.String(metadata={"enum": list(ORDER_STATUSES)})
-    userId = fields.String(attribute="user_id")
-    expiresAt = UtcDateTime(attribute="expires_at")
-    ticket = fields.Nested(TicketOut)
-    version = fields.Integer()
+    id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(ORDER_STATUSES)})
+    userId = fields.String(attribute="user_id", required=True)
+    expiresAt = UtcDateTime(attribute="expires_at", required=True)
+    ticket = fields.Nested(TicketOut, required=True)
+    version = fields.Integer(required=True)

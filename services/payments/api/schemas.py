@@ -16,7 +16,9 @@ class RequiredText(fields.String):
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         messages: dict[str, Any] = {"required": message, "null": message, "invalid": message}
-        super().__init__(required=True, error_messages=messages, **kwargs)
+        # The OpenAPI document: at least one character that is not white space.
+        docs = {"pattern": r"\S", "description": "Trimmed; not blank"}
+        super().__init__(required=True, error_messages=messages, metadata=docs, **kwargs)
         self.message = message
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -37,7 +39,7 @@ class CreatePaymentIn(RequestSchema):
 
 
 class PaymentOut(Schema):
-    id = fields.String()
+    id = fields.String(required=True)
 
 
 class PaymentsQueryIn(RequestSchema):
@@ -47,12 +49,14 @@ class PaymentsQueryIn(RequestSchema):
 class PaymentRecordOut(Schema):
     """A payment taken for an order: kept, being given back, or given back, and why."""
 
-    id = fields.String()
-    order_id = fields.String(data_key="orderId")
-    stripe_id = fields.String(data_key="stripeId")
+    # required: in the OpenAPI document, every answer has these (dumping ignores it).
+    id = fields.String(required=True)
+    order_id = fields.String(data_key="orderId", required=True)
+    stripe_id = fields.String(data_key="stripeId", required=True)
     status = fields.Enum(
         PaymentStatus,
         by_value=True,
+        required=True,
         metadata={
             "description": "refunding: the money is going back and Stripe has not confirmed "
             "the refund yet (it is asked again until it does)"
@@ -84,4 +88,4 @@ class StripeEventIn(RequestSchema):
 
 
 class WebhookReceivedOut(Schema):
-    received = fields.Boolean()
+    received = fields.Boolean(required=True)

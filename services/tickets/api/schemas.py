@@ -78,6 +78,7 @@ PRICE_DOCS = {
     "type": "number",
     "minimum": MIN_PRICE_CENTS / 100,
     "maximum": MAX_PRICE_CENTS // 100,
+    "multipleOf": 0.01,
     "description": 'At most two decimals; plain decimal text such as "10.00" is accepted too',
 }
 
@@ -93,11 +94,12 @@ class UpdateTicketIn(RequestSchema):
 
 
 class TicketOut(Schema):
-    id = fields.String()
-    title = fields.String()
-    price = Money(attribute="price_cents")
-    userId = fields.String(attribute="user_id")
-    version = fields.Integer()
+    # required: in the OpenAPI document, every answer has these (dumping ignores it).
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    price = Money(attribute="price_cents", required=True)
+    userId = fields.String(attribute="user_id", required=True)
+    version = fields.Integer(required=True)
     orderId = fields.String(
         attribute="order_id",
         allow_none=True,
