@@ -524,8 +524,9 @@ def test_every_deployment_has_probes_security_context_and_resources(
         security = container["securityContext"]
         tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
 
-        # On the management port (test_helm_exposure.py).
-        probe = {"path": "/healthz", "port": "management"}
+        # On the management port, but the emulator's (test_helm_exposure.py).
+        port = "http" if name == f"{RELEASE}-stripe-emulator" else "management"
+        probe = {"path": "/healthz", "port": port}
         assert container["livenessProbe"]["httpGet"] == probe, name
         assert container["readinessProbe"]["httpGet"] == {**probe, "path": "/readyz"}, name
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz", name

@@ -165,3 +165,16 @@ def test_without_extra_peers_no_one_but_the_kubelet_reaches_the_management_port(
     for policy in release.of_kind("NetworkPolicy"):
         for rule in policy["spec"]["ingress"]:
             assert {p["port"] for p in rule["ports"]} == {"http"}, policy["metadata"]["name"]
+
+
+def test_the_stripe_emulator_keeps_its_probes_on_its_own_port(
+    render: Callable[..., Release], keys_values: dict[str, Any]
+) -> None:
+    # It is not run by shared.runner, so it knows no MANAGEMENT_PORT; only payments reaches it.
+    values = {"jwt": keys_values["jwt"], "stripe": {"emulator": {"enabled": True}}}
+    container = render(values).container("stripe-emulator")
+
+    assert [port["name"] for port in container["ports"]] == ["http"]
+    assert "MANAGEMENT_PORT" not in {var["name"] for var in container["env"]}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "http", probe

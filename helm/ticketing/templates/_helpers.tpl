@@ -171,6 +171,9 @@ stripeEmulator:
   # One in-memory store of PaymentIntents: never two pods, not even during a rollout.
   singleton: true
   allowFrom: [payments]
+  # Not run by shared.runner: no MANAGEMENT_PORT, its probes are on its own port (which only
+  # payments reaches; it has no metrics).
+  probesOnHttp: true
 {{- end -}}
 
 {{/* The specs of the components this release runs, as a dict (the emulator only with
