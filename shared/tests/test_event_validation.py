@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.events import (
+    EVENT_TYPES,
     ORDER_STATUSES,
     Event,
     MalformedEvent,
@@ -57,6 +58,7 @@ VALID: dict[str, dict[str, Any]] = {
     "order.cancelled": {"id": OID, "version": 1, "ticket": {"id": OTHER_OID}},
     "expiration.complete": {"orderId": OID},
     "payment.created": {"id": OID, "orderId": OTHER_OID, "stripeId": "pi_3MtwBwLkdIwHu7ix"},
+    "session.revoked": {"jti": "mI0bK3pDq2v9XgHs7YtZ1w", "userId": OID, "exp": 1_900_000_000},
 }
 
 # Any JSON value, as the JSON text a publisher could have sent.
@@ -129,6 +131,15 @@ bad_instants = (
     ).map(json.dumps)
     | not_a_string
 )
+bad_token_ids = (
+    st.sampled_from(["", "short", "has space in it!", "a" * 129, "mI0bK3pDq2v9XgHs7YtZ1w\n"]).map(
+        json.dumps
+    )
+    | not_a_string
+)
+bad_expiries = (
+    st.integers(max_value=0) | st.integers(min_value=10**10) | st.sampled_from([1.5, "1", True])
+).map(json.dumps)
 bad_stripe_ids = (
     st.sampled_from(["", "pi 1", "pi_1\n", "pi-1", "x" * 256]).map(json.dumps) | not_a_string
 )
@@ -155,6 +166,8 @@ def _rules() -> list[Rule]:
         "status": bad_statuses,
         "expiresAt": bad_instants,
         "stripeId": bad_stripe_ids,
+        "jti": bad_token_ids,
+        "exp": bad_expiries,
     }
     rules: list[Rule] = []
     for key, body in VALID.items():
@@ -183,6 +196,10 @@ def body_with(routing_key: str, path: tuple[str, ...], value_json: str | None) -
     parent[path[-1]] = marker
     # The value goes in as text, so numbers such as 1e999999999 arrive as written.
     return json.dumps(body).replace(json.dumps(marker), value_json).encode()
+
+
+def test_every_contract_has_a_valid_sample_and_so_its_rules_tested() -> None:
+    assert set(VALID) == set(EVENT_TYPES)
 
 
 @pytest.mark.parametrize("routing_key", VALID)
