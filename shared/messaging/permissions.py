@@ -8,6 +8,11 @@ dead-letter exchange); and per topic exchange, the routing keys it may ``write``
 A service touches only the shared exchange, the default exchange (``amq.default``: its
 retries and parked copies go there) and its own three queues (topology.py), and publishes
 only its own events.
+
+One hole these cannot close: RabbitMQ checks no routing key on the default exchange, so a
+service's user may put a message on another service's queue by name (it cannot read, declare
+or bind it). Closing that needs retries and parked copies to go through exchanges of each
+service's own instead of the default one.
 """
 
 from __future__ import annotations
