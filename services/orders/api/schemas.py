@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
 from marshmallow import Schema, ValidationError, fields
 
 from shared.events import ORDER_STATUSES, Money
-from shared.events.fields import UtcDateTime
+from shared.events.fields import OBJECT_ID, UtcDateTime
 from shared.web import OBJECT_ID_PATTERN, RequestSchema
 
 TICKET_ID_REQUIRED = "TicketId must be provided"
@@ -19,8 +18,10 @@ class TicketIdField(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         ticket_id = str(super()._deserialize(value, attr, data, **kwargs)).strip()
-        if not ObjectId.is_valid(ticket_id):
-            raise ValidationError(TICKET_ID_REQUIRED)
+        try:
+            OBJECT_ID(ticket_id)  # the events' rule for every id
+        except ValidationError:
+            raise ValidationError(TICKET_ID_REQUIRED) from None
         return ticket_id
 
 
