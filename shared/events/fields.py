@@ -16,9 +16,10 @@ from marshmallow import ValidationError, fields, validate
 _CENTS = Decimal(100)
 
 # What MongoDB makes: 24 hex digits. The id of every user, ticket, order and payment.
-OBJECT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
-# \A and \Z: `$` would also match before a trailing newline.
-OBJECT_ID = validate.Regexp(r"\A[0-9a-fA-F]{24}\Z", error="Not an ObjectId (24 hex digits).")
+_OBJECT_ID = "[0-9a-fA-F]{24}"
+OBJECT_ID_PATTERN = f"^{_OBJECT_ID}$"  # for OpenAPI (ECMA-262: $ is the very end)
+# \A and \Z: Python's `$` would also match before a trailing newline.
+OBJECT_ID = validate.Regexp(rf"\A{_OBJECT_ID}\Z", error="Not an ObjectId (24 hex digits).")
 
 # Stripe's object ids: a prefix, an underscore and letters or digits (pi_3Mtw...), at most
 # 255 characters by Stripe's documentation.
