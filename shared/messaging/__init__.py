@@ -1,7 +1,9 @@
 """Messaging over RabbitMQ: topology, publisher, consumer runner, outbox, inbox, unit of work.
 
-A service opens it all with ``open_messaging`` (in an aiohttp ``cleanup_ctx``); use
-cases write through ``messaging.uow``; listeners are ``Subscription``s.
+``open_messaging`` opens the AMQP side (publisher, consumer); a service that stores state
+opens ``open_transactional`` inside it (outbox, inbox, relay on MongoDB), and its use cases
+write through that ``uow``. Both are opened in a background task (``shared.web.startup``);
+listeners are ``Subscription``s.
 """
 
 from shared.messaging.consumer import (
@@ -17,6 +19,7 @@ from shared.messaging.publisher import Publisher, PublishFailed
 from shared.messaging.runtime import Messaging, connect, open_messaging
 from shared.messaging.settings import AmqpSettings
 from shared.messaging.topology import QueueNames, ServiceQueues, Topology
+from shared.messaging.transactional import Transactional, open_transactional
 from shared.messaging.uow import Transaction, UnitOfWork
 
 __all__ = [
@@ -36,8 +39,10 @@ __all__ = [
     "Subscription",
     "Topology",
     "Transaction",
+    "Transactional",
     "UnitOfWork",
     "connect",
     "is_transient",
     "open_messaging",
+    "open_transactional",
 ]

@@ -52,7 +52,6 @@ def consuming(amqp_settings: AmqpSettings) -> Consuming:
         return open_messaging(
             settings,
             service="svc",
-            mongo=None,
             subscriptions=[Subscription(TicketCreated, handler)],
             **options,
         )

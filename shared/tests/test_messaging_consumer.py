@@ -23,6 +23,7 @@ from shared.messaging import (
     Topology,
     UnitOfWork,
     open_messaging,
+    open_transactional,
 )
 from shared.messaging.redrive import list_parked, redrive
 from shared.mongo import Mongo
@@ -88,7 +89,7 @@ async def test_a_published_event_reaches_the_handler_decoded_with_its_message_id
 
 
 async def test_an_unroutable_publish_raises_publish_failed(amqp_settings: AmqpSettings) -> None:
-    async with open_messaging(amqp_settings, service="svc", mongo=None) as messaging:
+    async with open_messaging(amqp_settings, service="svc") as messaging:
         try:
             await messaging.publisher.publish_event(a_ticket())
         except PublishFailed as exc:
@@ -143,9 +144,11 @@ async def test_a_duplicate_delivery_changes_state_once(
 
         return Recorder(count_once)
 
-    async with open_messaging(amqp_settings, service="svc", mongo=mongo) as messaging:
-        assert messaging.uow is not None
-        handler = counting_handler(messaging.uow)
+    async with (
+        open_messaging(amqp_settings, service="svc") as messaging,
+        open_transactional(messaging, mongo) as transactional,
+    ):
+        handler = counting_handler(transactional.uow)
         await messaging.start_consuming([Subscription(TicketCreated, handler)])
         body = (
             b'{"id":"60029252cba1360018999688","version":0,"title":"x","price":1,'
@@ -281,9 +284,7 @@ async def test_an_early_update_is_retried_after_the_delay_and_applied_after_its_
         Subscription(TicketCreated, on_created),
         Subscription(TicketUpdated, updates),
     ]
-    async with open_messaging(
-        settings, service="svc", mongo=None, subscriptions=subscriptions
-    ) as messaging:
+    async with open_messaging(settings, service="svc", subscriptions=subscriptions) as messaging:
         await messaging.publisher.publish_event(an_update(version=1))
         await eventually(lambda: len(updates.calls) >= 2, what="a retry of the early update")
         await messaging.publisher.publish_event(a_ticket(version=0))

@@ -22,6 +22,7 @@ from shared.messaging import (
     Topology,
     UnitOfWork,
     open_messaging,
+    open_transactional,
 )
 from shared.mongo import Mongo
 from shared.testing.poll import eventually
@@ -269,14 +270,16 @@ async def test_inboxes_of_two_consumers_do_not_share_message_ids(
     assert (first, second) == (True, True)
 
 
-async def test_open_messaging_relays_events_written_through_its_unit_of_work(
+async def test_open_transactional_relays_events_written_through_its_unit_of_work(
     amqp_settings: AmqpSettings, mongo: Mongo, listen: Listen
 ) -> None:
     received = await listen("ticket.created")
-    async with open_messaging(amqp_settings, service="tickets", mongo=mongo) as messaging:
-        assert messaging.uow is not None
+    async with (
+        open_messaging(amqp_settings, service="tickets") as messaging,
+        open_transactional(messaging, mongo) as transactional,
+    ):
         assert messaging.ready
-        async with messaging.uow.begin() as tx:
+        async with transactional.uow.begin() as tx:
             await mongo.db.tickets.insert_one(
                 {"_id": "60029252cba1360018999688", "version": 0}, session=tx.session
             )
@@ -292,16 +295,18 @@ async def test_open_messaging_relays_events_written_through_its_unit_of_work(
     assert message.timestamp is not None
 
 
-async def test_leaving_open_messaging_publishes_what_is_still_pending(
+async def test_leaving_open_transactional_publishes_what_is_still_pending(
     amqp_settings: AmqpSettings, mongo: Mongo, listen: Listen
 ) -> None:
     received = await listen("ticket.created")
     settings = dataclasses.replace(amqp_settings, sweep_interval_s=60)
-    async with open_messaging(settings, service="tickets", mongo=mongo) as messaging:
-        assert messaging.outbox is not None
+    async with (
+        open_messaging(settings, service="tickets") as messaging,
+        open_transactional(messaging, mongo) as transactional,
+    ):
         await asyncio.sleep(0.2)  # past the relay's first sweep; the next is a minute away
         # Written without notifying the relay: only the flush on exit can publish it.
-        async with UnitOfWork(mongo, messaging.outbox).begin() as tx:
+        async with UnitOfWork(mongo, transactional.outbox).begin() as tx:
             [message_id] = await tx.emit(TICKET)
 
     await eventually(lambda: message_id in received.ids, timeout_s=5)

@@ -81,7 +81,7 @@ async def test_events_are_counted_when_published_and_when_settled(
 
     subscriptions = [Subscription(ExpirationComplete, on_expired)]
     async with (
-        open_messaging(amqp_settings, service="svc", mongo=None, subscriptions=subscriptions),
+        open_messaging(amqp_settings, service="svc", subscriptions=subscriptions),
         event_publisher(amqp_settings) as publisher,
     ):
         await publisher.publish_event(ExpirationComplete(order_id="600310f88dab780018985931"))

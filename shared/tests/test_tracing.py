@@ -96,7 +96,7 @@ async def test_an_event_published_in_a_request_carries_its_trace_to_the_consumer
 
     subscriptions = [Subscription(ExpirationComplete, on_expired)]
     async with (
-        open_messaging(amqp_settings, service="svc", mongo=None, subscriptions=subscriptions),
+        open_messaging(amqp_settings, service="svc", subscriptions=subscriptions),
         event_publisher(amqp_settings) as publisher,
     ):
         with tracing.bound(tracing.Trace("req-7", TRACEPARENT)):

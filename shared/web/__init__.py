@@ -1,7 +1,6 @@
 """HTTP plumbing every service shares: errors, bodies, validation, health, the base app."""
 
 from shared.web.app import HttpSettings, base_app
-from shared.web.backends import Backends, open_backends
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
 from shared.web.openapi import (
@@ -37,6 +36,4 @@ __all__ = [
     "DEPENDENCIES",
     "Dependencies",
     "open_in_background",
-    "Backends",
-    "open_backends",
 ]

@@ -21,7 +21,8 @@ from shared.auth import (
     denylist_kept_fresh,
     identity_middlewares,
 )
-from shared.web import add_openapi, base_app, open_backends, open_in_background
+from shared.backends import open_backends
+from shared.web import add_openapi, base_app, open_in_background
 
 HASHER = web.AppKey("hasher", PasswordHasher)
 

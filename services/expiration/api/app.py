@@ -24,7 +24,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[ListenerDeps]:
     settings = app[SETTINGS]
     async with (
         open_redis(settings.redis) as redis,
-        open_messaging(settings.amqp, service=SERVICE, mongo=None) as messaging,
+        open_messaging(settings.amqp, service=SERVICE) as messaging,
     ):
         deps = ListenerDeps(jobs=ArqExpiryJobs(redis, settings.expiry.queue_name))
         add_readiness_check(app, "redis", partial(ping, redis))

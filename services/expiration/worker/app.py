@@ -26,9 +26,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[WorkerDeps]:
     settings = app[SETTINGS]
     async with (
         open_redis(settings.redis) as redis,
-        open_messaging(
-            settings.amqp, service=SERVICE, mongo=None, connection_name=WORKER_NAME
-        ) as messaging,
+        open_messaging(settings.amqp, service=SERVICE, connection_name=WORKER_NAME) as messaging,
     ):
         deps = WorkerDeps(publisher=messaging.publisher)
         supervisor = WorkerSupervisor(

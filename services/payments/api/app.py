@@ -26,9 +26,10 @@ from shared.auth import (
     identity_middlewares,
     revocation_subscription,
 )
+from shared.backends import open_backends
 from shared.background import every
 from shared.mongo import Database
-from shared.web import add_openapi, base_app, open_backends, open_in_background
+from shared.web import add_openapi, base_app, open_in_background
 
 
 async def create_indexes(db: Database) -> None:

@@ -20,7 +20,8 @@ from shared.auth import (
     identity_middlewares,
     revocation_subscription,
 )
-from shared.web import add_openapi, base_app, open_backends, open_in_background
+from shared.backends import open_backends
+from shared.web import add_openapi, base_app, open_in_background
 
 
 @asynccontextmanager

@@ -1,5 +1,6 @@
 """The backends an event-driven API service stands on, opened together with their readiness
-checks, for a service's ``open_deps`` (see ``shared.web.startup``)."""
+checks, for a service's ``open_deps`` (see ``shared.web.startup``): MongoDB, then messaging
+with its outbox, inbox and unit of work."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from shared.messaging import AmqpSettings, Messaging, UnitOfWork, open_messaging
+from shared.messaging.transactional import open_transactional
 from shared.mongo import Mongo, MongoSettings, Setup, open_mongo
 from shared.web.health import add_readiness_check
 
@@ -35,9 +37,9 @@ async def open_backends(
     starts it once its handlers' dependencies exist."""
     async with (
         open_mongo(mongo, setup) as opened,
-        open_messaging(amqp, service=service, mongo=opened) as messaging,
+        open_messaging(amqp, service=service) as messaging,
+        open_transactional(messaging, opened) as transactional,
     ):
-        assert messaging.uow is not None  # there is one whenever mongo is given
         add_readiness_check(app, "mongo", opened.ping)
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
-        yield Backends(opened, messaging, messaging.uow)
+        yield Backends(opened, messaging, transactional.uow)
