@@ -47,7 +47,11 @@ def test_cancelling_makes_the_next_version() -> None:
 
 
 def test_the_buyer_may_pay_an_open_unpaid_order() -> None:
-    an_order().check_payable("buyer", NOW)
+    order = an_order()
+
+    # Nothing would make it give the money back, and the buyer, in time, is not refused.
+    assert order.unpayable_because() is None
+    order.check_payable("buyer", NOW)
 
 
 def test_only_the_buyer_may_pay() -> None:
