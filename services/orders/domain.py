@@ -13,17 +13,13 @@ from shared.errors import BadRequest
 from shared.events import (
     OrderCancelled,
     OrderCreated,
+    OrderStatus,
     TicketCreated,
     TicketId,
     TicketRef,
     TicketUpdated,
 )
-
-# spec §2.4, exact strings
-CREATED = "created"
-CANCELLED = "cancelled"
-AWAITING_PAYMENT = "awaiting:payment"
-COMPLETE = "complete"
+from shared.replica import VersionStep, step
 
 
 class TicketAlreadyReserved(BadRequest):
@@ -70,11 +66,12 @@ class Ticket:
         if user_id == self.seller_id:
             raise CannotOrderOwnTicket()
 
-    def follows(self, event: TicketUpdated) -> bool:
-        """True if ``event`` is the very next version, the only one we may apply."""
-        return event.version == self.version + 1
+    def step_for(self, event: TicketUpdated) -> VersionStep:
+        """Whether ``event`` is this replica's next version, one seen, or an early one."""
+        return step(self.version, event.version)
 
-    def updated(self, event: TicketUpdated) -> Ticket:
+    def at_version(self, event: TicketUpdated) -> Ticket:
+        """The replica at ``event``'s version (the next one)."""
         return replace(
             self,
             title=event.title,
@@ -93,7 +90,7 @@ def _to_milliseconds(instant: datetime) -> datetime:
 class Order:
     id: str
     user_id: str
-    status: str
+    status: OrderStatus
     expires_at: datetime
     ticket: Ticket
     version: int = 0
@@ -105,26 +102,30 @@ class Order:
         """A new order holding ``ticket`` for ``hold_s`` seconds from ``now``."""
         expires_at = _to_milliseconds(now.astimezone(UTC) + timedelta(seconds=hold_s))
         return cls(
-            id=order_id, user_id=user_id, status=CREATED, expires_at=expires_at, ticket=ticket
+            id=order_id,
+            user_id=user_id,
+            status=OrderStatus.CREATED,
+            expires_at=expires_at,
+            ticket=ticket,
         )
 
     @property
     def settled(self) -> bool:
         """Paid or cancelled: nothing can change it any more."""
-        return self.status in (COMPLETE, CANCELLED)
+        return self.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
 
     def is_overdue(self, now: datetime) -> bool:
-        return self.status == CREATED and now >= self.expires_at
+        return self.status is OrderStatus.CREATED and now >= self.expires_at
 
     def cancelled(self) -> Order:
         """The next version, cancelled. A paid order is never cancelled."""
-        if self.status == COMPLETE:
+        if self.status is OrderStatus.COMPLETE:
             raise PaidOrderCannotBeCancelled()
-        return replace(self, status=CANCELLED, version=self.version + 1)
+        return replace(self, status=OrderStatus.CANCELLED, version=self.version + 1)
 
     def completed(self) -> Order:
         """The next version, paid for."""
-        return replace(self, status=COMPLETE, version=self.version + 1)
+        return replace(self, status=OrderStatus.COMPLETE, version=self.version + 1)
 
     def created_event(self) -> OrderCreated:
         return OrderCreated(

@@ -12,11 +12,11 @@ from shared.messaging import Delivery, Subscription
 def subscriptions(deps: service.Deps) -> list[Subscription[Any]]:
     async def on_ticket_created(event: TicketCreated, delivery: Delivery) -> None:
         """A new ticket to replicate. Replay-safe (insert only if absent)."""
-        await service.add_ticket(event, deps=deps)
+        await service.replicate_ticket(event, deps=deps)
 
     async def on_ticket_updated(event: TicketUpdated, delivery: Delivery) -> None:
         """The ticket's next version. Replay-safe; early versions are retried later."""
-        await service.update_ticket(event, deps=deps)
+        await service.apply_ticket_version(event, deps=deps)
 
     async def on_expiration_complete(event: ExpirationComplete, delivery: Delivery) -> None:
         """The hold ran out. Replay-safe: a settled order is left alone."""

@@ -16,17 +16,16 @@ from services.orders.adapters.orders import (
 )
 from services.orders.adapters.tickets import MongoTicketReplica
 from services.orders.domain import (
-    CANCELLED,
-    COMPLETE,
     Order,
     Ticket,
     TicketAlreadyReserved,
     TooManyOpenOrders,
 )
 from shared.errors import Conflict, NotAuthorized, NotFound
-from shared.events import TicketCreated, TicketUpdated
+from shared.events import OrderStatus, TicketCreated, TicketUpdated
 from shared.idempotency import IdempotencyKey, IdempotencyStore
 from shared.messaging import RetryLater, Transaction, UnitOfWork
+from shared.replica import VersionStep
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
             raise NotFound()
         if order.user_id != user_id:
             raise NotAuthorized()
-        if order.status == CANCELLED:
+        if order.status is OrderStatus.CANCELLED:
             return order
         cancelled = await _cancel(order, tx, deps=deps)
         log.info("order %s cancelled by its buyer", order.id)
@@ -152,9 +151,9 @@ async def complete_order(order_id: str, *, deps: Deps) -> None:
         order = await deps.orders.get(order_id, session=tx.session)
         if order is None:
             raise RetryLater(f"order {order_id} is unknown")
-        if order.status == COMPLETE:
+        if order.status is OrderStatus.COMPLETE:
             return
-        if order.status == CANCELLED:
+        if order.status is OrderStatus.CANCELLED:
             # A cancelled order is never paid: payments refunds a charge that loses this
             # race, and the ticket may already be someone else's.
             log.warning("payment for cancelled order %s ignored", order.id)
@@ -187,7 +186,7 @@ async def cancel_overdue(*, deps: Deps, grace_s: float) -> int:
     return cancelled
 
 
-async def add_ticket(event: TicketCreated, *, deps: Deps) -> None:
+async def replicate_ticket(event: TicketCreated, *, deps: Deps) -> None:
     """Start replicating a ticket (version 0). Replay-safe: a repeat changes nothing."""
 
     async def work(tx: Transaction) -> None:
@@ -197,18 +196,20 @@ async def add_ticket(event: TicketCreated, *, deps: Deps) -> None:
     await deps.uow.run(work)
 
 
-async def update_ticket(event: TicketUpdated, *, deps: Deps) -> None:
-    """Apply a ticket's next version; an early one waits, a stale one is a duplicate."""
+async def apply_ticket_version(event: TicketUpdated, *, deps: Deps) -> None:
+    """The ticket replica at its next version; an early one waits, a seen one is a duplicate."""
 
     async def work(tx: Transaction) -> None:
         current = await deps.tickets.get(event.id, session=tx.session)
-        if current is None or event.version > current.version + 1:
+        step = VersionStep.EARLY if current is None else current.step_for(event)
+        if step is VersionStep.EARLY:
             have = "nothing" if current is None else f"version {current.version}"
             raise RetryLater(f"ticket {event.id} version {event.version} is early: have {have}")
-        if not current.follows(event):
+        if step is VersionStep.SEEN:
             log.info("ticket %s version %d already applied", event.id, event.version)
             return
-        if not await deps.tickets.replace_version(current.updated(event), session=tx.session):
+        assert current is not None  # only a held version has a next one
+        if not await deps.tickets.replace_version(current.at_version(event), session=tx.session):
             raise Conflict(f"ticket {event.id} changed while applying version {event.version}")
 
     await deps.uow.run(work)

@@ -12,6 +12,7 @@ from shared.events.orders import (
     ORDER_STATUSES,
     OrderCancelled,
     OrderCreated,
+    OrderStatus,
     TicketId,
     TicketRef,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Money",
     "OrderCancelled",
     "OrderCreated",
+    "OrderStatus",
     "PaymentCreated",
     "SessionRevoked",
     "TicketCreated",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from marshmallow import fields, post_load, validate
@@ -11,8 +12,21 @@ from marshmallow import fields, post_load, validate
 from shared.events.base import ContractSchema, Event
 from shared.events.fields import OBJECT_ID, VERSION, Price, UtcDateTime
 
-# spec §2.4, exact strings
-ORDER_STATUSES = ("created", "cancelled", "awaiting:payment", "complete")
+
+class OrderStatus(StrEnum):
+    """An order's status, spec §2.4: the exact strings of the wire and of every store."""
+
+    CREATED = "created"  # holds its ticket, unpaid, until it expires
+    CANCELLED = "cancelled"  # by its buyer or by expiry; the ticket is free again
+    # No code sets it (spec §2.4: orders go created -> cancelled or created -> complete),
+    # but the spec's enum has it and an `order.created` may carry it: dropping it would
+    # change what the event contract accepts, which this refactor must not.
+    AWAITING_PAYMENT = "awaiting:payment"
+    COMPLETE = "complete"  # paid for: it keeps its ticket for good
+
+
+# The wire strings, for validators and the OpenAPI enum.
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,7 @@ class OrderCreated(Event):
 
     id: str
     version: int
-    status: str
+    status: OrderStatus
     user_id: str
     expires_at: datetime
     ticket: TicketRef
@@ -93,7 +107,7 @@ class OrderCreatedSchema(ContractSchema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> OrderCreated:
-        return OrderCreated(**data)
+        return OrderCreated(**{**data, "status": OrderStatus(data["status"])})
 
 
 class OrderCancelledSchema(ContractSchema):

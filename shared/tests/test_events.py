@@ -14,6 +14,7 @@ from shared.events import (
     MalformedEvent,
     OrderCancelled,
     OrderCreated,
+    OrderStatus,
     PaymentCreated,
     TicketCreated,
     TicketId,
@@ -65,7 +66,7 @@ SAMPLES: list[tuple[Event, dict[str, object]]] = [
         OrderCreated(
             id="600310f88dab780018985931",
             version=0,
-            status="created",
+            status=OrderStatus.CREATED,
             user_id="5fd843a29fc5e30023bd790c",
             expires_at=EXPIRES_AT,
             ticket=TicketRef(id="60029252cba1360018999688", price_cents=1999),
@@ -173,7 +174,7 @@ def test_expires_at_is_written_as_iso_utc_with_z() -> None:
     event = OrderCreated(
         "600310f88dab780018985931",
         0,
-        "created",
+        OrderStatus.CREATED,
         "5fd843a29fc5e30023bd790b",
         in_paris,
         TicketRef("60029252cba1360018999688", 100),
@@ -210,7 +211,7 @@ def test_a_naive_expires_at_is_refused_when_building_the_event() -> None:
         OrderCreated(
             "600310f88dab780018985931",
             0,
-            "created",
+            OrderStatus.CREATED,
             "5fd843a29fc5e30023bd790b",
             datetime(2021, 1, 1),
             TicketRef("60029252cba1360018999688", 1),
@@ -291,7 +292,7 @@ def test_expires_at_keeps_millisecond_precision_like_bson() -> None:
     event = OrderCreated(
         "600310f88dab780018985931",
         0,
-        "created",
+        OrderStatus.CREATED,
         "5fd843a29fc5e30023bd790b",
         EXPIRES_AT.replace(microsecond=47999),
         TicketRef("60029252cba1360018999688", 100),

@@ -14,7 +14,7 @@ from services.expiration.adapters.jobs import open_redis
 from services.expiration.api.app import create_app as create_listener_app
 from services.expiration.config import ExpirySettings, RedisSettings, Settings
 from services.expiration.worker.app import create_app as create_worker_app
-from shared.events import OrderCreated, TicketRef
+from shared.events import OrderCreated, OrderStatus, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher
 from shared.testing.events import event_publisher
@@ -84,7 +84,7 @@ def order_created(*, expires_in_s: float, order_id: str | None = None) -> OrderC
     return OrderCreated(
         id=order_id or str(ObjectId()),
         version=0,
-        status="created",
+        status=OrderStatus.CREATED,
         user_id=str(ObjectId()),
         expires_at=datetime.now(UTC) + timedelta(seconds=expires_in_s),
         ticket=TicketRef(id=str(ObjectId()), price_cents=2000),

@@ -7,8 +7,9 @@ from datetime import datetime
 from bson import ObjectId
 
 from services.orders.adapters.tickets import MongoTicketReplica, ticket_from_doc
-from services.orders.domain import CREATED, Order, Ticket
+from services.orders.domain import Order, Ticket
 from shared.errors import Conflict
+from shared.events import OrderStatus
 from shared.mongo import Database, Document, Session
 
 
@@ -33,7 +34,7 @@ def _from_doc(doc: Document, ticket: Ticket) -> Order:
     return Order(
         id=str(doc["_id"]),
         user_id=doc["user_id"],
-        status=doc["status"],
+        status=OrderStatus(doc["status"]),
         expires_at=doc["expires_at"],
         ticket=ticket,
         version=doc["version"],
@@ -87,7 +88,7 @@ class MongoOrderRepository:
     async def count_open(self, user_id: str, *, session: Session) -> int:
         """How many of the user's orders hold a ticket unpaid (status ``created``)."""
         return await self._orders.count_documents(
-            {"user_id": user_id, "status": CREATED}, session=session
+            {"user_id": user_id, "status": OrderStatus.CREATED}, session=session
         )
 
     async def lock_buyer(self, user_id: str, *, session: Session) -> None:
@@ -104,7 +105,8 @@ class MongoOrderRepository:
         """Ids of `created` orders that expired before ``before``, the most overdue first."""
         cursor = (
             self._orders.find(
-                {"status": CREATED, "expires_at": {"$lt": before}}, projection={"_id": 1}
+                {"status": OrderStatus.CREATED, "expires_at": {"$lt": before}},
+                projection={"_id": 1},
             )
             .sort("expires_at", 1)
             .limit(limit)

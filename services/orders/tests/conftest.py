@@ -83,7 +83,7 @@ async def replicate_ticket(
 ) -> str:
     """A ticket in the replica, as if ``ticket.created`` had arrived; its id."""
     event = ticket_created(title, price_cents, seller_id)
-    await service.add_ticket(event, deps=deps)
+    await service.replicate_ticket(event, deps=deps)
     return event.id
 
 

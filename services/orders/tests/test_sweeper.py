@@ -7,7 +7,6 @@ import pytest
 
 from services.orders import service
 from services.orders.config import OrderSettings
-from services.orders.domain import CANCELLED, COMPLETE, CREATED
 from services.orders.service import Deps
 from services.orders.tests.conftest import (
     Client,
@@ -15,7 +14,7 @@ from services.orders.tests.conftest import (
     replicate_ticket,
     stored_order,
 )
-from shared.events import OrderCancelled
+from shared.events import OrderCancelled, OrderStatus
 from shared.testing.events import EventTap
 from shared.testing.fixtures import Signin
 
@@ -33,9 +32,9 @@ async def test_the_sweep_cancels_only_orders_overdue_beyond_the_grace(
     cancelled = await service.cancel_overdue(deps=later, grace_s=20)
 
     assert cancelled == 1
-    assert (await stored_order(deps, overdue["id"])).status == CANCELLED
-    assert (await stored_order(deps, paid["id"])).status == COMPLETE
-    assert (await stored_order(deps, fresh.id)).status == CREATED
+    assert (await stored_order(deps, overdue["id"])).status == OrderStatus.CANCELLED
+    assert (await stored_order(deps, paid["id"])).status == OrderStatus.COMPLETE
+    assert (await stored_order(deps, fresh.id)).status == OrderStatus.CREATED
     await events.wait_for(OrderCancelled, lambda e: e.id == overdue["id"])
 
 
@@ -46,7 +45,7 @@ async def test_an_order_within_the_grace_is_left_to_the_expiration_service(
     just_expired = replace(deps, clock=lambda: deps.clock() + timedelta(seconds=deps.hold_s + 5))
 
     assert await service.cancel_overdue(deps=just_expired, grace_s=60) == 0
-    assert (await stored_order(deps, order["id"])).status == CREATED
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.CREATED
 
 
 @pytest.fixture
@@ -63,5 +62,5 @@ async def test_the_running_service_sweeps_on_its_own(
     event = await events.wait_for(OrderCancelled, lambda e: e.id == order["id"], timeout_s=5)
 
     assert event.ticket.id == ticket_id
-    assert (await stored_order(deps, order["id"])).status == CANCELLED
-    assert (await place_order(client, signin(), ticket_id))["status"] == CREATED
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.CANCELLED
+    assert (await place_order(client, signin(), ticket_id))["status"] == OrderStatus.CREATED

@@ -5,7 +5,6 @@ import asyncio
 from bson import ObjectId
 
 from services.orders import service
-from services.orders.domain import CANCELLED, COMPLETE
 from services.orders.service import Deps
 from services.orders.tests.conftest import (
     Client,
@@ -13,7 +12,7 @@ from services.orders.tests.conftest import (
     replicate_ticket,
     stored_order,
 )
-from shared.events import OrderCancelled
+from shared.events import OrderCancelled, OrderStatus
 from shared.testing.events import EventTap, payload
 from shared.testing.fixtures import Signin
 
@@ -27,7 +26,7 @@ async def test_marks_an_order_as_cancelled(client: Client, signin: Signin, deps:
     assert response.status == 204
     assert await response.read() == b""
     stored = await stored_order(deps, order["id"])
-    assert (stored.status, stored.version) == (CANCELLED, 1)
+    assert (stored.status, stored.version) == (OrderStatus.CANCELLED, 1)
 
 
 async def test_emits_an_order_cancelled_event(
@@ -70,7 +69,7 @@ async def test_a_paid_order_cannot_be_cancelled(client: Client, signin: Signin, 
     assert await response.json() == {
         "errors": [{"message": "Cannot cancel a complete order: it has been paid for"}]
     }
-    assert (await stored_order(deps, order["id"])).status == COMPLETE
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.COMPLETE
 
 
 async def test_another_user_cannot_cancel_an_order(
@@ -109,8 +108,8 @@ async def test_a_cancel_racing_a_payment_ends_either_paid_or_cancelled_never_bot
         )
 
         stored = await stored_order(deps, order["id"])
-        if stored.status == COMPLETE:
+        if stored.status == OrderStatus.COMPLETE:
             assert cancel.status == 400
             assert order["id"] not in {e.id for e in events.of(OrderCancelled)}
         else:
-            assert (cancel.status, stored.status, stored.version) == (204, CANCELLED, 1)
+            assert (cancel.status, stored.status, stored.version) == (204, OrderStatus.CANCELLED, 1)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from services.orders.domain import CANCELLED
 from services.orders.service import Deps
 from services.orders.tests.conftest import (
     HOLD_S,
@@ -15,7 +14,7 @@ from services.orders.tests.conftest import (
     replicate_ticket,
     stored_order,
 )
-from shared.events import OrderCreated
+from shared.events import OrderCreated, OrderStatus
 from shared.testing.events import EventTap, payload
 from shared.testing.fixtures import Signin
 
@@ -145,7 +144,7 @@ async def test_a_cancelled_order_no_longer_reserves_its_ticket(
     second = await place_order(client, signin(), ticket_id)
 
     assert second["id"] != first["id"]
-    assert (await stored_order(deps, first["id"])).status == CANCELLED
+    assert (await stored_order(deps, first["id"])).status == OrderStatus.CANCELLED
 
 
 async def test_a_repeated_idempotency_key_returns_the_first_order_and_reserves_nothing(

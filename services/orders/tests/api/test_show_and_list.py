@@ -44,7 +44,7 @@ async def test_orders_show_their_ticket_as_it_is_now(
     buyer = signin()
     ticket_id = await replicate_ticket(deps, title="old", price_cents=1000)
     order = await place_order(client, buyer, ticket_id)
-    await service.update_ticket(
+    await service.apply_ticket_version(
         TicketUpdated(
             id=ticket_id,
             version=1,

@@ -4,7 +4,6 @@ import asyncio
 
 from bson import ObjectId
 
-from services.orders.domain import CANCELLED, COMPLETE, CREATED
 from services.orders.service import Deps
 from services.orders.tests.conftest import (
     Client,
@@ -12,7 +11,7 @@ from services.orders.tests.conftest import (
     replicate_ticket,
     stored_order,
 )
-from shared.events import ExpirationComplete, OrderCancelled, PaymentCreated
+from shared.events import ExpirationComplete, OrderCancelled, OrderStatus, PaymentCreated
 from shared.messaging import AmqpSettings
 from shared.testing.events import EventTap, event_publisher, payload
 from shared.testing.fixtures import Signin
@@ -34,9 +33,9 @@ async def test_expiration_cancels_the_order_and_emits_order_cancelled(
 
     event = await events.wait_for(OrderCancelled, lambda e: e.id == order["id"])
     assert payload(event) == {"id": order["id"], "version": 1, "ticket": {"id": ticket_id}}
-    assert (await stored_order(deps, order["id"])).status == CANCELLED
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.CANCELLED
     # The ticket is free again for the next buyer.
-    assert (await place_order(client, signin(), ticket_id))["status"] == CREATED
+    assert (await place_order(client, signin(), ticket_id))["status"] == OrderStatus.CREATED
 
 
 async def test_a_redelivered_expiration_cancels_once(
@@ -66,7 +65,7 @@ async def test_payment_completes_the_order(
         await publisher.publish_event(payment_for(order["id"]))  # a replay
 
     async def completed() -> bool:
-        return (await stored_order(deps, order["id"])).status == COMPLETE
+        return (await stored_order(deps, order["id"])).status == OrderStatus.COMPLETE
 
     await eventually(completed, what="the order complete")
     await asyncio.sleep(0.3)
@@ -79,7 +78,7 @@ async def test_expiry_of_a_paid_order_does_nothing(
     order = await place_order(client, signin(), await replicate_ticket(deps))
 
     async def completed() -> bool:
-        return (await stored_order(deps, order["id"])).status == COMPLETE
+        return (await stored_order(deps, order["id"])).status == OrderStatus.COMPLETE
 
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(payment_for(order["id"]))
@@ -89,7 +88,7 @@ async def test_expiry_of_a_paid_order_does_nothing(
         await publisher.publish_event(ExpirationComplete(order_id=marker["id"]))
 
     await events.wait_for(OrderCancelled, lambda e: e.id == marker["id"])
-    assert (await stored_order(deps, order["id"])).status == COMPLETE
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.COMPLETE
     assert order["id"] not in {e.id for e in events.of(OrderCancelled)}
 
 
@@ -106,7 +105,7 @@ async def test_a_payment_for_a_cancelled_order_leaves_it_cancelled(
         await publisher.publish_event(payment_for(marker["id"]))
 
     async def marker_completed() -> bool:
-        return (await stored_order(deps, marker["id"])).status == COMPLETE
+        return (await stored_order(deps, marker["id"])).status == OrderStatus.COMPLETE
 
     await eventually(marker_completed, what="the marker complete")
-    assert (await stored_order(deps, order["id"])).status == CANCELLED
+    assert (await stored_order(deps, order["id"])).status == OrderStatus.CANCELLED
