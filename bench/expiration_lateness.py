@@ -35,7 +35,7 @@ from bson import ObjectId
 from services.expiration.api.app import create_app as create_listener_app
 from services.expiration.config import SERVICE, ExpirySettings, RedisSettings, Settings
 from services.expiration.worker.app import create_app as create_worker_app
-from shared.events import ExpirationComplete, OrderCreated, TicketRef, decode
+from shared.events import ExpirationComplete, OrderCreated, OrderStatus, TicketRef, decode
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Topology, connect
 from shared.testing.events import event_publisher
@@ -71,7 +71,7 @@ def orders(count: int, hold_from_s: float, hold_to_s: float) -> list[OrderCreate
         OrderCreated(
             id=str(ObjectId()),
             version=0,
-            status="created",
+            status=OrderStatus.CREATED,
             user_id=str(ObjectId()),
             expires_at=now + timedelta(seconds=hold_from_s + i * step_s),
             ticket=TicketRef(id=str(ObjectId()), price_cents=2000),

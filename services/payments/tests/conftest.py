@@ -20,7 +20,15 @@ from services.payments.config import Settings, StripeSettings
 from services.payments.domain import Order
 from services.payments.service import Deps
 from shared.auth import IdentitySettings
-from shared.events import Event, OrderCancelled, OrderCreated, PaymentCreated, TicketId, TicketRef
+from shared.events import (
+    Event,
+    OrderCancelled,
+    OrderCreated,
+    OrderStatus,
+    PaymentCreated,
+    TicketId,
+    TicketRef,
+)
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher
 from shared.mongo import Mongo, MongoSettings
@@ -98,7 +106,7 @@ def order_created(user_id: str | None = None, price_cents: int = 2000) -> OrderC
     return OrderCreated(
         id=str(ObjectId()),
         version=0,
-        status="created",
+        status=OrderStatus.CREATED,
         user_id=user_id or str(ObjectId()),
         expires_at=datetime.now(UTC) + timedelta(minutes=15),
         ticket=TicketRef(id=str(ObjectId()), price_cents=price_cents),

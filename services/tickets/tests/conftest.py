@@ -13,7 +13,7 @@ from services.tickets.api.keys import DEPS
 from services.tickets.config import Settings
 from services.tickets.service import Deps
 from shared.auth import IdentitySettings
-from shared.events import OrderCreated, TicketRef
+from shared.events import OrderCreated, OrderStatus, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
@@ -69,7 +69,7 @@ def order_created(ticket_id: str, order_id: str | None = None) -> OrderCreated:
     return OrderCreated(
         id=order_id or str(ObjectId()),
         version=0,
-        status="created",
+        status=OrderStatus.CREATED,
         user_id=str(ObjectId()),
         expires_at=datetime.now(UTC) + timedelta(minutes=15),
         ticket=TicketRef(id=ticket_id, price_cents=2000),
