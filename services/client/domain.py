@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 
-# Order statuses (spec §2.4, exact strings) that end an order.
-CANCELLED = "cancelled"
-COMPLETE = "complete"
+from shared.events import OrderStatus
 
 
 def money_text(cents: int) -> str:
@@ -33,7 +31,7 @@ class Ticket:
 @dataclass(frozen=True)
 class Order:
     id: str
-    status: str
+    status: OrderStatus
     expires_at: datetime
     ticket: Ticket
 
@@ -45,11 +43,16 @@ class Order:
         """
         return math.floor((self.expires_at - now).total_seconds() + 0.5)
 
+    @property
+    def is_over(self) -> bool:
+        """Paid for or cancelled: nothing more will happen to it."""
+        return self.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+
     def stage(self, now: datetime) -> OrderStage:
         """What the buyer can do with the order at ``now``."""
-        if self.status == COMPLETE:
+        if self.status is OrderStatus.COMPLETE:
             return OrderStage.PAID
-        if self.status == CANCELLED:
+        if self.status is OrderStatus.CANCELLED:
             # The hold ran out, or the buyer let the ticket go before it did.
             return OrderStage.EXPIRED if now >= self.expires_at else OrderStage.CANCELLED
         # Expiry reaches orders through an event; the page need not wait for it.
@@ -78,21 +81,30 @@ REFUND_REASONS = {
 }
 
 
+class PaymentStatus(StrEnum):
+    """A payment's status as payments' ``GET /api/payments`` lists it (its HTTP contract,
+    not an event's: payment.created carries no status, so it is not in shared.events)."""
+
+    SUCCEEDED = "succeeded"  # kept
+    REFUNDING = "refunding"  # being given back; Stripe has not confirmed it yet
+    REFUNDED = "refunded"
+
+
 @dataclass(frozen=True)
 class PaymentRecord:
     """A payment Stripe took for an order, as payments lists it: kept or given back."""
 
     id: str
     stripe_id: str
-    status: str  # succeeded, refunding or refunded
+    status: PaymentStatus
     refund_reason: str | None = None
 
     @property
     def summary(self) -> str:
         """One line for the order page."""
         why = REFUND_REASONS.get(self.refund_reason or "", "it could not be kept")
-        if self.status == "refunded":
+        if self.status is PaymentStatus.REFUNDED:
             return f"Refunded in full: {why}."
-        if self.status == "refunding":
+        if self.status is PaymentStatus.REFUNDING:
             return f"Being refunded: {why}. Stripe has not confirmed the refund yet."
         return "Paid."

@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.client.adapters.api import (
-    ApiClient,
-    ApiUnavailable,
-    PageNotFound,
-    Rejected,
-    SignInRequired,
-)
-from services.client.domain import CANCELLED, COMPLETE, Order, Payment, PaymentRecord
+from services.client.domain import Order, Payment, PaymentRecord
+from services.client.ports import ApiUnavailable, PageNotFound, Rejected, SignInRequired, UserApis
+from shared.events import OrderStatus
 
 log = logging.getLogger(__name__)
 
 
 async def pay_for_order(
-    api: ApiClient,
+    api: UserApis,
     order_id: str,
     token: str,
     *,
@@ -40,7 +35,7 @@ async def pay_for_order(
         async with asyncio.timeout(settle_timeout_s):
             while True:
                 order = await api.show_order(order_id)
-                if order.status == COMPLETE:
+                if order.status is OrderStatus.COMPLETE:
                     break
                 await asyncio.sleep(poll_interval_s)
     except (TimeoutError, ApiUnavailable, PageNotFound, SignInRequired):
@@ -48,11 +43,11 @@ async def pay_for_order(
     return payment
 
 
-async def payments_shown(api: ApiClient, order: Order) -> list[PaymentRecord] | None:
+async def payments_shown(api: UserApis, order: Order) -> list[PaymentRecord] | None:
     """The order's payments for its page, once the order is complete or cancelled (an open
     one shows its pay form instead; no call to payments for it). None when payments does
     not answer, so the rest of the page still shows."""
-    if order.status not in (COMPLETE, CANCELLED):
+    if not order.is_over:
         return None
     try:
         return await api.payments_of(order.id)

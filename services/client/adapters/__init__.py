@@ -1,1 +1,1 @@
-"""client's adapters: the platform's HTTP APIs."""
+"""client's adapters: its outbound side, the platform's HTTP APIs (ports.Apis)."""

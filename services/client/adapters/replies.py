@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
-from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
-from shared.events import Money, UtcDateTime
+from services.client.domain import Order, Payment, PaymentRecord, PaymentStatus, Ticket, User
+from shared.events import Money, OrderStatus, UtcDateTime
 
 
 class Reply(Schema):
@@ -42,7 +42,7 @@ class TicketReply(Reply):
 
 class OrderReply(Reply):
     id = fields.String(required=True)
-    status = fields.String(required=True)
+    status = fields.Enum(OrderStatus, by_value=True, required=True)
     expires_at = UtcDateTime(data_key="expiresAt", required=True)
     ticket = fields.Nested(TicketReply, required=True)
 
@@ -62,7 +62,8 @@ class PaymentReply(Reply):
 class PaymentRecordReply(Reply):
     id = fields.String(required=True)
     stripe_id = fields.String(data_key="stripeId", required=True)
-    status = fields.String(required=True)
+    # A status the page would not know how to describe is an unexpected body, not "Paid."
+    status = fields.Enum(PaymentStatus, by_value=True, required=True)
     refund_reason = fields.String(data_key="refundReason", load_default=None)
 
     @post_load

@@ -1,5 +1,5 @@
 """The client app in the test's loop, against the real APIs: the whole stack behind nginx,
-started once per session (``shared.testing.stack``) on ports of its own."""
+started once per session (``deploy.local.stack``) on ports of its own."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from deploy.local.stack import Stack, running_stack
+from services.client.bootstrap import create_service
 from services.client.config import ApiSettings, Settings
-from services.client.web.app import create_app
 from shared.logging import LogSettings
 from shared.testing.fixtures import Signin, new_namespace
 from shared.testing.poll import when_known
-from shared.testing.stack import Stack, running_stack
 from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
@@ -157,7 +157,7 @@ def new_browser(client: Client) -> None:
 
 async def browser(make: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
     """The client app in a test client that holds a CSRF cookie, as after any page."""
-    client = await make(create_app(settings))
+    client = await make(create_service(settings))
     new_browser(client)
     return client
 

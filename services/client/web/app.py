@@ -1,37 +1,28 @@
-"""client's app factory."""
+"""client's app factory: the pages, their middlewares, templates and static files."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from services.client.adapters.api import open_http
 from services.client.config import Settings
 from services.client.domain import money_text
+from services.client.ports import Apis
 from services.client.web.csrf import csrf_protection
 from services.client.web.handlers import routes
-from services.client.web.keys import HTTP, SETTINGS
-from services.client.web.pages import error_pages, pass_cookies_back, security_headers
+from services.client.web.keys import APIS, SETTINGS
+from services.client.web.middlewares import error_pages, pass_cookies_back, security_headers
 from shared.web import base_app
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-async def open_deps(app: web.Application) -> AsyncIterator[None]:
-    """The HTTP client for the APIs, opened at startup and closed at shutdown."""
-    # No readiness check on the APIs: the client is ready when it can serve pages, and
-    # it shows an outage as a page of its own. (`make up` also starts the gateway, our
-    # API base, only after every process is ready.)
-    async with open_http(app[SETTINGS].api) as http:
-        app[HTTP] = http
-        yield
-
-
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, deps: Apis | None = None) -> web.Application:
+    """The pages' HTTP app. ``deps`` are the APIs the pages call: a test hands in its own;
+    ``bootstrap.create_service`` leaves them out and opens them at startup."""
     app = base_app(
         settings.http,
         [
@@ -43,7 +34,8 @@ def create_app(settings: Settings) -> web.Application:
         json_bodies=False,  # the pages take HTML forms
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_deps)
+    if deps is not None:
+        app[APIS] = deps
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("services.client", "templates"),

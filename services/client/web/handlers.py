@@ -16,8 +16,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.client import service
-from services.client.adapters.api import Rejected
 from services.client.domain import Order, PaymentRecord, User
+from services.client.ports import Rejected
 from services.client.web.keys import SETTINGS
 from services.client.web.pages import api, new_idempotency_key, read_form, render, see_other
 

@@ -1,11 +1,10 @@
 """Typed keys for what client's app and requests hold."""
 
-import aiohttp
 from aiohttp import web
 
-from services.client.adapters.api import ApiClient
 from services.client.config import Settings
+from services.client.ports import Apis, UserApis
 
 SETTINGS = web.AppKey("settings", Settings)
-HTTP = web.AppKey("http", aiohttp.ClientSession)
-API = web.RequestKey("api", ApiClient)
+APIS: web.AppKey[Apis] = web.AppKey("apis")
+USER_APIS: web.RequestKey[UserApis] = web.RequestKey("user_apis")

@@ -1,29 +1,20 @@
-"""Rendering pages, redirecting after forms, and the HTML error pages."""
+"""Rendering pages, redirecting after forms, the HTML error pages, and each request's
+view of the APIs. The middlewares around every page are in web/middlewares.py."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
-from services.client.adapters.api import (
-    ApiClient,
-    ApiUnavailable,
-    PageNotFound,
-    SignInRequired,
-)
 from services.client.domain import User
+from services.client.ports import ApiUnavailable, UserApis
 from services.client.web import csrf
-from services.client.web.keys import API, HTTP, SETTINGS
+from services.client.web.keys import APIS, USER_APIS
 from shared import tracing
-from shared.errors import AppError
-
-log = logging.getLogger(__name__)
 
 
 def browser_address(request: web.Request) -> str | None:
@@ -51,9 +42,9 @@ def _trace_headers() -> dict[str, str]:
     return headers
 
 
-def api(request: web.Request) -> ApiClient:
+def api(request: web.Request) -> UserApis:
     """The APIs as this request's user sees them (one client per request)."""
-    client = request.get(API)
+    client = request.get(USER_APIS)
     if client is None:
         # The browser's session, and its address: the gateway keys the sign-in limit by it
         # (it trusts our X-Forwarded-For), and the services log it.
@@ -62,10 +53,8 @@ def api(request: web.Request) -> ApiClient:
             "X-Forwarded-For": browser_address(request),
         }
         headers = {name: value for name, value in forwarded.items() if value}
-        client = ApiClient(
-            request.app[HTTP], request.app[SETTINGS].api, {**headers, **_trace_headers()}
-        )
-        request[API] = client
+        client = request.app[APIS].for_user({**headers, **_trace_headers()})
+        request[USER_APIS] = client
     return client
 
 
@@ -135,88 +124,3 @@ async def error_page(request: web.Request, status: int) -> web.Response:
             return _page(request, "error.html", status, user, context)
     # The APIs may be what failed: no further calls, and a header without user links.
     return _page(request, "error.html", status, None, {**context, "show_nav": False})
-
-
-async def _sign_in_first(request: web.Request) -> web.Response:
-    try:
-        user = await api(request).current_user()
-    except ApiUnavailable as exc:
-        return await error_page(request, exc.status)
-    if user is None:
-        return see_other("/auth/signin")
-    # Signed in, but not theirs (the APIs say 401 to anyone but the owner).
-    return await error_page(request, 404)
-
-
-@web.middleware
-async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Failures become friendly pages; a traceback only ever goes to the log."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return await error_page(request, exc.status)
-    except AppError as exc:  # shared.web's refusals (a cross-site post: 403)
-        return await error_page(request, exc.status)
-    except PageNotFound:
-        return await error_page(request, 404)
-    except SignInRequired:
-        return await _sign_in_first(request)
-    except ApiUnavailable as exc:
-        log.warning("%s %s: API unavailable: %s", request.method, request.path, exc)
-        return await error_page(request, exc.status)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return await error_page(request, 500)
-
-
-@web.middleware
-async def pass_cookies_back(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The cookies the APIs set (signing in, signing out) reach the browser with our answer."""
-    response = await handler(request)
-    client = request.get(API)
-    if client is not None:
-        for cookie in client.set_cookies:
-            response.headers.add("Set-Cookie", cookie)
-    return response
-
-
-STRIPE_SOURCES = {
-    # Stripe's list for Stripe.js and its Payment Element (stripe.com/docs/security/guide).
-    "script-src": "https://js.stripe.com https://*.js.stripe.com",
-    "frame-src": "https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com",
-    "connect-src": "https://api.stripe.com",
-}
-
-
-def content_security_policy(*, stripe: bool) -> str:
-    """Our own origin only (no inline script anywhere), plus Stripe when it is in use."""
-    policy = {
-        "default-src": "'self'",
-        "img-src": "'self' data:",
-        "object-src": "'none'",
-        "base-uri": "'none'",
-        "form-action": "'self'",
-        "frame-ancestors": "'none'",
-    }
-    if stripe:
-        for directive, sources in STRIPE_SOURCES.items():
-            policy[directive] = f"'self' {sources}"
-    return "; ".join(f"{directive} {sources}" for directive, sources in policy.items())
-
-
-def security_headers(*, stripe: bool) -> Middleware:
-    headers = {
-        "Content-Security-Policy": content_security_policy(stripe=stripe),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-    }
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        response.headers.update(headers)
-        return response
-
-    return middleware

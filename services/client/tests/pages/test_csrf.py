@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.client.bootstrap import create_service
 from services.client.config import Settings
 from services.client.tests.conftest import (
     Client,
@@ -20,7 +21,6 @@ from services.client.tests.conftest import (
     page,
     purchase,
 )
-from services.client.web.app import create_app
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MakeClient = Callable[..., Awaitable[Client]]
@@ -29,7 +29,7 @@ MakeClient = Callable[..., Awaitable[Client]]
 @pytest.fixture
 async def stranger(aiohttp_client: MakeClient, settings: Settings) -> Client:
     """A browser that has not seen a page yet: no CSRF cookie."""
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_service(settings))
 
 
 def test_every_post_form_in_the_templates_includes_the_token() -> None:
@@ -63,7 +63,7 @@ async def test_a_page_gives_a_new_browser_the_token_in_a_cookie_and_in_its_forms
 async def test_with_secure_cookies_it_is_a_host_prefixed_secure_cookie(
     aiohttp_client: MakeClient, settings: Settings
 ) -> None:
-    secure = await aiohttp_client(create_app(replace(settings, cookie_secure=True)))
+    secure = await aiohttp_client(create_service(replace(settings, cookie_secure=True)))
 
     response = await secure.get("/auth/signin")
 

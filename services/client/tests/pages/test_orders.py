@@ -9,12 +9,12 @@ from dataclasses import replace
 import aiohttp
 import stripe
 
+from deploy.local.stack import Stack
+from services.client.bootstrap import create_service
 from services.client.config import Settings
 from services.client.tests.conftest import Client, Cookies, Page, Platform, page, pay
-from services.client.web.app import create_app
 from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
-from shared.testing.stack import Stack
 
 
 async def test_the_order_page_counts_down_the_hold_and_offers_the_test_cards(
@@ -115,7 +115,7 @@ async def test_with_a_publishable_key_the_order_page_uses_stripes_payment_elemen
     buyer: Cookies,
 ) -> None:
     stripe_client = await aiohttp_client(
-        create_app(replace(settings, stripe_publishable_key="pk_test_123"))
+        create_service(replace(settings, stripe_publishable_key="pk_test_123"))
     )
     ticket = await platform.sell(seller, price=12.5)
     order = await platform.place_order(buyer, ticket["id"])

@@ -4,12 +4,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.client.domain import Order, OrderStage, PaymentRecord, Ticket, money_text
+from services.client.domain import (
+    Order,
+    OrderStage,
+    PaymentRecord,
+    PaymentStatus,
+    Ticket,
+    money_text,
+)
+from shared.events import OrderStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 
 
-def an_order(status: str = "created", expires_in_s: float = 900) -> Order:
+def an_order(status: OrderStatus = OrderStatus.CREATED, expires_in_s: float = 900) -> Order:
     return Order(
         id="o1",
         status=status,
@@ -39,36 +47,49 @@ def test_an_order_is_open_until_its_seconds_left_go_below_zero() -> None:
 
 
 def test_a_cancelled_order_reads_expired_once_its_hold_is_over() -> None:
-    assert an_order("cancelled", expires_in_s=-1).stage(NOW) is OrderStage.EXPIRED
+    assert an_order(OrderStatus.CANCELLED, expires_in_s=-1).stage(NOW) is OrderStage.EXPIRED
 
 
 def test_an_order_cancelled_before_its_hold_ended_reads_cancelled() -> None:
-    assert an_order("cancelled", expires_in_s=60).stage(NOW) is OrderStage.CANCELLED
+    assert an_order(OrderStatus.CANCELLED, expires_in_s=60).stage(NOW) is OrderStage.CANCELLED
 
 
 def test_a_paid_order_reads_paid_even_after_its_hold() -> None:
-    assert an_order("complete", expires_in_s=-60).stage(NOW) is OrderStage.PAID
+    assert an_order(OrderStatus.COMPLETE, expires_in_s=-60).stage(NOW) is OrderStage.PAID
 
 
 @pytest.mark.parametrize(
     ("status", "reason", "summary"),
     [
-        ("succeeded", None, "Paid."),
+        (PaymentStatus.SUCCEEDED, None, "Paid."),
         (
-            "refunded",
+            PaymentStatus.REFUNDED,
             "already_paid",
             "Refunded in full: the order had already been paid for.",
         ),
         (
-            "refunding",
+            PaymentStatus.REFUNDING,
             "order_cancelled",
             "Being refunded: the order was cancelled before the payment reached it. "
             "Stripe has not confirmed the refund yet.",
         ),
-        ("refunded", "a reason added later", "Refunded in full: it could not be kept."),
+        (PaymentStatus.REFUNDED, "a reason added later", "Refunded in full: it could not be kept."),
     ],
 )
 def test_a_payment_says_whether_it_was_kept_or_given_back_and_why(
-    status: str, reason: str | None, summary: str
+    status: PaymentStatus, reason: str | None, summary: str
 ) -> None:
     assert PaymentRecord("p1", "pi_1", status, reason).summary == summary
+
+
+@pytest.mark.parametrize(
+    ("status", "over"),
+    [
+        (OrderStatus.CREATED, False),
+        (OrderStatus.AWAITING_PAYMENT, False),
+        (OrderStatus.CANCELLED, True),
+        (OrderStatus.COMPLETE, True),
+    ],
+)
+def test_an_order_is_over_once_paid_or_cancelled(status: OrderStatus, over: bool) -> None:
+    assert an_order(status).is_over is over

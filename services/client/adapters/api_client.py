@@ -1,9 +1,6 @@
-"""The platform's HTTP APIs, called server-side on behalf of one browser user.
-
-Reads (what a page shows) raise: ``PageNotFound`` for a 404, ``SignInRequired`` for a
-401. Commands (what a form does) return the result or ``Rejected`` with the API's error
-list for the form to show. Either way, an API that cannot be reached, fails (5xx) or
-answers nonsense raises ``ApiUnavailable``, which becomes an error page.
+"""The platform's HTTP APIs, called server-side on behalf of one browser user: the
+client's outbound adapter (ports.Apis). How each answer maps to a result or an error is
+described in ports.py.
 """
 
 from __future__ import annotations
@@ -29,39 +26,16 @@ from services.client.adapters.replies import (
 )
 from services.client.config import ApiSettings
 from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
+from services.client.ports import ApiUnavailable, PageNotFound, Rejected, SignInRequired
 from shared.errors import ErrorItem
 from shared.web.requests import IDEMPOTENCY_HEADER
 
 T = TypeVar("T")
 
 
-class ApiUnavailable(Exception):
-    """No usable answer from an API; ``status`` is what the browser gets (502 or 503)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-class PageNotFound(Exception):
-    """The API has no such thing (404)."""
-
-
-class SignInRequired(Exception):
-    """The API serves this only to a signed-in user, or only to its owner (401)."""
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The API refused a command (4xx): its status and messages, to show with the form."""
-
-    status: int
-    errors: list[ErrorItem]
-
-
 @asynccontextmanager
-async def open_http(settings: ApiSettings) -> AsyncIterator[aiohttp.ClientSession]:
-    """The one HTTP client session every page's API calls share."""
+async def open_api_clients(settings: ApiSettings) -> AsyncIterator[ApiClients]:
+    """The one HTTP client session every page's API calls share, open for the block."""
     # A cookie jar here would carry one user's session into the next user's calls: the
     # client keeps no cookies, it forwards the browser's and hands back the API's.
     async with aiohttp.ClientSession(
@@ -69,7 +43,18 @@ async def open_http(settings: ApiSettings) -> AsyncIterator[aiohttp.ClientSessio
         timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
         headers={"Accept": "application/json"},
     ) as http:
-        yield http
+        yield ApiClients(http, settings)
+
+
+class ApiClients:
+    """The APIs at ``urls`` over one HTTP session; ``for_user`` gives one user's client."""
+
+    def __init__(self, http: aiohttp.ClientSession, urls: ApiSettings) -> None:
+        self._http = http
+        self._urls = urls
+
+    def for_user(self, headers: Mapping[str, str]) -> ApiClient:
+        return ApiClient(self._http, self._urls, headers)
 
 
 @dataclass(frozen=True)
