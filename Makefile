@@ -27,7 +27,7 @@ $(VENV313)/.installed:
 .venv313: $(VENV313)/.installed
 
 up: $(VENV)/.installed $(if $(MONGO_URL),,$(VENV313)/.installed)
-	$(VENV)/bin/python -m shared.testing.stack
+	$(VENV)/bin/python -m deploy.local
 
 test: $(VENV)/.installed $(VENV313)/.installed
 	PATH="$(TOX_PATH)" $(VENV)/bin/tox $(TOXARGS)
@@ -40,7 +40,7 @@ type: $(VENV)/.installed
 
 # Writes a dev Ed25519 key pair into .env for docker compose.
 keys: $(VENV)/.installed
-	$(VENV)/bin/python -m shared.testing.keys >> .env
+	$(VENV)/bin/python -m deploy.local.keys >> .env
 
 # make redrive SERVICE=orders ARGS="list"
 redrive: $(VENV)/.installed

@@ -32,6 +32,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 from bson import ObjectId
 
+from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
 from services.expiration.api.app import create_app as create_listener_app
 from services.expiration.config import SERVICE, ExpirySettings, RedisSettings, Settings
 from services.expiration.worker.app import create_app as create_worker_app
@@ -39,7 +40,6 @@ from shared.events import ExpirationComplete, OrderCreated, OrderStatus, TicketR
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Topology, connect
 from shared.testing.events import event_publisher
-from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
 from shared.web import DEPENDENCIES, HttpSettings
 
 TARGET_P99_MS = 250.0

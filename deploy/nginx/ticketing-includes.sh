@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes the two files ticketing.conf.template includes, next to nginx.conf. envsubst cannot
 # loop, so the lists are turned into directives here: the nginx image runs this from
-# /docker-entrypoint.d/ (compose), and shared/testing/gateway.py runs it for `make up` and tests.
+# /docker-entrypoint.d/ (compose), and deploy/local/gateway.py runs it for `make up` and tests.
 #
 #   GATEWAY_TRUSTED_PROXIES  CIDRs or addresses, space- or comma-separated, whose
 #                            X-Forwarded-For is believed (empty: no one's)

@@ -105,7 +105,7 @@ def test_stack_runs_every_process_the_infrastructure_and_nginx(compose: dict[str
         "expiration": ["python", "-m", "services.expiration"],
         "expiration-worker": ["python", "-m", "services.expiration.worker"],
         "client": ["python", "-m", "services.client"],
-        "stripe-emulator": ["python", "-m", "shared.testing.stripe_emulator"],
+        "stripe-emulator": ["python", "-m", "stripe_emulator"],
     }
 
 

@@ -6,6 +6,7 @@ The Dockerfile is parsed with BuildKit's own parser (PyPI `dockerfile`) and lint
 
 from __future__ import annotations
 
+import configparser
 import re
 import shutil
 import subprocess
@@ -141,7 +142,7 @@ def test_builder_builds_wheels_of_the_repository(stages: list[Stage]) -> None:
 
     assert "pip wheel" in builder.run_text()
     assert builder.run_text().rstrip().endswith(" .")
-    assert {"pyproject.toml", "setup.cfg", "shared", "services"} <= set(copied)
+    assert {"pyproject.toml", "setup.cfg", "shared", "services", "stripe_emulator"} <= set(copied)
 
 
 def test_final_stage_installs_only_the_builders_wheels(final: Stage, stages: list[Stage]) -> None:
@@ -231,10 +232,53 @@ def test_dockerignore_keeps_everything_the_build_copies(
         assert not dockerignored(source, ignore_patterns), source
     for path in (
         "shared/__init__.py",
-        "shared/testing/stripe_emulator.py",
+        "stripe_emulator/__main__.py",
         "services/auth/__main__.py",
     ):
         assert not dockerignored(path, ignore_patterns), path
+
+
+def shipped_files(stages: list[Stage], ignore_patterns: list[str]) -> set[str]:
+    """The repository's files that reach the image: under a path the builder copies from the
+    context, and not kept out of the context by .dockerignore."""
+    sources = [
+        src.rstrip("/")
+        for stage in stages
+        for c in stage.all("COPY")
+        if "--from" not in " ".join(c.flags)
+        for src in c.value[:-1]
+    ]
+    files = {
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in REPO_ROOT.rglob("*")
+        if path.is_file() and not {".git", ".venv", ".venv313", ".tox"} & set(path.parts)
+    }
+    return {
+        path
+        for path in files
+        if any(src == "." or path == src or path.startswith(f"{src}/") for src in sources)
+        and not dockerignored(path, ignore_patterns)
+    }
+
+
+def test_the_image_ships_no_test_fixtures_nor_the_local_stack(
+    stages: list[Stage], ignore_patterns: list[str]
+) -> None:
+    shipped = shipped_files(stages, ignore_patterns)
+
+    kept_out = ("shared/testing/", "deploy/", "tools/", "tests/", "bench/")
+    assert [p for p in shipped if p.startswith(kept_out)] == []
+    assert [p for p in shipped if "/tests/" in p or p.endswith("conftest.py")] == []
+    # What the image runs is there: the services and the Stripe emulator (compose, Helm).
+    assert {"services/auth/__main__.py", "stripe_emulator/__main__.py"} <= shipped
+
+
+def test_wheels_leave_the_test_fixtures_out_wherever_they_are_built() -> None:
+    parser = configparser.ConfigParser()
+    parser.read(REPO_ROOT / "setup.cfg")
+    excluded = parser.get("options.packages.find", "exclude").split()
+
+    assert {"shared.testing", "shared.testing.*"} <= set(excluded)
 
 
 def test_every_file_the_build_copies_exists(stages: list[Stage]) -> None:

@@ -573,7 +573,7 @@ def test_each_deployment_runs_its_own_module_on_its_port(default_release: Any) -
         "ticketing-expiration": ["python", "-m", "services.expiration"],
         "ticketing-expiration-worker": ["python", "-m", "services.expiration.worker"],
         "ticketing-client": ["python", "-m", "services.client"],
-        "ticketing-stripe-emulator": ["python", "-m", "shared.testing.stripe_emulator"],
+        "ticketing-stripe-emulator": ["python", "-m", "stripe_emulator"],
     }
     assert default_release.env("stripe-emulator")["PORT"]["value"] == "12111"
     assert default_release.env("auth")["PORT"]["value"] == "3000"

@@ -15,7 +15,7 @@ from shared.web import HttpSettings
 SERVICE = "payments"
 
 # STRIPE_MODE: "stripe" (the default) needs STRIPE_SECRET_KEY; "emulator" is the explicit
-# opt-in to the offline Stripe emulator (shared/testing/stripe_emulator.py) that `make up`,
+# opt-in to the offline Stripe emulator (the stripe_emulator package) that `make up`,
 # the test stacks and compose's .env.example choose. Never silently: the emulator's webhook
 # secret is public, so a payments that fell back to it would take anyone's forged events.
 STRIPE_MODES = ("stripe", "emulator")

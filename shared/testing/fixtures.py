@@ -12,19 +12,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
+from deploy.local.keys import generate_keypair
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap, tap_events
 from shared.testing.identity import signin_cookie
-from shared.testing.infra import (
-    DEFAULT_AMQP_URL,
-    DEFAULT_REDIS_URL,
-    fresh_database,
-    mongo_server_url,
-    purge_namespaces,
-)
-from shared.testing.keys import generate_keypair
-from shared.testing.stripe_emulator import emulator_in_thread
+from shared.testing.infra import fresh_database, mongo_server_url, purge_namespaces
+from stripe_emulator.thread import emulator_in_thread
 
 
 @pytest.fixture(scope="session")

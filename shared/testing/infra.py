@@ -1,4 +1,7 @@
-"""Starting and finding the real infrastructure the tests and the local stack use."""
+"""Finding and tidying the real infrastructure the tests use (a mongoeco server, the broker).
+
+Starting the machine's brokers is the local stack's job (``deploy.local.hosts``).
+"""
 
 from __future__ import annotations
 
@@ -10,60 +13,15 @@ import uuid
 import warnings
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
 
+from deploy.local.mongodb import MongoServer
 from shared.mongo import MongoSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MONGO_SERVER_SCRIPT = Path(__file__).with_name("mongo_server.py")
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def mongoeco_python() -> Path:
-    """The Python 3.13 interpreter that has mongoeco (``MONGOECO_PYTHON`` or ``.venv313``)."""
-    configured = os.environ.get("MONGOECO_PYTHON")
-    path = Path(configured) if configured else REPO_ROOT / ".venv313" / "bin" / "python"
-    if not path.exists():
-        raise RuntimeError(
-            f"no mongoeco interpreter at {path}: run `make .venv313` (needs Python 3.13), "
-            "or set MONGO_URL to a real MongoDB replica set"
-        )
-    return path
-
-
-@dataclass
-class MongoServer:
-    """A mongoeco wire server in a child process."""
-
-    process: subprocess.Popen[str]
-    url: str
-
-    @classmethod
-    def start(cls, port: int = 0) -> MongoServer:
-        process = subprocess.Popen(
-            [str(mongoeco_python()), str(MONGO_SERVER_SCRIPT), str(port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        line = process.stdout.readline().split()
-        if len(line) != 2 or line[0] != "READY":
-            process.kill()
-            raise RuntimeError(f"mongoeco server did not start (said {line!r})")
-        return cls(process=process, url=line[1])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
 
 
 def given_mongo_url() -> str | None:

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, async_playwright
 
+from deploy.local.stack import Stack, running_stack
 from shared.testing.fixtures import new_namespace
 from shared.testing.infra import REPO_ROOT
 from shared.testing.poll import eventually, when_known
-from shared.testing.stack import Stack, running_stack
 
 SHORT_HOLD_S = 3
 

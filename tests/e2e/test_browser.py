@@ -7,7 +7,7 @@ import uuid
 
 from playwright.async_api import Page, expect
 
-from shared.testing.stack import Stack
+from deploy.local.stack import Stack
 from tests.e2e.conftest import PersonFactory, Screenshots, new_email, ticket_orders_knows
 
 SECONDS_LEFT = re.compile(r"Time left to pay: (\d+) seconds")

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 import stripe
 
+from deploy.local.stack import Stack
 from shared.testing.money import at_stripe, money_violations
 from shared.testing.poll import eventually
-from shared.testing.stack import Stack
 from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
 
 RACES = 6  # orders raced at once: enough for both sides to win some

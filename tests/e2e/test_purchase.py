@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.testing.stack import Stack
+from deploy.local.stack import Stack
 from tests.e2e.conftest import PersonFactory, ticket_orders_knows
 
 

@@ -7,8 +7,8 @@ import aiohttp
 from bson import ObjectId
 from yarl import URL
 
+from deploy.local.stack import Stack
 from shared.testing.poll import eventually
-from shared.testing.stack import Stack
 from tests.e2e.conftest import PersonFactory
 
 # An authenticated call of each API service, and what it answers once the session is gone.

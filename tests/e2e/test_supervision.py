@@ -8,8 +8,8 @@ import os
 import signal
 from typing import Any
 
+from deploy.local.stack import Stack
 from shared.testing.poll import eventually
-from shared.testing.stack import Stack
 from tests.e2e.conftest import Person, PersonFactory
 
 # The restart's backoff (0.5 s), then the service's own startup.

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import aiohttp
 
+from deploy.local.probes import responds
 from shared.testing.infra import has_rabbitmqctl, rabbitmqctl
-from shared.testing.services import responds
 from tools.chaos.stack import Target
 from tools.chaos.timeline import FaultSpan, Timeline
 

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from deploy.local.hosts import DEFAULT_AMQP_URL, is_local
+from deploy.local.probes import answers
+from deploy.local.stack import PROCESSES, running_stack, state_path
 from shared.testing.fixtures import new_namespace
-from shared.testing.infra import DEFAULT_AMQP_URL, purge_namespaces
+from shared.testing.infra import purge_namespaces
 from shared.testing.services import free_port
-from shared.testing.stack import PROCESSES, answers, is_local, running_stack, state_path
-from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
+from stripe_emulator.config import DEFAULT_PORT as STRIPE_EMULATOR_PORT
 
 EMULATOR = "stripe_emulator"
 # Offsets that keep every port of ours clear of `make up` (8080, 18101..) and of the

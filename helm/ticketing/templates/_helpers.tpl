@@ -164,7 +164,7 @@ client:
 stripeEmulator:
   key: stripeEmulator
   name: stripe-emulator
-  module: shared.testing.stripe_emulator
+  module: stripe_emulator
   port: 12111
   service: true
   stripeWebhook: true

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from deploy.local.gateway import UPSTREAM_NAMES, Gateway, Tls
 from services.auth.api.app import create_app
 from services.auth.config import Settings
 from shared.mongo import Mongo
-from shared.testing.gateway import UPSTREAM_NAMES, Gateway, Tls
 from shared.testing.services import free_port
 from shared.web import DEPENDENCIES
 

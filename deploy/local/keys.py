@@ -1,4 +1,4 @@
-"""Dev Ed25519 key pairs; ``make keys >> .env`` prints one as .env lines."""
+"""Dev Ed25519 key pairs; ``make keys >> .env`` (``python -m deploy.local.keys``) prints one."""
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

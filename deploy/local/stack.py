@@ -1,48 +1,41 @@
 """The whole stack on one machine without Docker (``make up``).
 
-Uses RabbitMQ and Redis at ``AMQP_URL`` / ``REDIS_URL`` or starts local ones (installing
-them from Debian's packages when missing and running as root), MongoDB at ``MONGO_URL`` or
-a mongoeco wire server, generates dev JWT keys when none are given, starts every service
-that exists, and nginx in front on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``.
-Foreground; a process that exits is restarted (``shared.testing.supervisor``); Ctrl-C
-stops everything it started.
+The orchestration half of ``make up``: on a machine ``deploy.local.hosts`` has provisioned
+(RabbitMQ and Redis at ``AMQP_URL`` / ``REDIS_URL``, nginx installed), uses MongoDB at
+``MONGO_URL`` or a mongoeco wire server per service, generates dev JWT keys when none are
+given, starts every service, and nginx in front on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``.
+A process that exits is restarted (``deploy.local.supervisor``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from shared.config import ConfigError, Env
-from shared.testing.gateway import (
+from deploy.local.console import say
+from deploy.local.gateway import (
     DEFAULT_AUTH_BURST,
     DEFAULT_AUTH_RATE_PER_S,
     DEFAULT_TRUSTED_PROXIES,
     UPSTREAM_NAMES,
     Gateway,
-    find_nginx,
 )
-from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, REPO_ROOT, MongoServer
-from shared.testing.keys import generate_keypair
-from shared.testing.services import responds
-from shared.testing.stripe_emulator import DEFAULT_PORT as STRIPE_EMULATOR_PORT
-from shared.testing.supervisor import Supervisor
+from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, provision
+from deploy.local.keys import generate_keypair
+from deploy.local.mongodb import MongoServer
+from deploy.local.paths import REPO_ROOT, RUN_DIR
+from deploy.local.probes import answers, responds, wait_until
+from deploy.local.supervisor import Supervisor
+from shared.config import ConfigError, Env
+from stripe_emulator.config import DEFAULT_PORT as STRIPE_EMULATOR_PORT
 
-RUN_DIR = REPO_ROOT / ".run"
 MONGO_SERVICES = {"auth", "tickets", "orders", "payments"}
 # The environment the state file repeats, for tools that reach the stack's broker and Redis.
 STATE_ENV_KEYS = ("AMQP_URL", "AMQP_NAMESPACE", "REDIS_URL", "EXPIRATION_QUEUE")
@@ -54,18 +47,11 @@ class Process:
     port: int
     upstream: str | None = None  # the gateway upstream it serves, if any
     probe: str = "/readyz"
-    package: str = "services"
+    package: str = "services"  # empty: ``name`` is a top-level package
 
     @property
     def module(self) -> str:
-        return f"{self.package}.{self.name}"
-
-    def exists(self) -> bool:
-        """Services land one issue at a time; start only those that are here."""
-        try:
-            return importlib.util.find_spec(self.module) is not None
-        except ModuleNotFoundError:
-            return False
+        return f"{self.package}.{self.name}" if self.package else self.name
 
 
 PROCESSES = (
@@ -77,99 +63,6 @@ PROCESSES = (
     Process("expiration", 18106),
     Process("expiration.worker", 18107),
 )
-
-
-def say(message: str) -> None:
-    print(f"[stack] {message}", flush=True)
-
-
-def answers(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
-        ):
-            return True
-    except OSError:
-        return False
-
-
-def is_local(url: str) -> bool:
-    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
-
-
-def apt_install(*packages: str) -> None:
-    if os.geteuid() != 0:
-        raise SystemExit(
-            f"[stack] missing {' '.join(packages)}: as root, apt-get install {' '.join(packages)}"
-        )
-    say(f"installing {' '.join(packages)} from Debian's packages")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-        check=True,
-        env=env,
-    )
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"[stack] {what} did not come up within {timeout_s:.0f}s")
-
-
-def ensure_rabbitmq(url: str) -> None:
-    if answers(url, 5672):
-        return
-    if not is_local(url):
-        raise SystemExit(f"[stack] RabbitMQ at {url} does not answer")
-    if not shutil.which("rabbitmq-server"):
-        apt_install("rabbitmq-server")
-    say("starting RabbitMQ (rabbitmq-server -detached)")
-    subprocess.run(
-        ["rabbitmq-server", "-detached"],
-        check=False,
-        env={**os.environ, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1"},
-    )
-    subprocess.run(["rabbitmqctl", "-q", "await_startup"], check=False, timeout=120)
-    wait_until(lambda: answers(url, 5672), "RabbitMQ")
-
-
-def ensure_redis(url: str) -> None:
-    if answers(url, 6379):
-        return
-    if not is_local(url):
-        raise SystemExit(f"[stack] Redis at {url} does not answer")
-    if not shutil.which("redis-server"):
-        apt_install("redis-server")
-    port = str(urlsplit(url).port or 6379)
-    say(f"starting Redis on port {port}")
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        check=True,
-    )
-    wait_until(lambda: answers(url, 6379), "Redis")
-
-
-def ensure_nginx() -> None:
-    if find_nginx() is None:
-        apt_install("nginx-light")
 
 
 def dev_jwt_keys() -> tuple[str, str]:
@@ -195,7 +88,7 @@ class Stack:
     """Everything ``make up`` runs. ``port_offset`` moves every port (two stacks side by
     side, e.g. in tests); ``env`` overrides the environment the processes get.
 
-    Every process is supervised (``shared.testing.supervisor``): one that exits is
+    Every process is supervised (``deploy.local.supervisor``): one that exits is
     restarted as it was, and ``.run/stack-<gateway_port>.json`` says where each one is.
     """
 
@@ -229,7 +122,7 @@ class Stack:
 
     def processes(self) -> list[Process]:
         """The processes to run, at their ports for this stack (after ``environment()``)."""
-        running = [replace(p, port=p.port + self.port_offset) for p in PROCESSES if p.exists()]
+        running = [replace(p, port=p.port + self.port_offset) for p in PROCESSES]
         if self.child_env.get("STRIPE_MODE") == "emulator":
             running.insert(0, self.stripe_emulator)
         return running
@@ -241,7 +134,7 @@ class Stack:
             "stripe_emulator",
             STRIPE_EMULATOR_PORT + self.port_offset,
             probe="/healthz",
-            package="shared.testing",
+            package="",
         )
 
     def environment(self) -> dict[str, str]:
@@ -301,9 +194,7 @@ class Stack:
         self.supervisor.start(process.name, argv, env, cwd=REPO_ROOT)
 
     def start(self) -> None:
-        ensure_rabbitmq(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL))
-        ensure_redis(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
-        ensure_nginx()
+        """Start every process and the gateway; the machine is provisioned already."""
         self.child_env = self.environment()
         # Port 9 (discard): an upstream whose service is not here answers 502.
         upstreams = dict.fromkeys(UPSTREAM_NAMES, "127.0.0.1:9")
@@ -398,44 +289,15 @@ class Stack:
 def running_stack(
     gateway_port: int, *, env: dict[str, str] | None = None, port_offset: int = 0
 ) -> Iterator[Stack]:
-    """The whole stack for the duration of the block; see ``Stack``.
+    """The machine provisioned and the whole stack running, for the block; see ``Stack``.
 
     Should supervision halt by itself (a configuration error, a lost mongoeco server), the
     processes left are stopped when the block ends.
     """
     stack = Stack(gateway_port=gateway_port, env=env or {}, port_offset=port_offset)
     try:
+        provision()
         stack.start()
         yield stack
     finally:
         stack.stop()
-
-
-def main() -> None:
-    stack = Stack(gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")))
-
-    def on_signal(signum: int, frame: object) -> None:
-        # Halt here, not in the stop that follows: Ctrl-C reaches the children too, and
-        # their exits must not be taken for crashes meanwhile. A second signal is ignored
-        # so that it cannot cut the stop short.
-        if not stack.supervisor.halted.is_set():
-            stack.supervisor.halt()
-            raise KeyboardInterrupt
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    try:
-        stack.start()
-        say(f"ready: {stack.url}  (Ctrl-C stops everything)")
-        stack.supervisor.halted.wait()  # a signal, or an exit no restart can mend
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
-    say("stopped")
-    if stack.supervisor.failure:
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,8 @@
 Usage: python mongo_server.py [PORT]   (0 or nothing = a free port)
 
 Prints ``READY <uri>`` once listening, stops cleanly on SIGTERM/SIGINT. Kept free of
-project imports so it runs from the separate 3.13 interpreter that has mongoeco.
+project imports so it runs from the separate 3.13 interpreter that has mongoeco. Run as a
+script, its folder comes first on sys.path: no module beside it may be named ``mongoeco``.
 """
 
 import asyncio

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.testing.infra import REPO_ROOT
+from deploy.local.hosts import find_nginx
+from deploy.local.paths import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "ticketing.conf.template"
 # Writes the template's includes (trusted proxies, https listener); the compose nginx runs it too.
@@ -39,13 +39,6 @@ http {{
     include {root}/ticketing.conf;
 }}
 """
-
-
-def find_nginx() -> str | None:
-    """nginx on the PATH, or Debian's /usr/sbin/nginx (not on a non-root PATH)."""
-    return shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
 
 
 def nginx_binary() -> str:

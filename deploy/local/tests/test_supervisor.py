@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.console import say
+from deploy.local.supervisor import Backoff, Supervisor
 from shared.testing.poll import eventually
-from shared.testing.stack import say
-from shared.testing.supervisor import Backoff, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 

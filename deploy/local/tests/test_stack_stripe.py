@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.testing.stack import Stack
+from deploy.local.stack import Stack
 
 # Given so that environment() does not generate dev keys into .run/.
 KEYS = {"JWT_PRIVATE_KEY": "private", "JWT_PUBLIC_KEY": "public"}

@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestServer
 
 from shared.testing.poll import eventually
 from shared.testing.services import free_port, wait_for
-from shared.testing.stripe_emulator import create_emulator_app, nest
+from stripe_emulator.app import EMULATOR, create_emulator_app
+from stripe_emulator.forms import nest
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 WEBHOOK_SECRET = "whsec_emulator_test"
@@ -379,7 +380,7 @@ async def test_a_payment_is_posted_to_the_webhook_url_signed_as_stripe_signs(
 def test_the_emulator_runs_as_a_module_on_the_given_port() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.testing.stripe_emulator", "--port", str(port)],
+        [sys.executable, "-m", "stripe_emulator", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -505,6 +506,13 @@ async def test_a_malformed_fault_request_is_a_400_and_injects_nothing(
 # ---------------------------------------------------------------------------- webhook retries
 
 
+def pending_deliveries(app: web.Application) -> int:
+    """How many webhook deliveries are still trying (their tasks not yet ended)."""
+    webhooks = app[EMULATOR].webhooks
+    assert webhooks is not None
+    return len(webhooks.deliveries)
+
+
 def webhook_receiver(failures: int, seen: list[str]) -> web.Application:
     """Answers 503 to its first ``failures`` deliveries, then 200; records each event id."""
 
@@ -524,14 +532,14 @@ async def test_a_refused_webhook_is_delivered_again_until_it_is_taken(
 ) -> None:
     seen: list[str] = []
     hook = await aiohttp_server(webhook_receiver(failures=2, seen=seen))
-    emulator = await aiohttp_server(
-        create_emulator_app(webhook_url=f"{base_url(hook)}/hook", webhook_first_delay_s=0.05)
-    )
+    app = create_emulator_app(webhook_url=f"{base_url(hook)}/hook", webhook_first_delay_s=0.05)
+    emulator = await aiohttp_server(app)
     async with aiohttp.ClientSession() as session:
         await paid_intent(sdk_client(base_url(emulator), session))
 
     await eventually(lambda: len(seen) >= 3, timeout_s=5, what="a third delivery")
-    await asyncio.sleep(0.3)  # time for a fourth, which must not come
+    # The delivery's task ends once the receiver took it: no fourth attempt can follow.
+    await eventually(lambda: not pending_deliveries(app), timeout_s=5, what="delivery done")
     assert len(seen) == 3
     assert len(set(seen)) == 1  # the same event each time
 
@@ -562,19 +570,18 @@ async def test_webhook_retries_stop_after_the_retry_window(
 ) -> None:
     seen: list[str] = []
     hook = await aiohttp_server(webhook_receiver(failures=1000, seen=seen))
-    emulator = await aiohttp_server(
-        create_emulator_app(
-            webhook_url=f"{base_url(hook)}/hook",
-            webhook_first_delay_s=0.05,
-            webhook_retry_s=0.5,
-        )
+    app = create_emulator_app(
+        webhook_url=f"{base_url(hook)}/hook",
+        webhook_first_delay_s=0.05,
+        webhook_retry_s=0.5,
     )
+    emulator = await aiohttp_server(app)
     async with aiohttp.ClientSession() as session:
         await paid_intent(sdk_client(base_url(emulator), session))
-    await asyncio.sleep(1.5)
+    await eventually(lambda: seen, timeout_s=5, what="a first attempt")
 
-    attempts = len(seen)
-    await asyncio.sleep(1.0)
+    # The delivery's task ends when it gives up: no attempt can follow.
+    await eventually(lambda: not pending_deliveries(app), timeout_s=5, what="giving up")
 
     # 0.05, 0.1, 0.2 fit in the window: four attempts, then no more.
-    assert attempts == len(seen) == 4
+    assert len(seen) == 4

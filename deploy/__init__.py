@@ -1,0 +1,1 @@
+"""Deployment files; ``deploy.local`` is the stack on one machine (``make up``)."""
