@@ -1,23 +1,29 @@
-"""auth's use cases. Each takes its dependencies; none builds them."""
+"""auth's use cases. Each takes its dependencies (ports only); none builds them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.auth.adapters.passwords import PasswordHasher
-from services.auth.adapters.revocations import RevocationLog
-from services.auth.adapters.users import UserRepository
 from services.auth.domain import MAX_PASSWORD_CHARS, InvalidCredentials, User, normalize_email
-from shared.auth import CurrentUser, TokenSigner
+from services.auth.ports import Hasher, RevocationLog, Signer, UserRepository
+from shared.auth import CurrentUser
 from shared.events import SessionRevoked
 
 
 @dataclass(frozen=True)
 class Deps:
     users: UserRepository
-    signer: TokenSigner
+    signer: Signer
     revocations: RevocationLog
-    hasher: PasswordHasher
+    hasher: Hasher
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A sign-up or sign-in body, loaded."""
+
+    email: str
+    password: str
 
 
 @dataclass(frozen=True)

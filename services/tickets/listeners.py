@@ -1,24 +1,34 @@
-"""What tickets listens to: orders reserving and releasing tickets."""
+"""What tickets listens to: orders reserving and releasing tickets.
+
+Each listener is a plain function of the event, its delivery and the use cases'
+dependencies; ``subscriptions`` only binds ``deps``.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 from services.tickets import service
 from shared.events import OrderCancelled, OrderCreated
 from shared.messaging import Delivery, Subscription
 
 
+async def on_order_created(event: OrderCreated, delivery: Delivery, *, deps: service.Deps) -> None:
+    """An order holds the ticket now. Replay-safe (inbox + same-order check)."""
+    await service.apply_order_created(event, delivery.message_id, deps=deps)
+
+
+async def on_order_cancelled(
+    event: OrderCancelled, delivery: Delivery, *, deps: service.Deps
+) -> None:
+    """The order let go of the ticket. Replay-safe; stale cancels are ignored."""
+    await service.apply_order_cancelled(event, delivery.message_id, deps=deps)
+
+
 def subscriptions(
     deps: service.Deps,
 ) -> list[Subscription[OrderCreated] | Subscription[OrderCancelled]]:
-    async def on_order_created(event: OrderCreated, delivery: Delivery) -> None:
-        """An order holds the ticket now. Replay-safe (inbox + same-order check)."""
-        await service.reserve_for_order(event, delivery.message_id, deps=deps)
-
-    async def on_order_cancelled(event: OrderCancelled, delivery: Delivery) -> None:
-        """The order let go of the ticket. Replay-safe; stale cancels are ignored."""
-        await service.release_for_order(event, delivery.message_id, deps=deps)
-
     return [
-        Subscription(OrderCreated, on_order_created),
-        Subscription(OrderCancelled, on_order_cancelled),
+        Subscription(OrderCreated, partial(on_order_created, deps=deps)),
+        Subscription(OrderCancelled, partial(on_order_cancelled, deps=deps)),
     ]

@@ -1,4 +1,4 @@
-"""tickets' use cases: one function per action. Each takes its dependencies."""
+"""tickets' use cases: one function per action. Each takes its dependencies (ports only)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,52 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
-from services.tickets.adapters.tickets import MongoTicketRepository
 from services.tickets.domain import Ticket
+from services.tickets.ports import TicketCatalog, Transaction, UnitOfWork
 from shared.errors import NotFound
 from shared.events import OrderCancelled, OrderCreated
-from shared.messaging import RetryLater, Transaction, UnitOfWork
+from shared.messaging import RetryLater
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Deps:
-    tickets: MongoTicketRepository
-    uow: UnitOfWork
+    uow: UnitOfWork  # writes, and the events they announce, in one transaction
+    tickets: TicketCatalog  # reads for the pages
 
 
-async def create_ticket(title: str, price_cents: int, user_id: str, *, deps: Deps) -> Ticket:
+@dataclass(frozen=True)
+class SellTicket:
+    """POST /api/tickets, loaded."""
+
+    title: str
+    price_cents: int
+
+
+@dataclass(frozen=True)
+class EditTicket:
+    """PUT /api/tickets/{id}, loaded."""
+
+    title: str
+    price_cents: int
+
+
+async def create_ticket(command: SellTicket, user_id: str, *, deps: Deps) -> Ticket:
     """Put a ticket on sale (version 0) and announce ``ticket.created``."""
-    ticket = Ticket(id=str(ObjectId()), title=title, price_cents=price_cents, user_id=user_id)
+    ticket = Ticket(
+        id=str(ObjectId()), title=command.title, price_cents=command.price_cents, user_id=user_id
+    )
 
     async def work(tx: Transaction) -> Ticket:
-        await deps.tickets.add(ticket, session=tx.session)
+        await tx.tickets.add(ticket)
         await tx.emit(ticket.created_event())
         return ticket
 
     return await deps.uow.run(work)
 
 
-async def update_ticket(
-    ticket_id: str, title: str, price_cents: int, user_id: str, *, deps: Deps
-) -> Ticket:
+async def update_ticket(ticket_id: str, command: EditTicket, user_id: str, *, deps: Deps) -> Ticket:
     """Edit title and price as the seller of an unreserved ticket; ``ticket.updated``.
 
     A concurrent edit makes the versioned save conflict; the whole edit then re-runs on
@@ -44,11 +60,13 @@ async def update_ticket(
     """
 
     async def work(tx: Transaction) -> Ticket:
-        current = await deps.tickets.get(ticket_id, session=tx.session)
+        current = await tx.tickets.get(ticket_id)
         if current is None:
             raise NotFound()
-        ticket = current.edited(title=title, price_cents=price_cents, by_user=user_id)
-        await deps.tickets.save(ticket, session=tx.session)
+        ticket = current.edited(
+            title=command.title, price_cents=command.price_cents, by_user=user_id
+        )
+        await tx.tickets.save(ticket)
         await tx.emit(ticket.updated_event())
         return ticket
 
@@ -67,21 +85,21 @@ async def list_available(*, deps: Deps) -> list[Ticket]:
     return await deps.tickets.unreserved()
 
 
-async def reserve_for_order(event: OrderCreated, message_id: str, *, deps: Deps) -> None:
-    """Lock the ticket for the new order. Replay-safe: a repeat or a re-lock is a no-op,
-    and so is an order.created that arrives after its order's cancellation."""
+async def apply_order_created(event: OrderCreated, message_id: str, *, deps: Deps) -> None:
+    """Reserve the ticket for the new order. Replay-safe: a repeat or a re-lock is a
+    no-op, and so is an order.created that arrives after its order's cancellation."""
 
     async def work(tx: Transaction) -> None:
         if not await tx.claim(message_id):
             return
-        if await deps.tickets.was_cancelled(event.id, session=tx.session):
+        if await tx.cancelled_orders.include(event.id):
             # Handled out of order (two deliveries at once, or a retry): locking now
             # would keep the ticket for an order that is over.
             log.info(
                 "order %s was cancelled already; ticket %s stays free", event.id, event.ticket.id
             )
             return
-        ticket = await deps.tickets.get(event.ticket.id, session=tx.session)
+        ticket = await tx.tickets.get(event.ticket.id)
         if ticket is None:
             raise RetryLater(f"ticket {event.ticket.id} of order {event.id} is unknown")
         if ticket.order_id == event.id:
@@ -90,29 +108,29 @@ async def reserve_for_order(event: OrderCreated, message_id: str, *, deps: Deps)
             # The previous holder's cancellation has not reached us yet.
             raise RetryLater(f"ticket {ticket.id} still held by order {ticket.order_id}")
         reserved = ticket.reserved_for(event.id)
-        await deps.tickets.save(reserved, session=tx.session)
+        await tx.tickets.save(reserved)
         await tx.emit(reserved.updated_event())
         log.info("ticket %s reserved for order %s", ticket.id, event.id)
 
     await deps.uow.run(work)
 
 
-async def release_for_order(event: OrderCancelled, message_id: str, *, deps: Deps) -> None:
-    """Unlock the ticket if *this* order still holds it. Replay-safe."""
+async def apply_order_cancelled(event: OrderCancelled, message_id: str, *, deps: Deps) -> None:
+    """Release the ticket if *this* order still holds it. Replay-safe."""
 
     async def work(tx: Transaction) -> None:
         if not await tx.claim(message_id):
             return
-        ticket = await deps.tickets.get(event.ticket.id, session=tx.session)
+        ticket = await tx.tickets.get(event.ticket.id)
         if ticket is None:
             raise RetryLater(f"ticket {event.ticket.id} of order {event.id} is unknown")
-        await deps.tickets.remember_cancelled(event.id, session=tx.session)
+        await tx.cancelled_orders.remember(event.id)
         if ticket.order_id != event.id:
             # A stale cancellation must never unlock a ticket another order holds.
             log.info("order %s does not hold ticket %s; nothing to release", event.id, ticket.id)
             return
         released = ticket.released()
-        await deps.tickets.save(released, session=tx.session)
+        await tx.tickets.save(released)
         await tx.emit(released.updated_event())
         log.info("ticket %s released by order %s", ticket.id, event.id)
 

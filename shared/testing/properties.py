@@ -8,6 +8,7 @@ InvalidOperation), because anything else is a 500.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -119,17 +120,20 @@ def wire_keys(schema: Schema) -> set[str]:
 
 
 def load_or_400(schema: Schema, body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``body`` loaded by ``schema``, or None when it is the 400 validation error.
+    """``body`` loaded by ``schema`` (a typed command as a dict of its fields), or None when
+    it is the 400 validation error.
 
     Any other exception escapes, and fails the calling property test.
     """
     try:
-        loaded: dict[str, Any] = load(schema, body)
+        loaded = load(schema, body)
     except RequestValidationError as error:
         refusal = error
     else:
-        assert_storable(loaded)
-        return loaded
+        command = dataclasses.is_dataclass(loaded) and not isinstance(loaded, type)
+        fields: dict[str, Any] = dataclasses.asdict(loaded) if command else loaded
+        assert_storable(fields)
+        return fields
     assert refusal.status == 400
     items = refusal.items()
     assert items, "a 400 says what is wrong"

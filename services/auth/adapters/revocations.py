@@ -3,19 +3,15 @@ a ``session.revoked`` event in auth's outbox for every other service."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from shared.auth import RevocationStore, RevokedSessions
 from shared.events import SessionRevoked
 from shared.messaging import Transaction, UnitOfWork
 
 
-class RevocationLog(Protocol):
-    async def revoke(self, event: SessionRevoked) -> None:
-        """Refuse the token from now on, here and (soon) in every service."""
-
-
 class MongoRevocationLog:
+    """``ports.RevocationLog``: the store and the outbox in one transaction, then at once
+    in this replica's denylist."""
+
     def __init__(self, uow: UnitOfWork, store: RevocationStore, denylist: RevokedSessions) -> None:
         self._uow = uow
         self._store = store

@@ -1,25 +1,15 @@
-"""Where users are kept. ``MongoUserRepository`` and its in-memory twin share one Protocol."""
+"""Where users are kept: ``MongoUserRepository`` and its in-memory twin, both
+``ports.UserRepository`` (and both held to one contract, tests/contract)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Protocol
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from services.auth.domain import EmailInUse, User
 from shared.mongo import Database, Document
-
-
-class UserRepository(Protocol):
-    async def add(self, email: str, password_hash: str) -> User:
-        """Store a new user; ``EmailInUse`` if the email is taken."""
-
-    async def by_email(self, email: str) -> User | None: ...
-
-    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
-        """Store ``new`` as the user's hash if it is still ``old`` (else leave it)."""
 
 
 async def create_indexes(db: Database) -> None:

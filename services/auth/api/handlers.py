@@ -36,8 +36,8 @@ SETS_COOKIE = "The response sets the `session` cookie."
     response_example=EXAMPLE_USER,
 )
 async def signup(request: web.Request) -> web.Response:
-    body = load(SignUpIn(), await read_json(request))
-    result = await service.sign_up(body["email"], body["password"], deps=request.app[DEPS].get())
+    body: service.Credentials = load(SignUpIn(), await read_json(request))
+    result = await service.sign_up(body.email, body.password, deps=request.app[DEPS].get())
     await sign_in(request, result.token)
     return web.json_response(UserOut().dump(result.user), status=201)
 
@@ -53,8 +53,8 @@ async def signup(request: web.Request) -> web.Response:
     response_example=EXAMPLE_USER,
 )
 async def signin(request: web.Request) -> web.Response:
-    body = load(SignInIn(), await read_json(request))
-    result = await service.sign_in(body["email"], body["password"], deps=request.app[DEPS].get())
+    body: service.Credentials = load(SignInIn(), await read_json(request))
+    result = await service.sign_in(body.email, body.password, deps=request.app[DEPS].get())
     await sign_in(request, result.token)
     return web.json_response(UserOut().dump(result.user))
 

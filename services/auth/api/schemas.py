@@ -1,12 +1,13 @@
-"""Request and response bodies for /api/users."""
+"""Request and response bodies for /api/users. A request body loads as a typed value."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from services.auth.domain import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+from services.auth.service import Credentials
 from shared.events.fields import utf8_text
 from shared.web import RequestSchema
 
@@ -37,7 +38,15 @@ def _password(message: str, length: validate.Length) -> fields.String:
     return fields.String(required=True, error_messages=messages, validate=[length, utf8_text])
 
 
-class SignUpIn(RequestSchema):
+class CredentialsIn(RequestSchema):
+    """Loads as ``Credentials``."""
+
+    @post_load
+    def _credentials(self, data: dict[str, Any], **_: Any) -> Credentials:
+        return Credentials(email=data["email"], password=data["password"])
+
+
+class SignUpIn(CredentialsIn):
     email = _email()
     # Length is len(str): Unicode code points, not bytes.
     password = _password(
@@ -48,7 +57,7 @@ class SignUpIn(RequestSchema):
     )
 
 
-class SignInIn(RequestSchema):
+class SignInIn(CredentialsIn):
     email = _email()
     # No minimum beyond one character (accounts from the 4-20 days still sign in) and no
     # maximum: a long password is simply wrong credentials (see service.sign_in).

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.auth.api.app import create_app
+from services.auth.bootstrap import create_service
 from services.auth.config import HashingSettings, Settings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings
@@ -41,7 +41,7 @@ async def client(
     aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, mongo: Mongo
 ) -> Client:
     """The auth app on its own database (the ``mongo`` fixture drops it afterwards)."""
-    return await opened(await aiohttp_client(create_app(settings)))
+    return await opened(await aiohttp_client(create_service(settings)))
 
 
 async def signup(client: Client, email: str = "test@test.com", password: str = "password") -> Any:

@@ -1,14 +1,27 @@
-"""Tickets in MongoDB. Every write states the version it expects."""
+"""Tickets in MongoDB. Every write states the version it expects.
+
+``MongoUnitOfWork`` wraps the shared ``UnitOfWork`` (outbox and inbox in the same
+transaction) and hands out the repositories below bound to the transaction's session.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
+from services.tickets import ports
 from services.tickets.domain import Ticket
+from shared import messaging
 from shared.errors import Conflict
+from shared.events import Event
 from shared.mongo import Database, Document, Session
+
+T = TypeVar("T")
 
 # How long a cancellation is remembered: far longer than an order.created can be late
 # (an order's hold is minutes; retries and a relay's lease are seconds).
@@ -45,26 +58,29 @@ def _from_doc(doc: Document) -> Ticket:
     )
 
 
+async def _find(
+    tickets: AsyncCollection[Document], ticket_id: str, session: Session | None
+) -> Ticket | None:
+    if not ObjectId.is_valid(ticket_id):
+        return None
+    doc = await tickets.find_one({"_id": ObjectId(ticket_id)}, session=session)
+    return _from_doc(doc) if doc else None
+
+
 class MongoTicketRepository:
-    def __init__(self, db: Database) -> None:
+    """``ports.TicketRepository`` in one transaction's session."""
+
+    def __init__(self, db: Database, session: Session) -> None:
         self._tickets = db.tickets
-        self._cancelled = db.cancelled_orders
+        self._session = session
 
-    async def add(self, ticket: Ticket, *, session: Session) -> None:
-        await self._tickets.insert_one(_to_doc(ticket), session=session)
+    async def add(self, ticket: Ticket) -> None:
+        await self._tickets.insert_one(_to_doc(ticket), session=self._session)
 
-    async def get(self, ticket_id: str, *, session: Session | None = None) -> Ticket | None:
-        if not ObjectId.is_valid(ticket_id):
-            return None
-        doc = await self._tickets.find_one({"_id": ObjectId(ticket_id)}, session=session)
-        return _from_doc(doc) if doc else None
+    async def get(self, ticket_id: str) -> Ticket | None:
+        return await _find(self._tickets, ticket_id, self._session)
 
-    async def unreserved(self) -> list[Ticket]:
-        cursor = self._tickets.find({"order_id": None}).sort("_id", 1)
-        return [_from_doc(doc) async for doc in cursor]
-
-    async def save(self, ticket: Ticket, *, session: Session) -> None:
-        """Store ``ticket`` (the next version) if nobody saved since the version before it."""
+    async def save(self, ticket: Ticket) -> None:
         # Matching on the previous version is the lock: a concurrent writer that got
         # there first leaves nothing to match, and we refuse to overwrite its change.
         doc = _to_doc(ticket)
@@ -72,19 +88,72 @@ class MongoTicketRepository:
         result = await self._tickets.update_one(
             {"_id": ObjectId(ticket.id), "version": ticket.version - 1},
             {"$set": doc},
-            session=session,
+            session=self._session,
         )
         if result.matched_count == 0:
             raise Conflict(f"ticket {ticket.id} changed after version {ticket.version - 1}")
 
-    async def remember_cancelled(self, order_id: str, *, session: Session) -> None:
-        """Note that ``order_id`` has ended: a late order.created of it holds nothing."""
+
+class MongoCancelledOrders:
+    """``ports.CancelledOrders`` in one transaction's session; forgotten after a week."""
+
+    def __init__(self, db: Database, session: Session) -> None:
+        self._cancelled = db.cancelled_orders
+        self._session = session
+
+    async def remember(self, order_id: str) -> None:
         await self._cancelled.update_one(
             {"_id": order_id},
             {"$setOnInsert": {"cancelled_at": datetime.now(UTC)}},
             upsert=True,
-            session=session,
+            session=self._session,
         )
 
-    async def was_cancelled(self, order_id: str, *, session: Session) -> bool:
-        return await self._cancelled.find_one({"_id": order_id}, session=session) is not None
+    async def include(self, order_id: str) -> bool:
+        found = await self._cancelled.find_one({"_id": order_id}, session=self._session)
+        return found is not None
+
+
+class MongoTransaction:
+    """``ports.Transaction``: the shared transaction plus tickets' repositories in it."""
+
+    def __init__(self, db: Database, tx: messaging.Transaction) -> None:
+        self._tx = tx
+        self.tickets = MongoTicketRepository(db, tx.session)
+        self.cancelled_orders = MongoCancelledOrders(db, tx.session)
+
+    async def emit(self, *events: Event, headers: Mapping[str, str] | None = None) -> list[str]:
+        return await self._tx.emit(*events, headers=headers)
+
+    async def claim(self, message_id: str) -> bool:
+        return await self._tx.claim(message_id)
+
+
+class MongoUnitOfWork:
+    """``ports.UnitOfWork`` over ``shared.messaging.UnitOfWork`` (whose API it keeps)."""
+
+    def __init__(self, db: Database, uow: messaging.UnitOfWork) -> None:
+        self._db = db
+        self._uow = uow
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[ports.Transaction]:
+        async with self._uow.begin() as tx:
+            yield MongoTransaction(self._db, tx)
+
+    async def run(self, work: Callable[[ports.Transaction], Awaitable[T]]) -> T:
+        return await self._uow.run(lambda tx: work(MongoTransaction(self._db, tx)))
+
+
+class MongoTicketCatalog:
+    """``ports.TicketCatalog``: reads outside any transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._tickets = db.tickets
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        return await _find(self._tickets, ticket_id, None)
+
+    async def unreserved(self) -> list[Ticket]:
+        cursor = self._tickets.find({"order_id": None}).sort("_id", 1)
+        return [_from_doc(doc) async for doc in cursor]

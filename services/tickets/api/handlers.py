@@ -39,10 +39,8 @@ EXAMPLE_RESERVED_TICKET = {
 )
 async def create_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
-    body = load(CreateTicketIn(), await read_json(request))
-    ticket = await service.create_ticket(
-        body["title"], body["price"], user.id, deps=request.app[DEPS].get()
-    )
+    command: service.SellTicket = load(CreateTicketIn(), await read_json(request))
+    ticket = await service.create_ticket(command, user.id, deps=request.app[DEPS].get())
     return web.json_response(TicketOut().dump(ticket), status=201)
 
 
@@ -89,8 +87,8 @@ async def show_ticket(request: web.Request) -> web.Response:
 )
 async def update_ticket(request: web.Request) -> web.Response:
     user = require_auth(request)
-    body = load(UpdateTicketIn(), await read_json(request))
+    command: service.EditTicket = load(UpdateTicketIn(), await read_json(request))
     ticket = await service.update_ticket(
-        str(object_id(request)), body["title"], body["price"], user.id, deps=request.app[DEPS].get()
+        str(object_id(request)), command, user.id, deps=request.app[DEPS].get()
     )
     return web.json_response(TicketOut().dump(ticket))

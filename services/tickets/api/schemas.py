@@ -1,4 +1,5 @@
-"""Bodies of /api/tickets. Price is a JSON number (or numeric string) outside, cents inside."""
+"""Bodies of /api/tickets. Price is a JSON number (or numeric string) outside, cents inside:
+``price`` in JSON, ``price_cents`` from the schema on. Loading gives a typed command."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load
 
+from services.tickets.service import EditTicket, SellTicket
 from shared.events import Money
 from shared.events.fields import (
     MAX_PRICE_CENTS,
@@ -85,12 +87,22 @@ PRICE_DOCS = {
 
 class CreateTicketIn(RequestSchema):
     title = _title()
-    price = Price("Price must be greater than 0", metadata=PRICE_DOCS)
+    price_cents = Price("Price must be greater than 0", data_key="price", metadata=PRICE_DOCS)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> SellTicket:
+        return SellTicket(title=data["title"], price_cents=data["price_cents"])
 
 
 class UpdateTicketIn(RequestSchema):
     title = _title()
-    price = Price("Price must be provided and greater than 0", metadata=PRICE_DOCS)
+    price_cents = Price(
+        "Price must be provided and greater than 0", data_key="price", metadata=PRICE_DOCS
+    )
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> EditTicket:
+        return EditTicket(title=data["title"], price_cents=data["price_cents"])
 
 
 class TicketOut(Schema):

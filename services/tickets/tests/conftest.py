@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from services.tickets.api.app import create_app
 from services.tickets.api.keys import DEPS
+from services.tickets.bootstrap import create_service
 from services.tickets.config import Settings
 from services.tickets.service import Deps
 from shared.auth import IdentitySettings
@@ -44,7 +44,7 @@ async def client(
     mongo: Mongo,
     events: EventTap,
 ) -> Client:
-    return await opened(await aiohttp_client(create_app(settings)))
+    return await opened(await aiohttp_client(create_service(settings)))
 
 
 @pytest.fixture

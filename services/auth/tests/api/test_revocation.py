@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from http.cookies import BaseCookie
 
-from services.auth.api.app import create_app
+from services.auth.bootstrap import create_service
 from services.auth.config import Settings
 from services.auth.tests.conftest import Client, signup
 from shared.events import SessionRevoked
@@ -48,11 +48,11 @@ async def test_another_replica_started_later_refuses_the_revoked_cookie_too(
 ) -> None:
     await signup(client)
     copy = session_of(client.session.cookie_jar.filter_cookies(client.make_url("/")))
-    running = await opened(await aiohttp_client(create_app(settings)))
+    running = await opened(await aiohttp_client(create_service(settings)))
     assert await whoami(running, copy) is not None
 
     await client.post("/api/users/signout", json={}, cookies=copy)
-    later = await opened(await aiohttp_client(create_app(settings)))
+    later = await opened(await aiohttp_client(create_service(settings)))
 
     assert await whoami(later, copy) is None  # it loads the revocations before it is ready
     await eventually(lambda: signed_out(running, copy), what="the running replica refusing it")
@@ -81,7 +81,7 @@ async def test_a_secure_session_cookie_is_named_host_session(
     settings: Settings, aiohttp_client: Callable[..., Awaitable[Client]]
 ) -> None:
     secure = replace(settings, identity=replace(settings.identity, cookie_secure=True))
-    client = await opened(await aiohttp_client(create_app(secure)))
+    client = await opened(await aiohttp_client(create_service(secure)))
 
     response = await signup(client)
 

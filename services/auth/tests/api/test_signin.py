@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from bson import ObjectId
 
-from services.auth.api.app import HASHER, create_app
+from services.auth.bootstrap import HASHER, create_service
 from services.auth.config import HashingSettings, Settings
 from services.auth.tests.conftest import Client, signup
 from services.auth.tests.hashing import HashProbe, legacy_hash
@@ -30,7 +30,7 @@ async def probed_client(
 ) -> Client:
     """The auth app with a probe counting (and, when told, holding) its hashes."""
     hashing = HashingSettings(scrypt_log2_n=14, concurrency=HASHES_AT_ONCE, wait_s=30)
-    app = create_app(replace(settings, hashing=hashing), around_hash=probe)
+    app = create_service(replace(settings, hashing=hashing), around_hash=probe)
     return await opened(await aiohttp_client(app))
 
 
@@ -186,7 +186,7 @@ async def test_a_sign_in_that_waits_too_long_for_a_hash_is_a_503(
     probe = HashProbe()
     hashing = HashingSettings(scrypt_log2_n=14, concurrency=1, wait_s=0.05)
     client = await opened(
-        await aiohttp_client(create_app(replace(settings, hashing=hashing), around_hash=probe))
+        await aiohttp_client(create_service(replace(settings, hashing=hashing), around_hash=probe))
     )
     await signup(client)
     probe.hold()

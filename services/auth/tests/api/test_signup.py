@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.auth.api.app import create_app
+from services.auth.bootstrap import create_service
 from services.auth.config import HashingSettings, Settings
 from services.auth.tests.conftest import Client, signup
 from shared.config import Env
@@ -19,7 +19,7 @@ async def default_cost_client(
     aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, mongo: Mongo
 ) -> Client:
     """The auth app hashing at the real default cost, not the suite's cheap one."""
-    app = create_app(replace(settings, hashing=HashingSettings.from_env(Env({}))))
+    app = create_service(replace(settings, hashing=HashingSettings.from_env(Env({}))))
     return await opened(await aiohttp_client(app))
 
 

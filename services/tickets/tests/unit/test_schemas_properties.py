@@ -28,8 +28,8 @@ def test_a_body_loads_as_a_title_and_a_price_in_bounds_or_is_a_400(
     loaded = load_or_400(schema, body)
 
     if loaded is not None:
-        assert set(loaded) == {"title", "price"}
+        assert set(loaded) == {"title", "price_cents"}
         assert 1 <= len(loaded["title"]) <= TITLE_MAX_LENGTH
         assert loaded["title"] == loaded["title"].strip()
-        assert isinstance(loaded["price"], int)
-        assert MIN_PRICE_CENTS <= loaded["price"] <= MAX_PRICE_CENTS
+        assert isinstance(loaded["price_cents"], int)
+        assert MIN_PRICE_CENTS <= loaded["price_cents"] <= MAX_PRICE_CENTS

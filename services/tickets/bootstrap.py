@@ -1,0 +1,51 @@
+"""tickets' composition root: the only place that builds adapters from settings and
+starts what runs in the background (the order listeners, the outbox relay, the
+revocation denylist's refresh)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from services.tickets.adapters.tickets import (
+    MongoTicketCatalog,
+    MongoUnitOfWork,
+    create_indexes,
+)
+from services.tickets.api.app import create_app
+from services.tickets.api.keys import DEPS, SETTINGS
+from services.tickets.config import SERVICE, Settings
+from services.tickets.listeners import subscriptions
+from services.tickets.service import Deps
+from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
+from shared.backends import open_backends
+from shared.web import open_in_background
+
+
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
+    """MongoDB, then messaging; listeners start once the use cases can run."""
+    settings = app[SETTINGS]
+    async with (
+        open_backends(
+            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
+        ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
+    ):
+        db = backends.mongo.db
+        deps = Deps(uow=MongoUnitOfWork(db, backends.uow), tickets=MongoTicketCatalog(db))
+        await backends.messaging.start_consuming(
+            [*subscriptions(deps), revocation_subscription(revocations)]
+        )
+        yield deps
+
+
+def create_service(settings: Settings) -> web.Application:
+    """The HTTP app, with the real adapters opened (and retried) in the background."""
+    app = create_app(settings)
+    app[DEPS] = open_in_background(app, open_deps)
+    return app

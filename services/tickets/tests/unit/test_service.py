@@ -1,0 +1,146 @@
+"""tickets' use cases on the in-memory twins: milliseconds each, no broker, no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from bson import ObjectId
+
+from services.tickets import service
+from services.tickets.adapters.memory import InMemoryTicketCatalog, InMemoryUnitOfWork
+from services.tickets.domain import Ticket, TicketReserved
+from services.tickets.service import Deps, EditTicket, SellTicket
+from shared.errors import NotAuthorized, NotFound
+from shared.events import (
+    OrderCancelled,
+    OrderCreated,
+    OrderStatus,
+    TicketCreated,
+    TicketId,
+    TicketRef,
+    TicketUpdated,
+)
+from shared.messaging import RetryLater
+
+SELLER = str(ObjectId())
+
+
+@pytest.fixture
+def memory() -> InMemoryUnitOfWork:
+    return InMemoryUnitOfWork()
+
+
+@pytest.fixture
+def deps(memory: InMemoryUnitOfWork) -> Deps:
+    return Deps(uow=memory, tickets=InMemoryTicketCatalog(memory))
+
+
+def created(ticket: Ticket, order_id: str | None = None) -> OrderCreated:
+    return OrderCreated(
+        id=order_id or str(ObjectId()),
+        version=0,
+        status=OrderStatus.CREATED,
+        user_id=str(ObjectId()),
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        ticket=TicketRef(id=ticket.id, price_cents=ticket.price_cents),
+    )
+
+
+def cancelled(order: OrderCreated) -> OrderCancelled:
+    return OrderCancelled(id=order.id, version=1, ticket=TicketId(id=order.ticket.id))
+
+
+async def sell(deps: Deps, title: str = "concert") -> Ticket:
+    return await service.create_ticket(SellTicket(title, 2000), SELLER, deps=deps)
+
+
+async def test_a_ticket_on_sale_is_version_0_and_announced(
+    deps: Deps, memory: InMemoryUnitOfWork
+) -> None:
+    ticket = await sell(deps)
+
+    assert (ticket.version, ticket.order_id, ticket.user_id) == (0, None, SELLER)
+    assert await service.show_ticket(ticket.id, deps=deps) == ticket
+    assert memory.published == [ticket.created_event()]
+    assert isinstance(memory.published[0], TicketCreated)
+
+
+async def test_the_seller_edits_title_and_price_into_the_next_version(
+    deps: Deps, memory: InMemoryUnitOfWork
+) -> None:
+    ticket = await sell(deps)
+
+    edited = await service.update_ticket(ticket.id, EditTicket("opera", 1250), SELLER, deps=deps)
+
+    assert (edited.title, edited.price_cents, edited.version) == ("opera", 1250, 1)
+    assert await service.show_ticket(ticket.id, deps=deps) == edited
+    assert memory.published[-1] == edited.updated_event()
+
+
+async def test_only_the_seller_edits_only_an_existing_unreserved_ticket(deps: Deps) -> None:
+    ticket = await sell(deps)
+    edit = EditTicket("opera", 1250)
+
+    with pytest.raises(NotAuthorized):
+        await service.update_ticket(ticket.id, edit, str(ObjectId()), deps=deps)
+    with pytest.raises(NotFound):
+        await service.update_ticket(str(ObjectId()), edit, SELLER, deps=deps)
+    await service.apply_order_created(created(ticket), "m-1", deps=deps)
+    with pytest.raises(TicketReserved):
+        await service.update_ticket(ticket.id, edit, SELLER, deps=deps)
+    assert (await service.show_ticket(ticket.id, deps=deps)).title == "concert"
+
+
+async def test_an_order_created_reserves_the_ticket_once(
+    deps: Deps, memory: InMemoryUnitOfWork
+) -> None:
+    ticket = await sell(deps)
+    order = created(ticket)
+
+    await service.apply_order_created(order, "m-1", deps=deps)
+    await service.apply_order_created(order, "m-1", deps=deps)  # redelivered
+    await service.apply_order_created(order, "m-2", deps=deps)  # re-published
+
+    held = await service.show_ticket(ticket.id, deps=deps)
+    assert (held.order_id, held.version) == (order.id, 1)
+    assert [e for e in memory.published if isinstance(e, TicketUpdated)] == [held.updated_event()]
+    assert await service.list_available(deps=deps) == []
+
+
+async def test_a_ticket_another_order_holds_is_retried_later(deps: Deps) -> None:
+    ticket = await sell(deps)
+    await service.apply_order_created(created(ticket), "m-1", deps=deps)
+
+    with pytest.raises(RetryLater):
+        await service.apply_order_created(created(ticket), "m-2", deps=deps)
+    with pytest.raises(RetryLater):
+        await service.apply_order_created(
+            created(Ticket("x" * 24, "x", 50, SELLER)), "m-3", deps=deps
+        )
+
+
+async def test_an_order_cancelled_releases_only_the_ticket_it_holds(deps: Deps) -> None:
+    ticket = await sell(deps)
+    first, second = created(ticket), created(ticket)
+    await service.apply_order_created(first, "m-1", deps=deps)
+    await service.apply_order_cancelled(cancelled(first), "m-2", deps=deps)
+    await service.apply_order_created(second, "m-3", deps=deps)
+
+    # first's cancellation, re-published after second took the ticket: stale.
+    await service.apply_order_cancelled(cancelled(first), "m-4", deps=deps)
+
+    held = await service.show_ticket(ticket.id, deps=deps)
+    assert (held.order_id, held.version) == (second.id, 3)
+
+
+async def test_an_order_created_after_its_cancellation_holds_nothing(deps: Deps) -> None:
+    ticket = await sell(deps)
+    order = created(ticket)
+
+    await service.apply_order_cancelled(cancelled(order), "m-1", deps=deps)
+    await service.apply_order_created(order, "m-2", deps=deps)
+
+    free = await service.show_ticket(ticket.id, deps=deps)
+    assert (free.order_id, free.version) == (None, 0)
+    assert await service.list_available(deps=deps) == [free]
