@@ -14,11 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from shared.errors import BadRequest, NotAuthorized, PaymentDeclined
-from shared.events import OrderCreated, PaymentCreated
-
-CREATED = "created"
-CANCELLED = "cancelled"
-COMPLETE = "complete"
+from shared.events import OrderCreated, OrderStatus, PaymentCreated
 
 CURRENCY = "usd"  # every price is in US cents (architecture §6)
 SUCCEEDED = "succeeded"  # Stripe's word for a PaymentIntent that took the money
@@ -68,14 +64,6 @@ class Unpayable(Enum):
         return errors[self]()
 
 
-class VersionStep(Enum):
-    """How an order event's version relates to the replica's."""
-
-    NEXT = "next"  # the next version: apply it
-    SEEN = "seen"  # this version or a later one is applied already: a duplicate
-    EARLY = "early"  # a version in between has not arrived yet: wait for it
-
-
 @dataclass(frozen=True)
 class Intent:
     """A Stripe PaymentIntent, as far as payments cares."""
@@ -104,7 +92,7 @@ class Order:
     id: str
     user_id: str
     price_cents: int
-    status: str
+    status: OrderStatus
     version: int
     paid_by: str | None = None
     expires_at: datetime | None = None  # None only in replicas made before we kept it
@@ -120,16 +108,9 @@ class Order:
             expires_at=event.expires_at,
         )
 
-    def step_for(self, version: int) -> VersionStep:
-        if version == self.version + 1:
-            return VersionStep.NEXT
-        if version <= self.version:
-            return VersionStep.SEEN
-        return VersionStep.EARLY
-
     def cancelled(self) -> Order:
         """The next version, cancelled."""
-        return replace(self, status=CANCELLED, version=self.version + 1)
+        return replace(self, status=OrderStatus.CANCELLED, version=self.version + 1)
 
     def paid_with(self, payment_id: str) -> Order:
         """The same version, keeping ``payment_id``."""
@@ -137,9 +118,9 @@ class Order:
 
     def unpayable_because(self, intent: Intent | None = None) -> Unpayable | None:
         """Why money (``intent``'s, when given) cannot be kept by this order, or None."""
-        if self.status == CANCELLED:
+        if self.status is OrderStatus.CANCELLED:
             return Unpayable.CANCELLED
-        if self.paid_by is not None or self.status == COMPLETE:
+        if self.paid_by is not None or self.status is OrderStatus.COMPLETE:
             return Unpayable.ALREADY_PAID
         if intent is not None and (intent.amount_cents, intent.currency) != (
             self.price_cents,

@@ -9,19 +9,11 @@ kept one whose order it later learns was cancelled. Each refund is written down 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from bson import ObjectId
 
-from services.payments.adapters.orders import MongoOrderRepository
-from services.payments.adapters.payments import (
-    MongoPaymentRepository,
-    payment_from_snapshot,
-    payment_snapshot,
-)
 from services.payments.domain import (
     Intent,
     Order,
@@ -30,13 +22,21 @@ from services.payments.domain import (
     PaymentStatus,
     StripeEvent,
     Unpayable,
-    VersionStep,
 )
 from services.payments.metrics import UNMATCHED_WEBHOOKS
+from services.payments.ports import (
+    Clock,
+    OrderReplica,
+    PaymentGateway,
+    PaymentRepository,
+    Transaction,
+    UnitOfWork,
+)
 from shared.errors import NotAuthorized, NotFound, ServiceUnavailable
 from shared.events import OrderCancelled, OrderCreated
-from shared.idempotency import IdempotencyKey, IdempotencyStore
-from shared.messaging import RetryLater, Transaction, UnitOfWork
+from shared.idempotency import IdempotencyKey, run_once
+from shared.messaging import RetryLater
+from shared.replica import VersionStep, step
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +53,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class PaymentGateway(Protocol):
-    """What the use cases need from Stripe (``adapters.stripe.StripeGateway``)."""
-
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent: ...
-
-    async def refund(self, intent_id: str) -> str: ...
-
-    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent: ...
-
-
 @dataclass(frozen=True)
 class Deps:
-    orders: MongoOrderRepository
-    payments: MongoPaymentRepository
+    """What the use cases work with. ``orders`` and ``payments`` read outside any
+    transaction; writes go through ``uow``'s transactions (``tx.orders``, ``tx.payments``)."""
+
+    orders: OrderReplica
+    payments: PaymentRepository
     stripe: PaymentGateway
-    idempotency: IdempotencyStore
     uow: UnitOfWork
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
 
 
 class OrderNotReplicatedYet(ServiceUnavailable):
@@ -84,13 +76,13 @@ async def replicate_order(event: OrderCreated, *, deps: Deps) -> None:
     order = Order.from_created(event)
 
     async def work(tx: Transaction) -> None:
-        if await deps.orders.add_if_absent(order, session=tx.session):
+        if await tx.orders.add_if_absent(order):
             log.info("order %s replicated (%d cents)", order.id, order.price_cents)
 
     await deps.uow.run(work)
 
 
-async def cancel_order(event: OrderCancelled, *, deps: Deps) -> None:
+async def apply_order_cancellation(event: OrderCancelled, *, deps: Deps) -> None:
     """Mark the replica cancelled at the event's version; a payment it kept goes back.
 
     Replay-safe: a version applied already is a duplicate; one that skips a version
@@ -100,22 +92,21 @@ async def cancel_order(event: OrderCancelled, *, deps: Deps) -> None:
     """
 
     async def work(tx: Transaction) -> Payment | None:
-        order = await deps.orders.get(event.id, session=tx.session)
-        if order is None:
-            raise RetryLater(f"order {event.id} cancelled before we saw it created")
-        step = order.step_for(event.version)
-        if step is VersionStep.EARLY:
-            raise RetryLater(f"order {event.id} v{event.version} is ahead of v{order.version}")
-        if step is VersionStep.SEEN:
+        order = await tx.orders.get(event.id)
+        applies = step(order.version if order else None, event.version)
+        if applies is VersionStep.EARLY or order is None:
+            held = f"v{order.version}" if order else "no order yet"
+            raise RetryLater(f"order {event.id} v{event.version} is early ({held})")
+        if applies is VersionStep.SEEN:
             log.info("order %s v%d seen already", event.id, event.version)
             return None
-        await deps.orders.save(order.cancelled(), session=tx.session)
+        await tx.orders.save(order.cancelled())
         log.info("order %s cancelled (v%d)", event.id, event.version)
-        kept = await deps.payments.kept_for(order.id, session=tx.session)
+        kept = await tx.payments.kept_for(order.id)
         if kept is None:
             return None
         refunding = kept.to_refund(Unpayable.CANCELLED, deps.clock())
-        await deps.payments.save(refunding, was=PaymentStatus.SUCCEEDED, session=tx.session)
+        await tx.payments.save(refunding, was=PaymentStatus.SUCCEEDED)
         log.warning("order %s was cancelled after %s paid for it: refunding", order.id, kept.id)
         return refunding
 
@@ -140,7 +131,8 @@ async def pay_for_order(
     Money the order turns out not to be able to keep goes back, and the buyer is told why.
     """
     if idempotency is not None:
-        earlier = await deps.uow.run(lambda tx: _recall(tx, idempotency, deps))
+        key = idempotency
+        earlier = await deps.uow.run(lambda tx: tx.kept.recall(key))
         if earlier is not None:
             return earlier
     order = await deps.orders.get(order_id)
@@ -179,6 +171,13 @@ async def handle_stripe_event(event: StripeEvent, *, deps: Deps) -> None:
         log.info("order %s: payment intent %s failed", intent.order_id, intent.id)
 
 
+@dataclass(frozen=True)
+class _Settled:
+    payment: Payment
+    # Recorded by this transaction for an order still unknown long after Stripe's event.
+    unmatched: bool = False
+
+
 async def settle_intent(
     intent: Intent,
     *,
@@ -196,8 +195,14 @@ async def settle_intent(
     transaction; None means it was handled before. A kept payment is remembered under
     ``idempotency`` in the same transaction, too.
     """
-    payment = await deps.uow.run(lambda tx: _settle(tx, intent, event, idempotency, deps))
-    if payment is not None and payment.status is PaymentStatus.REFUNDING:
+    settled = await deps.uow.run(lambda tx: _settle(tx, intent, event, idempotency, deps))
+    if settled is None:
+        return None
+    if settled.unmatched:
+        # Counted once committed: a transaction re-run after a conflict decides again.
+        UNMATCHED_WEBHOOKS.inc()
+    payment = settled.payment
+    if payment.status is PaymentStatus.REFUNDING:
         payment = await give_back(payment, deps=deps)
     return payment
 
@@ -220,12 +225,12 @@ async def give_back(payment: Payment, *, deps: Deps) -> Payment:
         log.info("order %s: %s refunded (%s)", payment.order_id, payment.stripe_id, refund_id)
 
     async def record(tx: Transaction) -> Payment:
-        current = await deps.payments.for_intent(payment.stripe_id, session=tx.session)
+        current = await tx.payments.for_intent(payment.stripe_id)
         if current is None or current.status is not PaymentStatus.REFUNDING:
             # Another attempt (a racing listener, the sweep, another replica) recorded
             # the refund first: the same refund, thanks to the idempotency key.
             return current or after
-        await deps.payments.save(after, was=PaymentStatus.REFUNDING, session=tx.session)
+        await tx.payments.save(after, was=PaymentStatus.REFUNDING)
         return after
 
     return await deps.uow.run(record)
@@ -241,34 +246,38 @@ async def retry_refunds(*, deps: Deps) -> int:
     return done
 
 
-async def _recall(tx: Transaction, key: IdempotencyKey, deps: Deps) -> Payment | None:
-    earlier = await deps.idempotency.recall(key, session=tx.session)
-    return payment_from_snapshot(earlier) if earlier is not None else None
-
-
 async def _settle(
     tx: Transaction,
     intent: Intent,
     event: StripeEvent | None,
     idempotency: IdempotencyKey | None,
     deps: Deps,
-) -> Payment | None:
+) -> _Settled | None:
     if event is not None and not await tx.claim(f"stripe:{event.id}"):
         return None
-    if idempotency is not None and (earlier := await _recall(tx, idempotency, deps)):
-        return earlier
-    # A racing request (or the webhook) may have recorded this intent already.
-    payment = await deps.payments.for_intent(intent.id, session=tx.session)
-    if payment is None:
-        payment = await _record(tx, intent, event, deps)
-    if idempotency is not None and payment.kept:
-        await deps.idempotency.remember(idempotency, payment_snapshot(payment), session=tx.session)
-    return payment
+    recorded: _Settled | None = None
+
+    async def payment_of_intent() -> Payment:
+        nonlocal recorded
+        # A racing request (or the webhook) may have recorded this intent already.
+        payment = await tx.payments.for_intent(intent.id)
+        if payment is not None:
+            return payment
+        recorded = await _record(tx, intent, event, deps)
+        return recorded.payment
+
+    # Only a kept payment is remembered: the buyer of a refused one may pay again.
+    payment = await run_once(tx.kept, idempotency, payment_of_intent, keep=_is_kept)
+    return recorded or _Settled(payment)
+
+
+def _is_kept(payment: Payment) -> bool:
+    return payment.kept
 
 
 async def _record(
     tx: Transaction, intent: Intent, event: StripeEvent | None, deps: Deps
-) -> Payment:
+) -> _Settled:
     assert intent.order_id is not None
     payment = Payment(
         id=str(ObjectId()),
@@ -276,25 +285,24 @@ async def _record(
         stripe_id=intent.id,
         amount_cents=intent.amount_cents,
     )
-    order = await deps.orders.get(intent.order_id, session=tx.session)
+    order = await tx.orders.get(intent.order_id)
     if order is None:
         if event is None or not event.older_than(UNMATCHED_WEBHOOK_AFTER, deps.clock()):
             raise OrderNotReplicatedYet()
         payment = payment.to_refund(Unpayable.UNKNOWN_ORDER, deps.clock())
-        await deps.payments.add(payment, session=tx.session)
-        UNMATCHED_WEBHOOKS.inc()
+        await tx.payments.add(payment)
         log.warning(
             "stripe event %s: order %s unknown; refunding %s", event.id, payment.order_id, intent.id
         )
-        return payment
+        return _Settled(payment, unmatched=True)
     reason = order.unpayable_because(intent)
     if reason is not None:
         payment = payment.to_refund(reason, deps.clock())
-        await deps.payments.add(payment, session=tx.session)
+        await tx.payments.add(payment)
         log.warning("order %s cannot keep %s (%s): refunding", order.id, intent.id, reason.value)
-        return payment
-    await deps.orders.keep_payment(order.paid_with(payment.id), session=tx.session)
-    await deps.payments.add(payment, session=tx.session)
+        return _Settled(payment)
+    await tx.orders.keep_payment(order.paid_with(payment.id))
+    await tx.payments.add(payment)
     await tx.emit(payment.created_event())
     log.info("order %s paid by %s (payment %s)", order.id, intent.id, payment.id)
-    return payment
+    return _Settled(payment)

@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.payments.domain import Payment, PaymentStatus, Unpayable
 from shared.errors import Conflict
+from shared.idempotency.mongo import Snapshot
 from shared.mongo import Database, Document, Session
 
 KEPT = PaymentStatus.SUCCEEDED.value
@@ -56,7 +57,7 @@ def _from_doc(doc: Document) -> Payment:
     )
 
 
-def payment_snapshot(payment: Payment) -> Document:
+def _kept_snapshot(payment: Payment) -> Document:
     """What an idempotent repeat needs of a kept payment."""
     return {
         "id": payment.id,
@@ -66,7 +67,7 @@ def payment_snapshot(payment: Payment) -> Document:
     }
 
 
-def payment_from_snapshot(snapshot: Document) -> Payment:
+def _kept_from_snapshot(snapshot: Document) -> Payment:
     return Payment(
         id=snapshot["id"],
         order_id=snapshot["order_id"],
@@ -75,47 +76,55 @@ def payment_from_snapshot(snapshot: Document) -> Payment:
     )
 
 
-class MongoPaymentRepository:
-    def __init__(self, db: Database) -> None:
-        self._payments = db.payments
+# A kept payment as the idempotency store keeps it for repeats of a keyed request.
+KEPT_PAYMENT: Snapshot[Payment] = Snapshot(dump=_kept_snapshot, load=_kept_from_snapshot)
 
-    async def add(self, payment: Payment, *, session: Session) -> None:
+
+class MongoPaymentRepository:
+    """``ports.PaymentRepository`` on MongoDB; with ``session``, inside that transaction."""
+
+    def __init__(self, db: Database, session: Session | None = None) -> None:
+        self._payments = db.payments
+        self._session = session
+
+    async def add(self, payment: Payment) -> None:
         try:
-            await self._payments.insert_one(_to_doc(payment), session=session)
+            await self._payments.insert_one(_to_doc(payment), session=self._session)
         except DuplicateKeyError:
             # A racer recorded this intent or this order's payment first; a re-run
             # of the unit of work sees its record and decides again.
             raise Conflict(f"payment for order {payment.order_id} recorded concurrently") from None
 
-    async def save(self, payment: Payment, *, was: PaymentStatus, session: Session) -> None:
-        """Store ``payment`` if its record still has status ``was``; else ``Conflict``."""
+    async def save(self, payment: Payment, *, was: PaymentStatus) -> None:
         doc = _to_doc(payment)
         del doc["_id"]
         result = await self._payments.update_one(
-            {"_id": ObjectId(payment.id), "status": was.value}, {"$set": doc}, session=session
+            {"_id": ObjectId(payment.id), "status": was.value},
+            {"$set": doc},
+            session=self._session,
         )
         if result.matched_count == 0:
             raise Conflict(f"payment {payment.id} is no longer {was.value}")
 
-    async def for_intent(self, intent_id: str, *, session: Session | None = None) -> Payment | None:
-        doc = await self._payments.find_one({"stripe_id": intent_id}, session=session)
+    async def for_intent(self, intent_id: str) -> Payment | None:
+        doc = await self._payments.find_one({"stripe_id": intent_id}, session=self._session)
         return _from_doc(doc) if doc else None
 
-    async def kept_for(self, order_id: str, *, session: Session | None = None) -> Payment | None:
-        """The payment the order keeps, if any."""
-        doc = await self._payments.find_one({"order_id": order_id, "status": KEPT}, session=session)
+    async def kept_for(self, order_id: str) -> Payment | None:
+        doc = await self._payments.find_one(
+            {"order_id": order_id, "status": KEPT}, session=self._session
+        )
         return _from_doc(doc) if doc else None
 
     async def of_order(self, order_id: str) -> list[Payment]:
-        """Every payment taken for the order, oldest first."""
-        cursor = self._payments.find({"order_id": order_id}).sort("_id", 1)
+        cursor = self._payments.find({"order_id": order_id}, session=self._session).sort("_id", 1)
         return [_from_doc(doc) async for doc in cursor]
 
     async def refunds_due(self, now: datetime, *, limit: int) -> list[Payment]:
-        """Payments to give back whose next attempt is due, the longest waiting first."""
         cursor = (
             self._payments.find(
-                {"status": PaymentStatus.REFUNDING.value, "next_refund_at": {"$lte": now}}
+                {"status": PaymentStatus.REFUNDING.value, "next_refund_at": {"$lte": now}},
+                session=self._session,
             )
             .sort("next_refund_at", 1)
             .limit(limit)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load
 
 from services.payments.domain import PaymentStatus, Unpayable
 from shared.events.fields import utf8_text
@@ -32,10 +33,27 @@ class RequiredText(fields.String):
         return text
 
 
+@dataclass(frozen=True)
+class PayForOrder:
+    """The buyer's request to pay for their order."""
+
+    order_id: str
+    # A PaymentMethod id (pm_card_visa) or a legacy card token (tok_visa).
+    token: str
+
+
+@dataclass(frozen=True)
+class PaymentsOfOrder:
+    order_id: str
+
+
 class CreatePaymentIn(RequestSchema):
     order_id = RequiredText("Order id must be provided", data_key="orderId")
-    # A PaymentMethod id (pm_card_visa) or a legacy card token (tok_visa).
     token = RequiredText("Token must be provided")
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> PayForOrder:
+        return PayForOrder(**data)
 
 
 class PaymentOut(Schema):
@@ -44,6 +62,10 @@ class PaymentOut(Schema):
 
 class PaymentsQueryIn(RequestSchema):
     order_id = RequiredText("Order id must be provided", data_key="orderId")
+
+    @post_load
+    def _query(self, data: dict[str, Any], **kwargs: Any) -> PaymentsOfOrder:
+        return PaymentsOfOrder(**data)
 
 
 class PaymentRecordOut(Schema):

@@ -8,7 +8,8 @@ import stripe
 
 from services.payments import service
 from services.payments.domain import CannotPayCancelledOrder, Intent, StripeEvent
-from services.payments.service import Deps, PaymentGateway
+from services.payments.ports import PaymentGateway
+from services.payments.service import Deps
 from services.payments.tests.conftest import (
     Buyer,
     order_cancelled,

@@ -20,7 +20,8 @@ from services.payments.domain import (
     Payment,
     StripeEvent,
 )
-from services.payments.service import Deps, PaymentGateway
+from services.payments.ports import PaymentGateway
+from services.payments.service import Deps
 from services.payments.tests.api.test_webhook import charge_at_stripe, deliver, intent_succeeded
 from services.payments.tests.conftest import (
     Buyer,
@@ -84,7 +85,7 @@ async def test_a_cancellation_racing_a_payment_leaves_no_money_kept(
 
     async def cancel() -> None:
         await asyncio.sleep(cancel_after_s)
-        await service.cancel_order(order_cancelled(order), deps=deps)
+        await service.apply_order_cancellation(order_cancelled(order), deps=deps)
 
     paid, _ = await asyncio.gather(
         service.pay_for_order(order.id, "pm_card_visa", buyer.id, deps=deps),

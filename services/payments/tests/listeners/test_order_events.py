@@ -17,6 +17,7 @@ from services.payments.tests.conftest import (
     publish,
     replica,
 )
+from shared.events import OrderStatus
 from shared.messaging import AmqpSettings, Publisher
 from shared.testing.events import parked_messages
 
@@ -34,7 +35,7 @@ async def test_order_created_replicates_the_order_with_its_price(
         id=event.id,
         user_id=user_id,
         price_cents=1050,
-        status="created",
+        status=OrderStatus.CREATED,
         version=0,
         expires_at=order.expires_at,
     )

@@ -1,4 +1,6 @@
-"""The rules: who may pay, when an order can keep money, how versions apply."""
+"""The rules: who may pay, when an order can keep money, how a payment goes back.
+
+Which order version applies is shared.replica's rule (shared/tests/test_replica.py)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,9 +17,9 @@ from services.payments.domain import (
     Payment,
     PaymentStatus,
     Unpayable,
-    VersionStep,
 )
 from shared.errors import NotAuthorized
+from shared.events import OrderStatus
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -27,23 +29,15 @@ def an_order(**overrides: Any) -> Order:
         id="o1",
         user_id="buyer",
         price_cents=2000,
-        status="created",
+        status=OrderStatus.CREATED,
         version=0,
         expires_at=NOW + timedelta(minutes=15),
     )
     return replace(order, **overrides)
 
 
-@pytest.mark.parametrize(
-    ("version", "step"),
-    [(4, VersionStep.NEXT), (3, VersionStep.SEEN), (1, VersionStep.SEEN), (5, VersionStep.EARLY)],
-)
-def test_an_event_applies_only_at_the_next_version(version: int, step: VersionStep) -> None:
-    assert an_order(version=3).step_for(version) is step
-
-
 def test_cancelling_makes_the_next_version() -> None:
-    assert an_order(version=2).cancelled() == an_order(version=3, status="cancelled")
+    assert an_order(version=2).cancelled() == an_order(version=3, status=OrderStatus.CANCELLED)
 
 
 def test_the_buyer_may_pay_an_open_unpaid_order() -> None:
@@ -61,10 +55,10 @@ def test_only_the_buyer_may_pay() -> None:
 
 def test_a_cancelled_order_cannot_be_paid() -> None:
     with pytest.raises(CannotPayCancelledOrder, match="Cannot pay for an cancelled order"):
-        an_order(status="cancelled").check_payable("buyer", NOW)
+        an_order(status=OrderStatus.CANCELLED).check_payable("buyer", NOW)
 
 
-@pytest.mark.parametrize("overrides", [{"paid_by": "p1"}, {"status": "complete"}])
+@pytest.mark.parametrize("overrides", [{"paid_by": "p1"}, {"status": OrderStatus.COMPLETE}])
 def test_a_paid_order_cannot_be_paid_again(overrides: dict[str, Any]) -> None:
     with pytest.raises(OrderAlreadyPaid):
         an_order(**overrides).check_payable("buyer", NOW)
@@ -85,7 +79,7 @@ def an_intent(**overrides: Any) -> Intent:
 
 def test_money_for_an_open_unpaid_order_is_kept_and_otherwise_goes_back() -> None:
     assert an_order().unpayable_because(an_intent()) is None
-    cancelled = an_order(status="cancelled", paid_by="p1")
+    cancelled = an_order(status=OrderStatus.CANCELLED, paid_by="p1")
     assert cancelled.unpayable_because(an_intent()) is Unpayable.CANCELLED
     assert an_order(paid_by="p1").unpayable_because(an_intent()) is Unpayable.ALREADY_PAID
 

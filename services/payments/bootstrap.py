@@ -1,0 +1,72 @@
+"""payments' composition root: the only place that builds adapters from settings and starts
+what runs in the background (the order listeners, the outbox relay, the refund sweep)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import NoReturn
+
+from aiohttp import web
+
+from services.payments import service
+from services.payments.adapters.orders import MongoOrderReplica
+from services.payments.adapters.payments import MongoPaymentRepository
+from services.payments.adapters.payments import create_indexes as create_payment_indexes
+from services.payments.adapters.stripe import open_stripe
+from services.payments.adapters.uow import MongoUnitOfWork
+from services.payments.api.app import create_app
+from services.payments.config import SERVICE, Settings
+from services.payments.listeners import subscriptions
+from services.payments.service import Deps
+from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
+from shared.backends import open_backends
+from shared.background import every
+from shared.idempotency.mongo import create_indexes as create_idempotency_indexes
+from shared.mongo import Database
+from shared.runner import run_service
+
+
+async def create_indexes(db: Database) -> None:
+    await create_payment_indexes(db)
+    await create_idempotency_indexes(db)
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings, app: web.Application) -> AsyncIterator[Deps]:
+    """MongoDB, messaging and Stripe; the listeners and the refund sweep start once the use
+    cases can run. ``app`` gets the readiness checks and holds the sessions denylist."""
+    async with (
+        open_backends(
+            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
+        ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
+        open_stripe(settings.stripe) as gateway,
+    ):
+        db = backends.mongo.db
+        deps = Deps(
+            orders=MongoOrderReplica(db),
+            payments=MongoPaymentRepository(db),
+            stripe=gateway,
+            uow=MongoUnitOfWork(backends.uow, db),
+        )
+        await backends.messaging.start_consuming(
+            [*subscriptions(deps), revocation_subscription(revocations)]
+        )
+        # What keeps "refunded" true after Stripe was down when a refund was decided, or
+        # the process died between deciding it and making it.
+        refunds = partial(service.retry_refunds, deps=deps)
+        async with every(settings.refunds.sweep_interval_s, refunds, what="refund sweep"):
+            yield deps
+
+
+def build_app(settings: Settings) -> web.Application:
+    """The HTTP app on the real adapters, opened in the background (retried until they open)."""
+    return create_app(settings, deps=partial(open_deps, settings))
+
+
+def main() -> NoReturn:
+    run_service(SERVICE, Settings.from_env, build_app)
