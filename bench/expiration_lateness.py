@@ -32,7 +32,6 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 from bson import ObjectId
 
-from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
 from services.expiration.api.app import create_app as create_listener_app
 from services.expiration.config import SERVICE, ExpirySettings, RedisSettings, Settings
 from services.expiration.worker.app import create_app as create_worker_app
@@ -40,7 +39,9 @@ from shared.events import ExpirationComplete, OrderCreated, OrderStatus, TicketR
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Topology, connect
 from shared.testing.events import event_publisher
-from shared.web import DEPENDENCIES, HttpSettings
+from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
+from shared.testing.services import until_open
+from shared.web import HttpSettings
 
 TARGET_P99_MS = 250.0
 
@@ -107,7 +108,7 @@ async def measure(settings: Settings, batch: list[OrderCreated], timeout_s: floa
             runner = web.AppRunner(create_app(settings))
             await runner.setup()
             started.append(runner)
-            await runner.app[DEPENDENCIES].opened()  # consumer, publisher, arq worker
+            await until_open(runner.app)  # consumer, publisher, arq worker
         async with event_publisher(settings.amqp) as publisher:
             for order in batch:
                 await publisher.publish_event(order)

@@ -22,13 +22,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from deploy.local.hosts import DEFAULT_AMQP_URL
-from deploy.local.keys import generate_keypair
 from services.orders.api.app import create_app as create_orders_app
 from services.orders.api.keys import DEPS as ORDERS_DEPS
 from services.orders.config import OrderSettings
 from services.orders.config import Settings as OrdersSettings
-from services.tickets.bootstrap import create_service as create_tickets_app
+from services.tickets.api.app import create_app as create_tickets_app
 from services.tickets.api.keys import DEPS as TICKETS_DEPS
 from services.tickets.config import Settings as TicketsSettings
 from shared.auth import IdentitySettings
@@ -36,8 +34,10 @@ from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo
 from shared.testing.identity import signin_cookie
-from shared.testing.infra import fresh_database, mongo_server_url
-from shared.web import DEPENDENCIES, HttpSettings
+from shared.testing.infra import DEFAULT_AMQP_URL, fresh_database, mongo_server_url
+from shared.testing.keys import generate_keypair
+from shared.testing.services import until_open
+from shared.web import HttpSettings
 
 PRICES = (5, 10, 15)
 
@@ -69,7 +69,7 @@ async def servers(
         # Both open before the first request, so orders' queue is bound before the first
         # ticket.created is published.
         for server in (orders_server, tickets_server):
-            await server.app[DEPENDENCIES].opened()
+            await until_open(server.app)
         try:
             yield tickets_server, orders_server
         finally:

@@ -195,11 +195,6 @@ class Outbox:
                 {"$set": {"lease_until": _now() + timedelta(seconds=delay_s)}},
             )
 
-    async def pending(self) -> list[dict[str, Any]]:
-        """Every unpublished entry, oldest first (for tests and diagnostics)."""
-        cursor = self._collection.find({"published_at": None}).sort("created_at", ASCENDING)
-        return [doc async for doc in cursor]
-
     async def backlog(self) -> tuple[int, float]:
         """How many entries wait, and the age in seconds of the oldest (0.0 when none)."""
         count = await self._collection.count_documents({"published_at": None})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from marshmallow import RAISE, Schema, ValidationError
 
-from shared.web.openapi import example_errors, undocumented_routes
+from shared.web.openapi import Operation, api_routes, operation_of
 
 
 async def served_document(client: TestClient[Any, Any], path: str) -> dict[str, Any]:
@@ -26,3 +29,47 @@ def assert_complete(
     assert undocumented_routes(client.app, document) == []
     assert set(document["paths"]) == paths
     assert example_errors(client.app) == []
+
+
+def undocumented_routes(app: web.Application, document: Mapping[str, Any]) -> list[str]:
+    """``"METHOD path"`` of every API route of ``app`` that ``document`` does not describe."""
+    paths = document.get("paths", {})
+    return [
+        f"{method} {path}"
+        for method, path, _ in api_routes(app)
+        if method.lower() not in paths.get(path, {})
+    ]
+
+
+def _rejection(schema: Schema, example: Any) -> str | None:
+    try:
+        # RAISE: an example naming a field the schema does not have is wrong, even where
+        # the schema itself would quietly drop it.
+        schema.load(example, unknown=RAISE)
+    except ValidationError as exc:
+        return str(exc.messages)
+    return None
+
+
+def example_errors(app: web.Application) -> list[str]:
+    """Every documented example missing or rejected by the schema it illustrates."""
+    problems = []
+    for method, path, op in _documented_routes(app):
+        checks = (
+            ("request", op.request, op.request_example, False),
+            ("response", op.response, op.response_example, op.many),
+        )
+        for role, schema, example, many in checks:
+            if schema is None:
+                continue
+            if example is None:
+                problems.append(f"{method} {path}: no {role} example")
+            elif (rejection := _rejection(schema(many=many), example)) is not None:
+                problems.append(f"{method} {path}: {role} example: {rejection}")
+    return problems
+
+
+def _documented_routes(app: web.Application) -> Iterator[tuple[str, str, Operation]]:
+    for method, path, handler in api_routes(app):
+        if (operation := operation_of(handler)) is not None:
+            yield method, path, operation

@@ -7,15 +7,17 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from shared.web import DEPENDENCIES
+from deploy.local.probes import responds
+from shared.testing.poll import eventually
+from shared.web.health import READINESS_CHECKS, readiness
+from shared.web.startup import STARTUP_CHECK
 
 Client = TestClient[Any, Any]
 
@@ -24,9 +26,22 @@ KEPT_VARIABLES = frozenset({"PATH", "HOME", "LANG"})
 
 
 async def opened(client: Client, timeout_s: float = 30.0) -> Client:
-    """``client`` once its app's dependencies are open (they open in the background)."""
-    await client.app[DEPENDENCIES].opened(timeout_s)
+    """``client`` once its app's dependencies are open (see ``until_open``)."""
+    await until_open(client.app, timeout_s)
     return client
+
+
+async def until_open(app: web.Application, timeout_s: float = 30.0) -> None:
+    """Wait until the dependencies ``app`` opens in the background are open: its
+    ``startup`` readiness check is gone. Its other checks may still fail (a test of an
+    unreachable Redis wants just that)."""
+    checks = app[READINESS_CHECKS]
+    try:
+        await eventually(lambda: STARTUP_CHECK not in checks, timeout_s=timeout_s)
+    except AssertionError:
+        # The app's own words, e.g. "attempt 3 failed with ServerSelectionTimeoutError".
+        said = await readiness(app)
+        raise AssertionError(f"dependencies not open within {timeout_s}s: {said}") from None
 
 
 def free_port() -> int:
@@ -38,17 +53,6 @@ def free_port() -> int:
 def child_env(**variables: str) -> dict[str, str]:
     """A child's environment: ``variables`` and only the basics of ours."""
     return {**{k: v for k, v in os.environ.items() if k in KEPT_VARIABLES}, **variables}
-
-
-def responds(port: int | str, path: str, status: int = 200) -> bool:
-    """True when ``GET path`` on the local ``port`` answers ``status``."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
-            return bool(response.status == status)
-    except urllib.error.HTTPError as error:
-        return error.code == status
-    except OSError:
-        return False
 
 
 def wait_for(

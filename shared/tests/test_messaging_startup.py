@@ -17,6 +17,7 @@ from shared.messaging import AmqpSettings, Delivery, Messaging, Topology
 from shared.testing.fixtures import new_namespace
 from shared.testing.poll import eventually
 from shared.testing.relay import relay_to
+from shared.testing.services import opened
 from shared.tests.conftest import Consuming
 from shared.web import Backoff, HttpSettings, base_app, open_in_background
 
@@ -60,8 +61,8 @@ async def test_a_broker_lost_midway_through_declaring_is_declared_whole_by_the_n
 
         app = base_app(HttpSettings())
         deps = open_in_background(app, open_deps, backoff=Backoff(first_s=0.05))
-        client = await aiohttp_client(app)
-        messaging = await deps.opened()
+        client = await opened(await aiohttp_client(app))
+        messaging = deps.get()
 
         assert relay.drops == 1
         names = Topology.from_settings(settings).queue_names("svc")

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from marshmallow import Schema, fields
 
 from shared.events import Money, UtcDateTime
-from shared.testing.openapi import served_document
+from shared.testing.openapi import example_errors, served_document, undocumented_routes
 from shared.web import (
     HttpSettings,
     RequestSchema,
@@ -25,9 +25,7 @@ from shared.web.openapi import (
     ERROR_DOCS,
     ErrorResponse,
     Operation,
-    example_errors,
     openapi_document,
-    undocumented_routes,
 )
 
 Client = TestClient[Any, Any]

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from shared.errors import ServiceUnavailable
 from shared.testing.poll import eventually
+from shared.testing.services import opened
 from shared.web import (
     Backoff,
     Dependencies,
@@ -114,7 +115,7 @@ async def test_until_the_dependencies_open_probes_answer_and_handlers_answer_503
     assert await refused.json() == {"errors": [{"message": "Service is starting; retry shortly"}]}
 
     outside.database_up = True
-    await client.app[DEPS].opened(timeout_s=5)
+    await opened(client, timeout_s=5)
     ready = await client.get("/readyz")
     served = await client.get("/things")
 
@@ -129,7 +130,7 @@ async def test_shutdown_closes_the_open_dependencies_in_the_task_that_opened_the
 ) -> None:
     outside = Outside(database_up=True)
     client = await aiohttp_client(app_opening(outside))
-    await client.app[DEPS].opened(timeout_s=5)
+    await opened(client, timeout_s=5)
 
     await client.close()
 
@@ -151,15 +152,15 @@ async def test_shutdown_during_an_attempt_that_hangs_ends_it_and_closes_what_it_
     assert [resource.closed for resource in outside.opened] == [True]
 
 
-async def test_opened_names_the_last_failure_when_it_gives_up_waiting(
+async def test_waiting_for_the_app_to_open_names_the_last_failure_when_it_gives_up(
     aiohttp_client: StartClient,
 ) -> None:
     outside = Outside()
     client = await aiohttp_client(app_opening(outside))
     await eventually(lambda: outside.attempts >= 1, what="an attempt")
 
-    with pytest.raises(TimeoutError, match="failed with ConnectionRefusedError"):
-        await client.app[DEPS].opened(timeout_s=0.2)
+    with pytest.raises(AssertionError, match="failed with ConnectionRefusedError"):
+        await opened(client, timeout_s=0.2)
 
 
 def test_backoff_doubles_up_to_its_ceiling() -> None:

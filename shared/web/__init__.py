@@ -12,7 +12,7 @@ from shared.web.openapi import (
     documented,
 )
 from shared.web.requests import RequestSchema, idempotency_key, load, object_id, read_json
-from shared.web.startup import DEPENDENCIES, Backoff, Dependencies, open_in_background
+from shared.web.startup import Backoff, Dependencies, open_in_background
 
 __all__ = [
     "READINESS_CHECKS",
@@ -33,7 +33,6 @@ __all__ = [
     "add_openapi",
     "documented",
     "Backoff",
-    "DEPENDENCIES",
     "Dependencies",
     "open_in_background",
 ]

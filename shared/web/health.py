@@ -86,10 +86,15 @@ async def _run(name: str, check: ReadinessCheck) -> tuple[str, str]:
     return name, "ok"
 
 
+async def readiness(app: web.Application) -> dict[str, str]:
+    """Every readiness check of ``app`` by name: ``"ok"`` or ``"down: <why>"``."""
+    checks = app.get(READINESS_CHECKS, {})
+    return dict(await asyncio.gather(*(_run(n, c) for n, c in checks.items())))
+
+
 @health_routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    checks = request.app.get(READINESS_CHECKS, {})
-    results = dict(await asyncio.gather(*(_run(n, c) for n, c in checks.items())))
+    results = await readiness(request.app)
     ready = all(result == "ok" for result in results.values())
     return web.json_response(
         {"status": "ready" if ready else "not ready", "checks": results},

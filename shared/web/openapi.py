@@ -7,8 +7,8 @@ A handler states what it takes and gives next to its route::
     async def create_ticket(request: web.Request) -> web.Response: ...
 
 and ``add_openapi(app, path, title=...)`` serves the document of every documented route of
-the app at ``GET path``, built once at startup. ``undocumented_routes`` and
-``example_errors`` are the checks a service's tests run on it.
+the app at ``GET path``, built once at startup. The checks a service's tests run on it
+(every route documented, every example valid) are in ``shared.testing.openapi``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.field_converter import DEFAULT_FIELD_MAPPING
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import Schema, fields
 
 from shared.auth.identity import COOKIE_NAME
 from shared.errors import (
@@ -180,19 +180,13 @@ async def serve_openapi(request: web.Request) -> web.Response:
 _OPERATIONAL_HANDLERS: frozenset[object] = frozenset({healthz, readyz, metrics, serve_openapi})
 
 
-def _api_routes(app: web.Application) -> Iterator[tuple[str, str, object]]:
+def api_routes(app: web.Application) -> Iterator[tuple[str, str, object]]:
     """(method, path template, handler) of every route the document must describe."""
     for route in app.router.routes():
         if route.method in ("HEAD", "OPTIONS") or route.handler in _OPERATIONAL_HANDLERS:
             continue
         if route.resource is not None:
             yield route.method, route.resource.canonical, route.handler
-
-
-def _documented_routes(app: web.Application) -> Iterator[tuple[str, str, Operation]]:
-    for method, path, handler in _api_routes(app):
-        if (operation := operation_of(handler)) is not None:
-            yield method, path, operation
 
 
 class _Converter(OpenAPIConverter):
@@ -300,7 +294,7 @@ def openapi_document(app: web.Application, *, title: str, version: str) -> dict[
         },
     )
     by_path: dict[str, dict[str, dict[str, Any]]] = {}
-    for method, path, handler in _api_routes(app):
+    for method, path, handler in api_routes(app):
         if (operation := operation_of(handler)) is None:
             log.warning("%s %s has no @documented: left out of the OpenAPI document", method, path)
         else:
@@ -320,41 +314,3 @@ def add_openapi(app: web.Application, path: str, *, title: str) -> None:
 
     app.on_startup.append(build)
     app.router.add_get(path, serve_openapi)
-
-
-def undocumented_routes(app: web.Application, document: Mapping[str, Any]) -> list[str]:
-    """``"METHOD path"`` of every API route of ``app`` that ``document`` does not describe."""
-    paths = document.get("paths", {})
-    return [
-        f"{method} {path}"
-        for method, path, _ in _api_routes(app)
-        if method.lower() not in paths.get(path, {})
-    ]
-
-
-def _rejection(schema: Schema, example: Any) -> str | None:
-    try:
-        # RAISE: an example naming a field the schema does not have is wrong, even where
-        # the schema itself would quietly drop it.
-        schema.load(example, unknown=RAISE)
-    except ValidationError as exc:
-        return str(exc.messages)
-    return None
-
-
-def example_errors(app: web.Application) -> list[str]:
-    """Every documented example missing or rejected by the schema it illustrates."""
-    problems = []
-    for method, path, op in _documented_routes(app):
-        checks = (
-            ("request", op.request, op.request_example, False),
-            ("response", op.response, op.response_example, op.many),
-        )
-        for role, schema, example, many in checks:
-            if schema is None:
-                continue
-            if example is None:
-                problems.append(f"{method} {path}: no {role} example")
-            elif (rejection := _rejection(schema(many=many), example)) is not None:
-                problems.append(f"{method} {path}: {role} example: {rejection}")
-    return problems

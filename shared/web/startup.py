@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
@@ -36,8 +36,6 @@ D = TypeVar("D")
 OpenDeps = Callable[[web.Application], AbstractAsyncContextManager[D]]
 
 STARTUP_CHECK = "startup"
-# The same handle as the service's own typed key, for code that serves any service (tests).
-DEPENDENCIES: web.AppKey[Dependencies[Any]] = web.AppKey("dependencies")
 STARTING_MESSAGE = "Service is starting; retry shortly"
 
 
@@ -62,7 +60,6 @@ class Dependencies(Generic[D]):
         self._open_deps = open_deps
         self._backoff = backoff
         self._deps: D | None = None
-        self._opened = asyncio.Event()
         self._failure = "the first attempt is in progress"
 
     def get(self) -> D:
@@ -70,14 +67,6 @@ class Dependencies(Generic[D]):
         if self._deps is None:
             raise ServiceUnavailable(STARTING_MESSAGE)
         return self._deps
-
-    async def opened(self, timeout_s: float = 30.0) -> D:
-        """Wait until open (tests, tools); ``TimeoutError`` naming the last failure."""
-        try:
-            await asyncio.wait_for(self._opened.wait(), timeout_s)
-        except TimeoutError:
-            raise TimeoutError(f"dependencies did not open: {self._failure}") from None
-        return self.get()
 
     async def check_ready(self) -> None:
         """Raise ``ServiceUnavailable`` saying why, until open (for ``/readyz``)."""
@@ -110,11 +99,11 @@ class Dependencies(Generic[D]):
             try:
                 async with self._open_deps(app) as deps:
                     checks.pop(STARTUP_CHECK, None)
-                    self._set(deps)
+                    self._deps = deps
                     log.info("dependencies open (attempt %d)", attempt)
                     # Entered and exited in this one task, as context managers expect.
                     await stop.wait()
-                    self._set(None)
+                    self._deps = None
                 return
             except Exception as exc:
                 if stop.is_set():
@@ -132,13 +121,6 @@ class Dependencies(Generic[D]):
                 )
                 await asyncio.sleep(delay)
 
-    def _set(self, deps: D | None) -> None:
-        self._deps = deps
-        if deps is None:
-            self._opened.clear()
-        else:
-            self._opened.set()
-
 
 def open_in_background(
     app: web.Application, open_deps: OpenDeps[D], *, backoff: Backoff = Backoff()
@@ -146,6 +128,5 @@ def open_in_background(
     """Open ``open_deps(app)`` in a task from startup on, retrying until it opens; close it
     at cleanup. Returns the handle handlers read the dependencies from."""
     dependencies = Dependencies(open_deps, backoff=backoff)
-    app[DEPENDENCIES] = dependencies
     app.cleanup_ctx.append(dependencies.lifetime)
     return dependencies

@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from deploy.local.gateway import UPSTREAM_NAMES, Gateway, Tls
-from services.auth.bootstrap import create_service
+from services.auth.api.app import create_app
 from services.auth.config import Settings
 from shared.mongo import Mongo
-from shared.testing.services import free_port
-from shared.web import DEPENDENCIES
+from shared.testing.gateway import UPSTREAM_NAMES, Gateway, Tls
+from shared.testing.services import free_port, until_open
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[str]]
 # The gateway trusts 127.0.0.1 (DEFAULT_TRUSTED_PROXIES); the rest of 127/8 is loopback too,
@@ -57,8 +56,8 @@ async def gateway_at(
 ) -> GatewayFactory:
     """``async with gateway_at(**limits) as url``: nginx in front of auth, with ``limits``
     (``auth_rate_per_s``, ``auth_burst``) or the defaults."""
-    auth = await aiohttp_server(create_service(settings))
-    await auth.app[DEPENDENCIES].opened()
+    auth = await aiohttp_server(create_app(settings))
+    await until_open(auth.app)
     upstreams = dict.fromkeys(("TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9")
     upstreams["AUTH"] = f"127.0.0.1:{auth.port}"
 
