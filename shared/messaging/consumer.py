@@ -12,6 +12,8 @@ Outcomes of one delivery:
 - that copy cannot be published → nack with requeue: the broker redelivers, and its
   ``x-delivery-limit`` parks the message if this keeps happening. A consumer that
   dies without acking ends the same way.
+
+Copies go through the service's own requeue exchange (topology.py), not the default one.
 """
 
 from __future__ import annotations
@@ -261,7 +263,7 @@ class Consumer:
     ) -> None:
         copy = copy_for_queue(message, routing_key, {h.ATTEMPT: attempt + 1})
         try:
-            await self._publisher.send_to_queue(self.queues.retry, copy)
+            await self._publisher.send_to_queue(self.queues, self.queues.retry, copy)
         except PublishFailed as exc:
             log.error("cannot schedule retry of %s: %s; requeueing", message.message_id, exc)
             await self._requeue(message)
@@ -289,7 +291,7 @@ class Consumer:
             },
         )
         try:
-            await self._publisher.send_to_queue(self.queues.parked, copy)
+            await self._publisher.send_to_queue(self.queues, self.queues.parked, copy)
         except PublishFailed as exc:
             log.error("cannot park %s: %s; requeueing", message.message_id, exc)
             await self._requeue(message)

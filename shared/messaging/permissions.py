@@ -5,14 +5,13 @@ RabbitMQ grants a user three regular expressions per vhost, matched against reso
 ``configure`` (declare, delete), ``write`` (publish to an exchange, bind a queue, be a queue's
 dead-letter exchange) and ``read`` (consume, bind from an exchange, declare a queue with a
 dead-letter exchange); and per topic exchange, the routing keys it may ``write`` (publish).
-A service touches only the shared exchange, the default exchange (``amq.default``: its
-retries and parked copies go there) and its own three queues (topology.py), and publishes
-only its own events.
+A service touches only the shared exchange and its own topology (topology.py): its three
+queues and its requeue exchange, which its retries, parked copies and dead-letters go
+through. It publishes only its own events.
 
-One hole these cannot close: RabbitMQ checks no routing key on the default exchange, so a
-service's user may put a message on another service's queue by name (it cannot read, declare
-or bind it). Closing that needs retries and parked copies to go through exchanges of each
-service's own instead of the default one.
+No service may write to the default exchange (``amq.default``): RabbitMQ checks no routing
+key there, so that right would let a service put a message, say a forged
+``payment.created``, on any other service's queue by name.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ from shared.events import (
     TicketUpdated,
 )
 from shared.messaging.topology import Topology
-
-DEFAULT_EXCHANGE = "amq.default"  # the default exchange's name in permission checks
 
 # Who publishes which events (each service's outbox; expiration's worker for expiration).
 PUBLISHES: dict[str, tuple[str, ...]] = {
@@ -71,11 +68,12 @@ def _exactly(names: list[str]) -> str:
 def service_permissions(service: str, topology: Topology | None = None) -> Permissions:
     """What ``service`` declares, publishes to and consumes from, and nothing else."""
     topology = topology or Topology()
-    queues = topology.queue_names(service)
-    own = [topology.exchange_name, queues.main, queues.retry, queues.parked]
+    names = topology.queue_names(service)
+    # Write on a queue is binding it; read on an exchange is binding from it.
+    own = [topology.exchange_name, names.main, names.retry, names.parked, names.requeue]
     return Permissions(
         configure=_exactly(own),
-        write=_exactly([topology.exchange_name, DEFAULT_EXCHANGE, *own[1:]]),
+        write=_exactly(own),
         read=_exactly(own),
         topic_write=_exactly(list(PUBLISHES[service])),
     )

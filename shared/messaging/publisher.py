@@ -22,13 +22,12 @@ from aiormq.exceptions import AMQPError
 from shared import tracing
 from shared.events import Event, encode
 from shared.messaging import headers as h
-from shared.messaging.topology import Topology
+from shared.messaging.topology import QueueNames, Topology
 from shared.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
-DEFAULT_EXCHANGE = ""
 
 
 class PublishFailed(Exception):
@@ -115,16 +114,21 @@ class Publisher:
         await self.publish(event.routing_key, encode(event), message_id=message_id, headers=carried)
         return message_id
 
-    async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
-        """Put ``message`` on one queue via the default exchange (retry, park, re-drive)."""
-        await self._send(DEFAULT_EXCHANGE, queue, message)
+    async def send_to_queue(
+        self, queues: QueueNames, queue: str, message: aio_pika.Message
+    ) -> None:
+        """Put ``message`` on ``queue``, one of ``queues``, through their service's requeue
+        exchange (retry, park, re-drive): never the default one (topology.py)."""
+        await self._send(queues.requeue, queue, message)
 
     async def _send(self, exchange_name: str, routing_key: str, message: aio_pika.Message) -> None:
         channel = self._channel
         if channel is None or self._exchange is None:
             raise PublishFailed("publisher is not started")
         exchange = (
-            self._exchange if exchange_name == self._exchange.name else channel.default_exchange
+            self._exchange
+            if exchange_name == self._exchange.name
+            else await channel.get_exchange(exchange_name, ensure=False)
         )
         try:
             # One bound on the whole call: a robust channel waits for a reconnect

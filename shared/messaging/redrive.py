@@ -8,8 +8,9 @@ Usage::
 
 ``AMQP_URL`` and ``AMQP_NAMESPACE`` are the defaults. ``list`` takes messages with
 ``basic.get`` and hands them back unacknowledged, so nothing is consumed. ``redrive``
-puts the chosen messages on the service's work queue with the attempt counter reset,
-and removes each from the parked queue only once the broker confirmed the copy.
+puts the chosen messages on the service's work queue (through its requeue exchange, so
+the service's own user may run it) with the attempt counter reset, and removes each
+from the parked queue only once the broker confirmed the copy.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ async def redrive(
             # Confirmed on the work queue first, removed from parked second: a crash
             # in between leaves a duplicate, never a loss.
             fresh = copy_for_queue(message, describe(message).type, {})
-            await publisher.send_to_queue(names.main, fresh)
+            await publisher.send_to_queue(names, names.main, fresh)
             await message.ack()
             moved += 1
     finally:

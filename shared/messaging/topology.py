@@ -11,6 +11,19 @@ For a service ``svc`` (names prefixed ``"{namespace}."`` when a namespace is set
 - ``svc.retry``: holds a copy for ``retry_delay_ms`` (queue TTL), then dead-letters it
   back to ``svc``. This is how a retry waits without a hot loop.
 - ``svc.parked``: where messages stop; an operator lists and re-drives them.
+- ``svc.requeue``: a direct exchange of the service's own that binds each of the three
+  queues under its own name. Retries, parked copies, re-drives and both dead-letter
+  routes go through it, never through the default exchange: RabbitMQ checks no routing
+  key there, so a user allowed to write to it could reach any queue by name
+  (permissions.py). Only the service's user may write to ``svc.requeue``.
+
+Upgrades: RabbitMQ never changes an existing queue's arguments, so queues declared by a
+release that dead-lettered through the default exchange (``x-dead-letter-exchange: ""``)
+refuse today's arguments. ``declare_service_queues`` then keeps them as they are (their
+*legacy* arguments, logged): the broker checks a dead-letter exchange's permission only
+when a queue is created, and dead-letters itself, so they keep working once the service
+users lose the default exchange; retries and parking go through ``svc.requeue`` either
+way. A queue deleted while empty (service stopped) comes back with today's arguments.
 
 Dead-lettering is at-least-once (RabbitMQ ≥ 3.10 quorum queues, needs
 ``x-overflow: reject-publish``): the broker keeps a message until the target queue
@@ -19,26 +32,31 @@ confirms it, so nothing is lost on the way to parked or back from retry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aiormq.exceptions import ChannelPreconditionFailed
 
 from shared.events import EVENT_TYPES
 from shared.messaging.settings import AmqpSettings
+
+log = logging.getLogger(__name__)
 
 EXCHANGE = "ticketing"
 
 
 @dataclass(frozen=True)
 class QueueNames:
-    """The three queue names of one service."""
+    """The three queue names of one service, and its requeue exchange's."""
 
     main: str
     retry: str
     parked: str
+    requeue: str  # the direct exchange that binds each queue above under its own name
 
 
 @dataclass(frozen=True)
@@ -78,24 +96,33 @@ class Topology:
 
     def queue_names(self, service: str) -> QueueNames:
         main = self._name(service)
-        return QueueNames(main=main, retry=f"{main}.retry", parked=f"{main}.parked")
+        return QueueNames(
+            main=main, retry=f"{main}.retry", parked=f"{main}.parked", requeue=f"{main}.requeue"
+        )
 
-    def main_arguments(self, service: str) -> dict[str, Any]:
+    def main_arguments(self, service: str, *, legacy: bool = False) -> dict[str, Any]:
+        """The work queue's arguments; ``legacy``: as releases before ``svc.requeue`` had them."""
         names = self.queue_names(service)
+        exchange = "" if legacy else names.requeue
         if self.queue_type == "classic":
-            return {"x-queue-type": "classic", **_dead_letter_to(names.parked, reliably=False)}
+            return {
+                "x-queue-type": "classic",
+                **_dead_letter_to(exchange, names.parked, reliably=False),
+            }
         return {
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
-            **_dead_letter_to(names.parked),
+            **_dead_letter_to(exchange, names.parked),
         }
 
-    def retry_arguments(self, service: str) -> dict[str, Any]:
+    def retry_arguments(self, service: str, *, legacy: bool = False) -> dict[str, Any]:
+        """The retry queue's arguments; ``legacy`` as for ``main_arguments``."""
         names = self.queue_names(service)
+        exchange = "" if legacy else names.requeue
         return {
             "x-queue-type": self.queue_type,
             "x-message-ttl": self.retry_delay_ms,
-            **_dead_letter_to(names.main, reliably=self.queue_type == "quorum"),
+            **_dead_letter_to(exchange, names.main, reliably=self.queue_type == "quorum"),
         }
 
     def parked_arguments(self) -> dict[str, Any]:
@@ -116,15 +143,22 @@ class Topology:
         checked; unbinding a key that was never bound is a no-op).
         """
         names = self.queue_names(service)
-        # Targets first, so no dead-letter ever points at a queue that does not exist.
-        parked = await channel.declare_queue(
-            names.parked, durable=True, arguments=self.parked_arguments()
+        requeue = await channel.declare_exchange(names.requeue, ExchangeType.DIRECT, durable=True)
+        # Targets first, so no dead-letter ever points at a queue that is not there.
+        parked = await _declare_bound(channel, requeue, names.parked, self.parked_arguments())
+        main = await _declare_bound(
+            channel,
+            requeue,
+            names.main,
+            self.main_arguments(service),
+            legacy=self.main_arguments(service, legacy=True),
         )
-        main = await channel.declare_queue(
-            names.main, durable=True, arguments=self.main_arguments(service)
-        )
-        retry = await channel.declare_queue(
-            names.retry, durable=True, arguments=self.retry_arguments(service)
+        retry = await _declare_bound(
+            channel,
+            requeue,
+            names.retry,
+            self.retry_arguments(service),
+            legacy=self.retry_arguments(service, legacy=True),
         )
         keys = sorted(set(routing_keys))
         exchange = await self.declare_exchange(channel)
@@ -135,9 +169,51 @@ class Topology:
         return ServiceQueues(names=names, main=main, retry=retry, parked=parked)
 
 
-def _dead_letter_to(queue: str, *, reliably: bool = True) -> dict[str, Any]:
+async def _declare_bound(
+    channel: AbstractChannel,
+    requeue: AbstractExchange,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    legacy: dict[str, Any] | None = None,
+) -> AbstractQueue:
+    """Declare ``name`` with ``arguments`` (or ``legacy``, if it exists with those) and bind
+    it to the requeue exchange under its own name."""
+    if legacy is None or await _accepted(channel, name, arguments):
+        queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+    else:
+        # Refused again (406) if it has neither set: nothing to keep, an operator's call.
+        queue = await channel.declare_queue(name, durable=True, arguments=legacy)
+        log.warning(
+            "queue %s keeps the arguments of an older release (dead-lettering through the "
+            "default exchange); delete it while empty and stopped to have it declared anew",
+            name,
+        )
+    await queue.bind(requeue, routing_key=name)
+    return queue
+
+
+async def _accepted(channel: AbstractChannel, name: str, arguments: dict[str, Any]) -> bool:
+    """Whether the broker takes this declaration of ``name`` (and so the queue exists).
+
+    It answers other arguments than an existing queue's by closing the channel (406), so
+    the question is asked on a throwaway channel, never on the caller's.
+    """
+    underlay = await channel.get_underlay_channel()
+    probe = await underlay.connection.channel(publisher_confirms=False)
+    try:
+        await probe.queue_declare(name, durable=True, arguments=arguments)
+    except ChannelPreconditionFailed:
+        return False
+    finally:
+        if not probe.is_closed:
+            await probe.close()
+    return True
+
+
+def _dead_letter_to(exchange: str, queue: str, *, reliably: bool = True) -> dict[str, Any]:
     arguments: dict[str, Any] = {
-        "x-dead-letter-exchange": "",  # the default exchange routes by queue name
+        "x-dead-letter-exchange": exchange,
         "x-dead-letter-routing-key": queue,
     }
     if reliably:  # quorum queues only

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from shared.config import ConfigError, Env
-from shared.messaging import AmqpSettings, Topology
+from shared.messaging import AmqpSettings, ServiceQueues, Topology
 from shared.messaging.redrive import ParkedMessage, list_parked
 from shared.testing.infra import has_rabbitmqctl, rabbitmqctl, vhost_of
 from shared.testing.poll import eventually
@@ -23,11 +23,22 @@ def test_names_are_prefixed_by_the_namespace() -> None:
     names = topology.queue_names("orders")
 
     assert topology.exchange_name == "ns.ticketing"
-    assert (names.main, names.retry, names.parked) == (
+    assert (names.main, names.retry, names.parked, names.requeue) == (
         "ns.orders",
         "ns.orders.retry",
         "ns.orders.parked",
+        "ns.orders.requeue",
     )
+
+
+def test_queues_dead_letter_through_the_services_requeue_exchange_not_the_default_one() -> None:
+    topology = Topology(namespace="ns")
+
+    main, retry = topology.main_arguments("orders"), topology.retry_arguments("orders")
+
+    assert main["x-dead-letter-exchange"] == retry["x-dead-letter-exchange"] == "ns.orders.requeue"
+    assert main["x-dead-letter-routing-key"] == "ns.orders.parked"
+    assert retry["x-dead-letter-routing-key"] == "ns.orders"
 
 
 def test_names_without_a_namespace_are_the_bare_service_names() -> None:
@@ -102,6 +113,8 @@ async def test_service_queues_are_quorum_with_at_least_once_dead_lettering(
     assert all("quorum" in row for row in rows.values())
     assert "at-least-once" in rows[names.main]
     assert names.parked in rows[names.main]
+    assert names.requeue in rows[names.main]
+    assert names.requeue in rows[names.retry]
     assert "at-least-once" in rows[names.retry]
     assert "x-message-ttl" in rows[names.retry]
     assert "x-delivery-limit" in rows[names.main]
@@ -122,6 +135,16 @@ async def test_declaring_the_queues_twice_with_the_same_settings_is_accepted(
     assert first.names == again.names
 
 
+async def retried(channel: AbstractChannel, queues: ServiceQueues) -> AbstractIncomingMessage:
+    """A message put on the retry queue (as the consumer does), once back in the work queue."""
+    requeue = await channel.get_exchange(queues.names.requeue)
+    await requeue.publish(aio_pika.Message(b"{}", message_id="m1"), routing_key=queues.names.retry)
+    message: AbstractIncomingMessage = await eventually(
+        lambda: queues.main.get(fail=False, no_ack=True), what="the message back in the queue"
+    )
+    return message
+
+
 async def test_a_message_put_on_the_retry_queue_comes_back_to_the_main_queue_after_the_delay(
     amqp_connection: AbstractRobustConnection, amqp_settings: AmqpSettings
 ) -> None:
@@ -131,14 +154,8 @@ async def test_a_message_put_on_the_retry_queue_comes_back_to_the_main_queue_aft
     loop = asyncio.get_running_loop()
     sent_at = loop.time()
 
-    await channel.default_exchange.publish(
-        aio_pika.Message(b"{}", message_id="m1"), routing_key=queues.names.retry
-    )
-    message = await eventually(
-        lambda: queues.main.get(fail=False, no_ack=True), what="the message back in the queue"
-    )
+    message = await retried(channel, queues)
 
-    assert message is not None
     assert message.message_id == "m1"
     assert loop.time() - sent_at >= amqp_settings.retry_delay_ms / 1000 * 0.9
 
@@ -178,3 +195,32 @@ async def test_a_message_whose_consumers_keep_dying_is_parked_after_the_delivery
     assert [(p.message_id, p.reason, p.type) for p in parked] == [
         (message_id, "delivery_limit", "ticket.created")
     ]
+
+
+async def declare_as_before_the_requeue_exchange(
+    channel: AbstractChannel, topology: Topology, service: str
+) -> None:
+    """The queues as the releases that dead-lettered through the default exchange left them."""
+    names = topology.queue_names(service)
+    await channel.declare_queue(names.parked, durable=True, arguments=topology.parked_arguments())
+    for name, arguments in (
+        (names.main, topology.main_arguments(service, legacy=True)),
+        (names.retry, topology.retry_arguments(service, legacy=True)),
+    ):
+        assert arguments["x-dead-letter-exchange"] == ""
+        await channel.declare_queue(name, durable=True, arguments=arguments)
+
+
+async def test_queues_of_an_older_release_are_kept_and_retries_still_come_back(
+    amqp_connection: AbstractRobustConnection, amqp_settings: AmqpSettings
+) -> None:
+    topology = Topology.from_settings(amqp_settings)
+    await declare_as_before_the_requeue_exchange(await amqp_connection.channel(), topology, "svc")
+    channel = await amqp_connection.channel()
+
+    # Today's arguments would be refused (406); the old queues are declared as they are.
+    queues = await topology.declare_service_queues(channel, "svc", ["ticket.created"])
+    message = await retried(channel, queues)
+
+    assert message.message_id == "m1"
+    assert not channel.is_closed

@@ -72,7 +72,10 @@ class Broker:
         )
 
     async def connect(self, service: str) -> AbstractRobustConnection:
-        connection = await aio_pika.connect_robust(self.url(self.logins[service]))
+        return await self.connect_as(self.logins[service])
+
+    async def connect_as(self, login: Credentials) -> AbstractRobustConnection:
+        connection = await aio_pika.connect_robust(self.url(login))
         self.connections.append(connection)
         return connection
 
@@ -138,11 +141,13 @@ async def test_each_service_declares_publishes_and_consumes_with_exactly_its_per
         publisher = await publisher_of(broker, service)
         for key in keys:
             await publisher.publish(key, b"{}", message_id=f"{service}-{key}")
-        # Retries and parked copies go through the default exchange to its own queues.
+        # Retries, parked copies and re-drives go through its requeue exchange to its queues.
         if service in CONSUMES:
             names = TOPOLOGY.queue_names(service)
-            for queue in (names.retry, names.parked):
-                await publisher.send_to_queue(queue, aio_pika.Message(b"{}", message_id=queue))
+            for queue in (names.retry, names.parked, names.main):
+                await publisher.send_to_queue(
+                    names, queue, aio_pika.Message(b"{}", message_id=queue)
+                )
 
     for service, keys in CONSUMES.items():
         received: set[str] = set()
@@ -167,6 +172,60 @@ async def test_a_service_cannot_consume_declare_or_publish_as_another(broker: Br
     with pytest.raises(PublishFailed):
         # Another service's event: refused by the topic permission on the exchange.
         await publisher.publish("payment.created", b"{}", message_id="forged")
+    with pytest.raises(PublishFailed):
+        # Another service's requeue exchange: refused by the write permission.
+        await publisher.send_to_queue(
+            TOPOLOGY.queue_names("orders"), "orders", aio_pika.Message(b"{}", message_id="forged")
+        )
+
+
+async def test_no_service_can_put_a_message_on_a_queue_through_the_default_exchange(
+    broker: Broker,
+) -> None:
+    for service, keys in CONSUMES.items():
+        channel = await (await broker.connect(service)).channel()
+        await TOPOLOGY.declare_service_queues(channel, service, keys)
+
+    for service in SERVICES:
+        connection = await broker.connect(service)
+        for target in CONSUMES:
+            channel = await connection.channel(publisher_confirms=True)
+            forged = aio_pika.Message(b"{}", message_id="forged", type="payment.created")
+            with pytest.raises(ChannelAccessRefused, match=r"amq\.default"):
+                await channel.default_exchange.publish(forged, routing_key=target)
+
+    admin = await (await broker.connect_as(broker.admin)).channel()
+    for target in CONSUMES:
+        queue = await admin.declare_queue(target, passive=True)
+        assert queue.declaration_result.message_count == 0, target
+
+
+async def test_queues_of_the_release_before_the_requeue_exchanges_keep_working_unchanged(
+    broker: Broker,
+) -> None:
+    # The older release declared them (as the administrator here: its DLX was the default
+    # exchange, which the service users may no longer write to).
+    admin = await (await broker.connect_as(broker.admin)).channel()
+    names = TOPOLOGY.queue_names("payments")
+    await admin.declare_queue(names.parked, durable=True, arguments=TOPOLOGY.parked_arguments())
+    await admin.declare_queue(
+        names.main, durable=True, arguments=TOPOLOGY.main_arguments("payments", legacy=True)
+    )
+    await admin.declare_queue(
+        names.retry, durable=True, arguments=TOPOLOGY.retry_arguments("payments", legacy=True)
+    )
+
+    channel = await (await broker.connect("payments")).channel()
+    queues = await TOPOLOGY.declare_service_queues(channel, "payments", CONSUMES["payments"])
+    publisher = await publisher_of(broker, "payments")
+    await publisher.send_to_queue(names, names.retry, aio_pika.Message(b"{}", message_id="r1"))
+
+    # Back from the retry queue through its old dead-letter route, the default exchange.
+    message = await eventually(
+        lambda: queues.main.get(fail=False, no_ack=True), what="the retry back in payments"
+    )
+    assert message is not None
+    assert message.message_id == "r1"
 
 
 # ---------------------------------------------------------------------------- the documents
@@ -222,10 +281,13 @@ def test_the_charts_readme_gives_the_functions_commands() -> None:
 def test_a_services_permissions_name_only_its_own_queues() -> None:
     granted = service_permissions("tickets")
 
-    for pattern in (granted.configure, granted.read):
+    for pattern in (granted.configure, granted.write, granted.read):
         assert re.fullmatch(pattern, "tickets.retry")
+        assert re.fullmatch(pattern, "tickets.requeue")
         assert re.fullmatch(pattern, "ticketing")
         assert not re.fullmatch(pattern, "orders")
+        assert not re.fullmatch(pattern, "orders.requeue")
+        assert not re.fullmatch(pattern, "amq.default")
         assert not re.fullmatch(pattern, "ticketsXretry")  # the dots are literal
     assert re.fullmatch(granted.topic_write, "ticket.updated")
     assert not re.fullmatch(granted.topic_write, "order.created")
