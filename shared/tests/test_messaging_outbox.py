@@ -11,6 +11,7 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from prometheus_client import REGISTRY
 from pymongo import ASCENDING
 
 from shared.errors import Conflict
@@ -27,6 +28,7 @@ from shared.messaging import (
     open_transactional,
 )
 from shared.messaging.outbox import COLLECTION as OUTBOX
+from shared.metrics import OUTBOX_BACKLOG
 from shared.mongo import Mongo
 from shared.testing.poll import eventually
 
@@ -120,6 +122,25 @@ async def running(relay: OutboxRelay) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 5)
 
 
+UNOBSERVED = -1.0  # a backlog no relay reports
+
+
+def forget_the_backlog() -> None:
+    """Set the backlog gauge to a value no relay reports, so that a test can see a relay's
+    first pass end (``first_pass_ended``)."""
+    OUTBOX_BACKLOG.set(UNOBSERVED)
+
+
+async def first_pass_ended() -> None:
+    """The barrier for "the relay's first pass is over": a pass ends by reporting the
+    backlog (the first one always does), after its last claim. What is written after
+    this, only a notify or the next sweep publishes."""
+    await eventually(
+        lambda: REGISTRY.get_sample_value("outbox_backlog") != UNOBSERVED,
+        what="the relay's first pass to end",
+    )
+
+
 async def test_an_entry_committed_but_never_published_is_published_by_the_sweep_of_a_starting_relay(
     mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
 ) -> None:
@@ -147,8 +168,10 @@ async def test_a_committed_event_is_published_at_once_without_waiting_for_the_sw
     relay = OutboxRelay(outbox, publisher, sweep_interval_s=60)
     loop = asyncio.get_running_loop()
 
+    forget_the_backlog()
+
     async with running(relay):
-        await asyncio.sleep(0.2)  # the relay's first pass is done; it now sleeps for a minute
+        await first_pass_ended()  # the next sweep is a minute away
         committed_at = loop.time()
         async with UnitOfWork(mongo, outbox, relay).begin() as tx:
             [message_id] = await tx.emit(TICKET)
@@ -229,12 +252,16 @@ async def test_two_relays_sweeping_at_once_publish_each_entry_once(
         OutboxRelay(outbox, publisher).flush(),
         OutboxRelay(Outbox(mongo.db), other_publisher).flush(),
     )
-    await eventually(lambda: len(received.ids) >= len(ids))
-    await asyncio.sleep(0.2)  # a duplicate would arrive about now
+    # The barrier: both flushes returned, so the broker has confirmed (queued) all they
+    # published, duplicates too; a marker each publisher sends now lands behind them.
+    markers = ["marker-1", "marker-2"]
+    for pub, marker in zip((publisher, other_publisher), markers, strict=True):
+        await pub.publish("ticket.created", b"{}", message_id=marker)
+    await eventually(lambda: set(markers) <= set(received.ids), what="both markers")
     await other_publisher.close()
 
     assert sum(counts) == len(ids)
-    assert sorted(received.ids) == sorted(ids)
+    assert sorted(i for i in received.ids if i not in markers) == sorted(ids)
 
 
 async def test_backlog_counts_pending_entries_and_the_age_of_the_oldest(
@@ -309,11 +336,12 @@ async def test_leaving_open_transactional_publishes_what_is_still_pending(
 ) -> None:
     received = await listen("ticket.created")
     settings = dataclasses.replace(amqp_settings, sweep_interval_s=60)
+    forget_the_backlog()
     async with (
         open_messaging(settings, service="tickets") as messaging,
         open_transactional(messaging, mongo) as transactional,
     ):
-        await asyncio.sleep(0.2)  # past the relay's first sweep; the next is a minute away
+        await first_pass_ended()  # the next sweep is a minute away
         # Written without notifying the relay: only the flush on exit can publish it.
         async with UnitOfWork(mongo, transactional.outbox).begin() as tx:
             [message_id] = await tx.emit(TICKET)
