@@ -32,14 +32,14 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 from bson import ObjectId
 
-from services.expiration.api.app import create_app as create_listener_app
+from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
+from services.expiration.bootstrap import create_listener as create_listener_app
+from services.expiration.bootstrap import create_worker as create_worker_app
 from services.expiration.config import SERVICE, ExpirySettings, RedisSettings, Settings
-from services.expiration.worker.app import create_app as create_worker_app
 from shared.events import ExpirationComplete, OrderCreated, OrderStatus, TicketRef, decode
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Topology, connect
 from shared.testing.events import event_publisher
-from shared.testing.infra import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL
 from shared.testing.services import until_open
 from shared.web import HttpSettings
 

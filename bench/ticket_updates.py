@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from deploy.local.hosts import DEFAULT_AMQP_URL
+from deploy.local.keys import generate_keypair
 from services.orders.api.app import create_app as create_orders_app
 from services.orders.api.keys import DEPS as ORDERS_DEPS
 from services.orders.config import OrderSettings
@@ -34,8 +36,7 @@ from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo
 from shared.testing.identity import signin_cookie
-from shared.testing.infra import DEFAULT_AMQP_URL, fresh_database, mongo_server_url
-from shared.testing.keys import generate_keypair
+from shared.testing.infra import fresh_database, mongo_server_url
 from shared.testing.services import until_open
 from shared.web import HttpSettings
 

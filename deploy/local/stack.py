@@ -1,10 +1,10 @@
-"""The whole stack on one machine without Docker (``make up``).
+"""The processes of the local stack (``make up``): the orchestration half, no provisioning.
 
-The orchestration half of ``make up``: on a machine ``deploy.local.hosts`` has provisioned
-(RabbitMQ and Redis at ``AMQP_URL`` / ``REDIS_URL``, nginx installed), uses MongoDB at
-``MONGO_URL`` or a mongoeco wire server per service, generates dev JWT keys when none are
-given, starts every service, and nginx in front on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``.
-A process that exits is restarted (``deploy.local.supervisor``).
+On a machine ``deploy.local.hosts`` has provisioned (RabbitMQ and Redis at ``AMQP_URL`` /
+``REDIS_URL``, nginx installed): uses MongoDB at ``MONGO_URL`` or a mongoeco wire server per
+service, generates dev JWT keys when none are given, starts every service, and nginx in front
+on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``. A process that exits is restarted
+(``deploy.local.supervisor``).
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.auth.api.app import create_app
+from deploy.local.gateway import UPSTREAM_NAMES, Gateway, Tls
+from services.auth.bootstrap import create_service
 from services.auth.config import Settings
 from shared.mongo import Mongo
-from shared.testing.gateway import UPSTREAM_NAMES, Gateway, Tls
 from shared.testing.services import free_port, until_open
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[str]]
@@ -56,7 +56,7 @@ async def gateway_at(
 ) -> GatewayFactory:
     """``async with gateway_at(**limits) as url``: nginx in front of auth, with ``limits``
     (``auth_rate_per_s``, ``auth_burst``) or the defaults."""
-    auth = await aiohttp_server(create_app(settings))
+    auth = await aiohttp_server(create_service(settings))
     await until_open(auth.app)
     upstreams = dict.fromkeys(("TICKETS", "ORDERS", "PAYMENTS", "CLIENT"), "127.0.0.1:9")
     upstreams["AUTH"] = f"127.0.0.1:{auth.port}"
