@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from services.tickets.api.app import create_app
+from services.tickets.bootstrap import create_service
 from services.tickets.config import Settings
 from services.tickets.tests.conftest import Client, create_ticket, order_created
 from shared.events import TicketCreated
@@ -72,7 +72,7 @@ async def test_tickets_starts_with_mongodb_and_rabbitmq_down_and_serves_once_the
     amqp: AmqpSettings,
     signin: Signin,
 ) -> None:
-    client = await aiohttp_client(create_app(through(settings, mongo_relay, broker_relay)))
+    client = await aiohttp_client(create_service(through(settings, mongo_relay, broker_relay)))
     cookies = signin()
 
     alive = await client.get("/healthz")
@@ -121,7 +121,7 @@ async def test_a_database_lost_after_startup_answers_503_until_it_returns(
         server_selection_timeout_ms=300,
     )
     client = await opened(
-        await aiohttp_client(create_app(dataclasses.replace(settings, mongo=mongo_settings)))
+        await aiohttp_client(create_service(dataclasses.replace(settings, mongo=mongo_settings)))
     )
     cookies = signin()
     await create_ticket(client, cookies, title="before", price=5)
