@@ -7,8 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from deploy.local.stack import Stack
 from shared.testing.poll import eventually
-from shared.testing.stack import Stack
 from tests.e2e.conftest import SHORT_HOLD_S, Person, PersonFactory
 
 # The hold, then the expiry job, orders and tickets each reacting to an event.
