@@ -17,6 +17,7 @@ from services.payments.adapters.payments import create_indexes as create_payment
 from services.payments.adapters.stripe import open_stripe
 from services.payments.adapters.uow import MongoUnitOfWork
 from services.payments.api.app import create_app
+from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import SERVICE, Settings
 from services.payments.listeners import subscriptions
 from services.payments.service import Deps
@@ -26,6 +27,7 @@ from shared.background import every
 from shared.idempotency.mongo import create_indexes as create_idempotency_indexes
 from shared.mongo import Database
 from shared.runner import run_service
+from shared.web import open_in_background
 
 
 async def create_indexes(db: Database) -> None:
@@ -34,9 +36,10 @@ async def create_indexes(db: Database) -> None:
 
 
 @asynccontextmanager
-async def open_deps(settings: Settings, app: web.Application) -> AsyncIterator[Deps]:
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, messaging and Stripe; the listeners and the refund sweep start once the use
     cases can run. ``app`` gets the readiness checks and holds the sessions denylist."""
+    settings = app[SETTINGS]
     async with (
         open_backends(
             app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
@@ -63,10 +66,12 @@ async def open_deps(settings: Settings, app: web.Application) -> AsyncIterator[D
             yield deps
 
 
-def build_app(settings: Settings) -> web.Application:
-    """The HTTP app on the real adapters, opened in the background (retried until they open)."""
-    return create_app(settings, deps=partial(open_deps, settings))
+def create_service(settings: Settings) -> web.Application:
+    """The HTTP app, with the real adapters opened (and retried) in the background."""
+    app = create_app(settings)
+    app[DEPS] = open_in_background(app, open_deps)
+    return app
 
 
 def main() -> NoReturn:
-    run_service(SERVICE, Settings.from_env, build_app)
+    run_service(SERVICE, Settings.from_env, create_service)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import nullcontext
 
 from aiohttp import web
 
@@ -14,22 +13,20 @@ from services.payments.service import Deps
 from shared.auth import REVOKED_SESSIONS, RevokedSessions, identity_middlewares
 from shared.web import add_openapi, base_app, open_in_background
 
-# How to open the dependencies, given the app (for its readiness checks and keys).
-OpenDeps = Callable[[web.Application], AbstractAsyncContextManager[Deps]]
 
+def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Application:
+    """The app; handlers use ``deps`` when given (tests hand in the in-memory twins).
 
-def create_app(settings: Settings, *, deps: Deps | OpenDeps) -> web.Application:
-    """The app on ``deps``: ready ones (a test's), or how to open them (``bootstrap``'s:
-    in a background task from startup on, retried, so that until then handlers answer 503)."""
+    Without ``deps`` the caller attaches how to open them: ``bootstrap.create_service``
+    sets ``app[DEPS]`` to the real adapters, opened in the background.
+    """
     revoked = RevokedSessions()
     app = base_app(settings.http, identity_middlewares(settings.identity, revoked))
     app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
-    app[DEPS] = open_in_background(app, _given(deps) if isinstance(deps, Deps) else deps)
+    if deps is not None:
+        given = deps
+        app[DEPS] = open_in_background(app, lambda _: nullcontext(given))
     app.add_routes(routes)
     add_openapi(app, "/api/payments/openapi.json", title="payments: /api/payments")
     return app
-
-
-def _given(deps: Deps) -> OpenDeps:
-    return lambda app: nullcontext(deps)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
 from services.payments.api.keys import DEPS
-from services.payments.bootstrap import build_app
+from services.payments.bootstrap import create_service
 from services.payments.config import Settings, StripeSettings
 from services.payments.domain import Order
 from services.payments.service import Deps
@@ -73,7 +73,7 @@ async def client(
     mongo: Mongo,
     events: EventTap,
 ) -> Client:
-    return await opened(await aiohttp_client(build_app(settings)))
+    return await opened(await aiohttp_client(create_service(settings)))
 
 
 @pytest.fixture
