@@ -1,30 +1,19 @@
-"""orders' use cases: one function per action. Each takes its dependencies."""
+"""orders' use cases: one function per action. Each takes its dependencies (ports only)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from services.orders.adapters.orders import (
-    MongoOrderRepository,
-    order_from_snapshot,
-    order_snapshot,
-)
-from services.orders.adapters.tickets import MongoTicketReplica
-from services.orders.domain import (
-    Order,
-    Ticket,
-    TicketAlreadyReserved,
-    TooManyOpenOrders,
-)
+from services.orders.domain import Order, Ticket, TicketAlreadyReserved, TooManyOpenOrders
+from services.orders.ports import Clock, OrderQueries, Transaction, UnitOfWork
 from shared.errors import Conflict, NotAuthorized, NotFound
 from shared.events import OrderStatus, TicketCreated, TicketUpdated
-from shared.idempotency import IdempotencyKey, IdempotencyStore
-from shared.messaging import RetryLater, Transaction, UnitOfWork
+from shared.idempotency import IdempotencyKey, run_once
+from shared.messaging import RetryLater
 from shared.replica import VersionStep
 
 log = logging.getLogger(__name__)
@@ -39,17 +28,26 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Deps:
-    orders: MongoOrderRepository
-    tickets: MongoTicketReplica
-    idempotency: IdempotencyStore
-    uow: UnitOfWork
+    uow: UnitOfWork  # writes, and the events they announce, in one transaction
+    orders: OrderQueries  # reads for the pages and the sweep
     hold_s: float
     max_open_per_user: int = 5
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """POST /api/orders, loaded."""
+
+    ticket_id: str
 
 
 async def place_order(
-    ticket_id: str, user_id: str, *, idempotency: IdempotencyKey | None = None, deps: Deps
+    command: PlaceOrder,
+    user_id: str,
+    *,
+    idempotency: IdempotencyKey | None = None,
+    deps: Deps,
 ) -> Order:
     """Reserve the ticket for the user until now + the hold; announce ``order.created``.
 
@@ -60,31 +58,25 @@ async def place_order(
     """
     order_id = str(ObjectId())
 
-    async def work(tx: Transaction) -> Order:
-        if idempotency is not None:
-            earlier = await deps.idempotency.recall(idempotency, session=tx.session)
-            if earlier is not None:
-                return order_from_snapshot(earlier)
-        ticket = await deps.tickets.get(ticket_id, session=tx.session)
+    async def reserve(tx: Transaction) -> Order:
+        ticket = await tx.tickets.get(command.ticket_id)
         if ticket is None:
             raise NotFound()
         ticket.check_orderable_by(user_id)
-        await deps.orders.lock_buyer(user_id, session=tx.session)
-        if await deps.orders.count_open(user_id, session=tx.session) >= deps.max_open_per_user:
+        await tx.orders.lock_buyer(user_id)
+        if await tx.orders.count_open(user_id) >= deps.max_open_per_user:
             raise TooManyOpenOrders(deps.max_open_per_user)
-        if not await deps.tickets.hold(ticket.id, order_id, session=tx.session):
+        if not await tx.tickets.hold(ticket.id, order_id):
             raise TicketAlreadyReserved()
         order = Order.place(
             order_id=order_id, user_id=user_id, ticket=ticket, now=deps.clock(), hold_s=deps.hold_s
         )
-        await deps.orders.add(order, session=tx.session)
+        await tx.orders.add(order)
         await tx.emit(order.created_event())
-        if idempotency is not None:
-            await deps.idempotency.remember(idempotency, order_snapshot(order), session=tx.session)
         log.info("order %s reserved ticket %s until %s", order.id, ticket.id, order.expires_at)
         return order
 
-    return await deps.uow.run(work)
+    return await deps.uow.run(lambda tx: run_once(tx.idempotency, idempotency, lambda: reserve(tx)))
 
 
 async def list_orders(user_id: str, *, deps: Deps) -> list[Order]:
@@ -102,10 +94,10 @@ async def show_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
     return order
 
 
-async def _cancel(order: Order, tx: Transaction, *, deps: Deps) -> Order:
+async def _cancel(order: Order, tx: Transaction) -> Order:
     cancelled = order.cancelled()
-    await deps.orders.save(cancelled, session=tx.session)
-    await deps.tickets.release(order.ticket.id, order.id, session=tx.session)
+    await tx.orders.save(cancelled)
+    await tx.tickets.release(order.ticket.id, order.id)
     await tx.emit(cancelled.cancelled_event())
     return cancelled
 
@@ -114,14 +106,14 @@ async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
     """The buyer gives the ticket back; ``order.cancelled``. Cancelling twice is harmless."""
 
     async def work(tx: Transaction) -> Order:
-        order = await deps.orders.get(order_id, session=tx.session)
+        order = await tx.orders.get(order_id)
         if order is None:
             raise NotFound()
         if order.user_id != user_id:
             raise NotAuthorized()
         if order.status is OrderStatus.CANCELLED:
             return order
-        cancelled = await _cancel(order, tx, deps=deps)
+        cancelled = await _cancel(order, tx)
         log.info("order %s cancelled by its buyer", order.id)
         return cancelled
 
@@ -132,13 +124,13 @@ async def expire_order(order_id: str, *, deps: Deps) -> None:
     """The hold ran out: cancel unless paid or already cancelled. Replay-safe."""
 
     async def work(tx: Transaction) -> None:
-        order = await deps.orders.get(order_id, session=tx.session)
+        order = await tx.orders.get(order_id)
         if order is None:
             raise RetryLater(f"order {order_id} is unknown")
         if order.settled:
             log.info("order %s is %s; its expiry changes nothing", order.id, order.status)
             return
-        await _cancel(order, tx, deps=deps)
+        await _cancel(order, tx)
         log.info("order %s expired", order.id)
 
     await deps.uow.run(work)
@@ -148,7 +140,7 @@ async def complete_order(order_id: str, *, deps: Deps) -> None:
     """The order was paid for; it now keeps its ticket for good. Replay-safe."""
 
     async def work(tx: Transaction) -> None:
-        order = await deps.orders.get(order_id, session=tx.session)
+        order = await tx.orders.get(order_id)
         if order is None:
             raise RetryLater(f"order {order_id} is unknown")
         if order.status is OrderStatus.COMPLETE:
@@ -158,7 +150,7 @@ async def complete_order(order_id: str, *, deps: Deps) -> None:
             # race, and the ticket may already be someone else's.
             log.warning("payment for cancelled order %s ignored", order.id)
             return
-        await deps.orders.save(order.completed(), session=tx.session)
+        await tx.orders.save(order.completed())
         log.info("order %s complete", order.id)
 
     await deps.uow.run(work)
@@ -174,10 +166,10 @@ async def cancel_overdue(*, deps: Deps, grace_s: float) -> int:
     for order_id in await deps.orders.overdue_ids(before, limit=SWEEP_BATCH):
 
         async def work(tx: Transaction, order_id: str = order_id) -> bool:
-            order = await deps.orders.get(order_id, session=tx.session)
+            order = await tx.orders.get(order_id)
             if order is None or not order.is_overdue(before):
                 return False
-            await _cancel(order, tx, deps=deps)
+            await _cancel(order, tx)
             return True
 
         if await deps.uow.run(work):
@@ -190,7 +182,7 @@ async def replicate_ticket(event: TicketCreated, *, deps: Deps) -> None:
     """Start replicating a ticket (version 0). Replay-safe: a repeat changes nothing."""
 
     async def work(tx: Transaction) -> None:
-        if not await deps.tickets.add(Ticket.from_created(event), session=tx.session):
+        if not await tx.tickets.add(Ticket.from_created(event)):
             log.info("ticket %s is already replicated", event.id)
 
     await deps.uow.run(work)
@@ -200,16 +192,17 @@ async def apply_ticket_version(event: TicketUpdated, *, deps: Deps) -> None:
     """The ticket replica at its next version; an early one waits, a seen one is a duplicate."""
 
     async def work(tx: Transaction) -> None:
-        current = await deps.tickets.get(event.id, session=tx.session)
-        step = VersionStep.EARLY if current is None else current.step_for(event)
+        current = await tx.tickets.get(event.id)
+        if current is None:
+            raise RetryLater(f"ticket {event.id} version {event.version} is early: have nothing")
+        step = current.step_for(event)
         if step is VersionStep.EARLY:
-            have = "nothing" if current is None else f"version {current.version}"
+            have = f"version {current.version}"
             raise RetryLater(f"ticket {event.id} version {event.version} is early: have {have}")
         if step is VersionStep.SEEN:
             log.info("ticket %s version %d already applied", event.id, event.version)
             return
-        assert current is not None  # only a held version has a next one
-        if not await deps.tickets.replace_version(current.at_version(event), session=tx.session):
+        if not await tx.tickets.apply_version(current.at_version(event)):
             raise Conflict(f"ticket {event.id} changed while applying version {event.version}")
 
     await deps.uow.run(work)

@@ -7,6 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from services.orders.domain import Ticket
 from shared.events import OrderCreated, PaymentCreated, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import EventTap, event_publisher
@@ -48,8 +49,14 @@ async def is_unlisted(tickets: Tickets, ticket_id: str) -> bool:
     return not await is_listed(tickets, ticket_id)
 
 
+async def orders_replica(orders: Orders, ticket_id: str) -> Ticket | None:
+    """The ticket as orders' replica holds it now."""
+    async with orders.deps.uow() as tx:
+        return await tx.tickets.get(ticket_id)
+
+
 async def replica_at(orders: Orders, ticket_id: str, version: int) -> bool:
-    replica = await orders.deps.tickets.get(ticket_id)
+    replica = await orders_replica(orders, ticket_id)
     return replica is not None and replica.version == version
 
 
@@ -125,13 +132,13 @@ async def test_concurrent_repricing_leaves_both_services_at_the_last_price(
     ids = await asyncio.gather(*(reprice() for _ in range(count)))
 
     async def replica_converged() -> bool:
-        replicas = [await orders.deps.tickets.get(i) for i in ids]
+        replicas = [await orders_replica(orders, i) for i in ids]
         return all(r is not None and r.version == 2 for r in replicas)
 
     await eventually(replica_converged, timeout_s=30, what="every replica at version 2")
     for ticket_id in ids:
         owned = await tickets.deps.tickets.get(ticket_id)
-        replica = await orders.deps.tickets.get(ticket_id)
+        replica = await orders_replica(orders, ticket_id)
         assert owned is not None
         assert replica is not None
         assert (owned.price_cents, owned.version) == (1500, 2)
@@ -142,7 +149,7 @@ async def test_one_request_id_follows_a_purchase_across_services(
     tickets: Tickets, orders: Orders, signin: Signin, events: EventTap
 ) -> None:
     ticket = await sell(tickets, signin())
-    await eventually(lambda: orders.deps.tickets.get(ticket["id"]), what="the replica")
+    await eventually(lambda: orders_replica(orders, ticket["id"]), what="the replica")
 
     response = await orders.client.post(
         "/api/orders",

@@ -29,12 +29,29 @@ def _object_id(ticket_id: str) -> ObjectId | None:
     return ObjectId(ticket_id) if ObjectId.is_valid(ticket_id) else None
 
 
-class MongoTicketReplica:
-    def __init__(self, db: Database) -> None:
-        self._tickets = db.tickets
+async def find_ticket(db: Database, ticket_id: str, session: Session | None) -> Ticket | None:
+    key = _object_id(ticket_id)
+    if key is None:
+        return None
+    doc = await db.tickets.find_one({"_id": key}, session=session)
+    return ticket_from_doc(doc) if doc else None
 
-    async def add(self, ticket: Ticket, *, session: Session) -> bool:
-        """Insert a new replica; False if it exists (a duplicate ``ticket.created``)."""
+
+async def tickets_by_ids(db: Database, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
+    keys = [ObjectId(i) for i in set(ticket_ids)]
+    cursor = db.tickets.find({"_id": {"$in": keys}})
+    return {str(doc["_id"]): ticket_from_doc(doc) async for doc in cursor}
+
+
+class MongoTicketReplica:
+    """``ports.TicketReplica`` in one transaction's session."""
+
+    def __init__(self, db: Database, session: Session) -> None:
+        self._db = db
+        self._tickets = db.tickets
+        self._session = session
+
+    async def add(self, ticket: Ticket) -> bool:
         # An upsert, not an insert: a duplicate must not fail (and abort) the transaction.
         result = await self._tickets.update_one(
             {"_id": ObjectId(ticket.id)},
@@ -48,24 +65,14 @@ class MongoTicketReplica:
                 }
             },
             upsert=True,
-            session=session,
+            session=self._session,
         )
         return result.upserted_id is not None
 
-    async def get(self, ticket_id: str, *, session: Session | None = None) -> Ticket | None:
-        key = _object_id(ticket_id)
-        if key is None:
-            return None
-        doc = await self._tickets.find_one({"_id": key}, session=session)
-        return ticket_from_doc(doc) if doc else None
+    async def get(self, ticket_id: str) -> Ticket | None:
+        return await find_ticket(self._db, ticket_id, self._session)
 
-    async def by_ids(self, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
-        keys = [ObjectId(i) for i in set(ticket_ids)]
-        cursor = self._tickets.find({"_id": {"$in": keys}})
-        return {str(doc["_id"]): ticket_from_doc(doc) async for doc in cursor}
-
-    async def replace_version(self, ticket: Ticket, *, session: Session) -> bool:
-        """Store ``ticket`` if the replica still has the version before it; False otherwise."""
+    async def apply_version(self, ticket: Ticket) -> bool:
         result = await self._tickets.update_one(
             {"_id": ObjectId(ticket.id), "version": ticket.version - 1},
             {
@@ -76,23 +83,21 @@ class MongoTicketReplica:
                     "seller_id": ticket.seller_id,
                 }
             },
-            session=session,
+            session=self._session,
         )
         return result.matched_count == 1
 
-    async def hold(self, ticket_id: str, order_id: str, *, session: Session) -> bool:
-        """Mark the ticket held by ``order_id`` if nobody holds it; False if somebody does."""
+    async def hold(self, ticket_id: str, order_id: str) -> bool:
         result = await self._tickets.update_one(
             {"_id": ObjectId(ticket_id), "held_by": None},
             {"$set": {"held_by": order_id}},
-            session=session,
+            session=self._session,
         )
         return result.matched_count == 1
 
-    async def release(self, ticket_id: str, order_id: str, *, session: Session) -> None:
-        """Free the ticket if ``order_id`` is the one holding it."""
+    async def release(self, ticket_id: str, order_id: str) -> None:
         await self._tickets.update_one(
             {"_id": ObjectId(ticket_id), "held_by": order_id},
             {"$set": {"held_by": None}},
-            session=session,
+            session=self._session,
         )

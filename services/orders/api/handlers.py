@@ -7,6 +7,7 @@ from aiohttp import web
 from services.orders import service
 from services.orders.api.keys import DEPS
 from services.orders.api.schemas import CreateOrderIn, OrderOut
+from services.orders.service import PlaceOrder
 from shared.auth import require_auth
 from shared.web import IDEMPOTENCY_KEY, documented, idempotency_key, load, object_id, read_json
 
@@ -38,10 +39,10 @@ EXAMPLE_ORDER = {
 )
 async def create_order(request: web.Request) -> web.Response:
     user = require_auth(request)
-    body = load(CreateOrderIn(), await read_json(request))
-    key = idempotency_key(request, scope=f"{user.id} POST /api/orders", body=body)
+    command: PlaceOrder = load(CreateOrderIn(), await read_json(request))
+    key = idempotency_key(request, scope=f"{user.id} POST /api/orders", body=command)
     order = await service.place_order(
-        body["ticket_id"], user.id, idempotency=key, deps=request.app[DEPS].get()
+        command, user.id, idempotency=key, deps=request.app[DEPS].get()
     )
     return web.json_response(OrderOut().dump(order), status=201)
 

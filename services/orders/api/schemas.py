@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, post_load
 
+from services.orders.service import PlaceOrder
 from shared.events import ORDER_STATUSES, Money
 from shared.events.fields import OBJECT_ID, UtcDateTime
 from shared.web import OBJECT_ID_PATTERN, RequestSchema
@@ -36,6 +37,10 @@ class CreateOrderIn(RequestSchema):
         },
         metadata={"pattern": OBJECT_ID_PATTERN, "description": "The ticket's id, an ObjectId"},
     )
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
+        return PlaceOrder(**data)
 
 
 # required: in the OpenAPI document, every answer has these (dumping ignores it).

@@ -8,10 +8,10 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
 from services.orders import service
-from services.orders.api.app import create_app
 from services.orders.api.keys import DEPS
+from services.orders.bootstrap import create_service
 from services.orders.config import OrderSettings, Settings
-from services.orders.domain import Order
+from services.orders.domain import Order, Ticket
 from services.orders.service import Deps
 from shared.auth import IdentitySettings
 from shared.events import TicketCreated
@@ -56,7 +56,7 @@ async def client(
     mongo: Mongo,
     events: EventTap,
 ) -> Client:
-    return await opened(await aiohttp_client(create_app(settings)))
+    return await opened(await aiohttp_client(create_service(settings)))
 
 
 @pytest.fixture
@@ -96,6 +96,12 @@ async def place_order(
     assert response.status == 201, await response.text()
     body: dict[str, Any] = await response.json()
     return body
+
+
+async def replica(deps: Deps, ticket_id: str) -> Ticket | None:
+    """The ticket as orders' replica holds it now."""
+    async with deps.uow() as tx:
+        return await tx.tickets.get(ticket_id)
 
 
 async def stored_order(deps: Deps, order_id: str) -> Order:

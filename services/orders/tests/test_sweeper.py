@@ -26,7 +26,9 @@ async def test_the_sweep_cancels_only_orders_overdue_beyond_the_grace(
     paid = await place_order(client, signin(), await replicate_ticket(deps))
     await service.complete_order(paid["id"], deps=deps)
     tomorrow = replace(deps, clock=lambda: deps.clock() + timedelta(days=1))
-    fresh = await service.place_order(await replicate_ticket(deps), "buyer", deps=tomorrow)
+    fresh = await service.place_order(
+        service.PlaceOrder(await replicate_ticket(deps)), "buyer", deps=tomorrow
+    )
     later = replace(deps, clock=lambda: deps.clock() + timedelta(seconds=deps.hold_s + 30))
 
     cancelled = await service.cancel_overdue(deps=later, grace_s=20)

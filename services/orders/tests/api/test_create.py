@@ -11,6 +11,7 @@ from services.orders.tests.conftest import (
     HOLD_S,
     Client,
     place_order,
+    replica,
     replicate_ticket,
     stored_order,
 )
@@ -250,7 +251,7 @@ async def test_a_seller_cannot_order_their_own_ticket(
 
     assert response.status == 400
     assert await response.json() == {"errors": [{"message": "You cannot order your own ticket"}]}
-    assert (await deps.tickets.get(ticket_id)) is not None
+    assert (await replica(deps, ticket_id)) is not None
     assert await deps.orders.of_user(seller) == []
 
 

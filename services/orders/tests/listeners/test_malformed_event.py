@@ -6,7 +6,7 @@ import json
 
 from services.orders.config import SERVICE
 from services.orders.service import Deps
-from services.orders.tests.conftest import Client, ticket_created
+from services.orders.tests.conftest import Client, replica, ticket_created
 from shared.messaging import AmqpSettings
 from shared.testing.events import event_publisher, parked_messages, payload
 from shared.testing.poll import eventually
@@ -24,8 +24,8 @@ async def test_a_malformed_ticket_created_is_parked_and_the_next_good_one_is_app
         await publisher.publish("ticket.created", json.dumps(bad).encode(), message_id="bad-1")
         await publisher.publish_event(good)
 
-    replica = await eventually(lambda: deps.tickets.get(good.id), what="the good event applied")
-    assert replica.price_cents == 2000
+    ticket = await eventually(lambda: replica(deps, good.id), what="the good event applied")
+    assert ticket.price_cents == 2000
     [message] = await eventually(
         lambda: parked_messages(amqp, SERVICE), what="the malformed event parked"
     )

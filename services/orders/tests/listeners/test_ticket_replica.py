@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from services.orders.domain import Ticket
 from services.orders.service import Deps
-from services.orders.tests.conftest import Client, ticket_created
+from services.orders.tests.conftest import Client, replica, ticket_created
 from shared.events import TicketCreated, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import event_publisher
@@ -24,7 +24,7 @@ def updated(created: TicketCreated, version: int, **changes: object) -> TicketUp
 
 
 async def replica_at(deps: Deps, ticket_id: str, version: int) -> Ticket | None:
-    ticket = await deps.tickets.get(ticket_id)
+    ticket = await replica(deps, ticket_id)
     return ticket if ticket is not None and ticket.version == version else None
 
 
@@ -34,7 +34,7 @@ async def test_creates_and_saves_a_ticket(client: Client, deps: Deps, amqp: Amqp
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(event)
 
-    ticket = await eventually(lambda: deps.tickets.get(event.id), what="the replica")
+    ticket = await eventually(lambda: replica(deps, event.id), what="the replica")
     assert ticket == Ticket(
         id=event.id, title="concert", price_cents=1050, version=0, seller_id=event.user_id
     )
@@ -58,7 +58,7 @@ async def test_a_version_that_arrives_early_waits_for_the_one_before_it(
     created = ticket_created(price_cents=500)
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(created)
-        await eventually(lambda: deps.tickets.get(created.id))
+        await eventually(lambda: replica(deps, created.id))
         await publisher.publish_event(updated(created, 2, price_cents=1500))
         await publisher.publish_event(updated(created, 3, price_cents=2500))
         # v2 and v3 are early: through several retry rounds the replica stays at v0.
@@ -99,8 +99,8 @@ async def test_duplicates_and_stale_versions_change_nothing(
         await publisher.publish_event(replace(v1, price_cents=100))
         await publisher.publish_event(marker)
 
-    await eventually(lambda: deps.tickets.get(marker.id), what="the marker")
-    assert await deps.tickets.get(created.id) == Ticket(
+    await eventually(lambda: replica(deps, marker.id), what="the marker")
+    assert await replica(deps, created.id) == Ticket(
         id=created.id, title=created.title, price_cents=1500, version=2, seller_id=created.user_id
     )
 
@@ -112,12 +112,12 @@ async def test_a_skipped_version_is_never_applied(
     marker = ticket_created()
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(created)
-        await eventually(lambda: deps.tickets.get(created.id))
+        await eventually(lambda: replica(deps, created.id))
         await publisher.publish_event(updated(created, 10, price_cents=99))
         await publisher.publish_event(marker)
 
-    await eventually(lambda: deps.tickets.get(marker.id), what="the marker")
+    await eventually(lambda: replica(deps, marker.id), what="the marker")
     await asyncio.sleep(0.5)  # several retry rounds of the early version
-    ticket = await deps.tickets.get(created.id)
+    ticket = await replica(deps, created.id)
     assert ticket is not None
     assert (ticket.version, ticket.price_cents) == (0, 500)

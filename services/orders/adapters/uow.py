@@ -1,0 +1,48 @@
+"""orders' unit of work in MongoDB: the shared ``UnitOfWork`` (the outbox in the same
+transaction), handing out the repositories bound to the transaction's session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from services.orders import ports
+from services.orders.adapters.orders import ORDER_SNAPSHOT, MongoOrderRepository
+from services.orders.adapters.tickets import MongoTicketReplica
+from services.orders.domain import Order
+from shared import messaging
+from shared.events import Event
+from shared.idempotency.mongo import MongoResults
+from shared.mongo import Database
+
+T = TypeVar("T")
+
+
+class MongoTransaction:
+    """``ports.Transaction``: the shared transaction plus orders' repositories in it."""
+
+    def __init__(self, db: Database, tx: messaging.Transaction) -> None:
+        self._tx = tx
+        self.orders = MongoOrderRepository(db, tx.session)
+        self.tickets = MongoTicketReplica(db, tx.session)
+        self.idempotency: MongoResults[Order] = MongoResults(db, ORDER_SNAPSHOT, session=tx.session)
+
+    async def emit(self, *events: Event, headers: Mapping[str, str] | None = None) -> list[str]:
+        return await self._tx.emit(*events, headers=headers)
+
+
+class MongoUnitOfWork:
+    """``ports.UnitOfWork`` over ``shared.messaging.UnitOfWork`` (whose API it keeps)."""
+
+    def __init__(self, db: Database, uow: messaging.UnitOfWork) -> None:
+        self._db = db
+        self._uow = uow
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[ports.Transaction]:
+        async with self._uow.begin() as tx:
+            yield MongoTransaction(self._db, tx)
+
+    async def run(self, work: Callable[[ports.Transaction], Awaitable[T]]) -> T:
+        return await self._uow.run(lambda tx: work(MongoTransaction(self._db, tx)))

@@ -1,0 +1,67 @@
+"""orders' composition root: the only place that builds adapters from settings and starts
+what runs in the background (the listeners, the outbox relay, the overdue-order sweep, the
+revocation denylist's refresh)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from aiohttp import web
+
+from services.orders import service
+from services.orders.adapters.orders import MongoOrderQueries
+from services.orders.adapters.orders import create_indexes as create_order_indexes
+from services.orders.adapters.uow import MongoUnitOfWork
+from services.orders.api.app import create_app
+from services.orders.api.keys import DEPS, SETTINGS
+from services.orders.config import SERVICE, Settings
+from services.orders.listeners import subscriptions
+from services.orders.service import Deps
+from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
+from shared.backends import open_backends
+from shared.background import every
+from shared.idempotency import mongo as idempotency
+from shared.mongo import Database
+from shared.web import open_in_background
+
+
+async def create_indexes(db: Database) -> None:
+    await create_order_indexes(db)
+    await idempotency.create_indexes(db)
+
+
+@asynccontextmanager
+async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
+    """MongoDB, then messaging; listeners and the sweep start once the use cases can run."""
+    settings = app[SETTINGS]
+    async with (
+        open_backends(
+            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
+        ) as backends,
+        denylist_kept_fresh(
+            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+        ) as revocations,
+    ):
+        db = backends.mongo.db
+        deps = Deps(
+            uow=MongoUnitOfWork(db, backends.uow),
+            orders=MongoOrderQueries(db),
+            hold_s=settings.orders.expiration_s,
+            max_open_per_user=settings.orders.max_open_per_user,
+        )
+        await backends.messaging.start_consuming(
+            [*subscriptions(deps), revocation_subscription(revocations)]
+        )
+        # The safety net for a lost expiration job: without it a ticket could stay held.
+        overdue = partial(service.cancel_overdue, deps=deps, grace_s=settings.orders.sweep_grace_s)
+        async with every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"):
+            yield deps
+
+
+def create_service(settings: Settings) -> web.Application:
+    """The HTTP app, with the real adapters opened (and retried) in the background."""
+    app = create_app(settings)
+    app[DEPS] = open_in_background(app, open_deps)
+    return app
