@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.orders.api.app import create_app as create_orders_app
 from services.orders.api.keys import DEPS as ORDERS_DEPS
+from services.orders.bootstrap import create_service as create_orders_app
 from services.orders.config import OrderSettings
 from services.orders.config import Settings as OrdersSettings
 from services.orders.service import Deps as OrdersDeps
