@@ -9,6 +9,7 @@ a ``Results`` port (``shared.idempotency.mongo`` stores it in MongoDB,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -42,9 +43,19 @@ class IdempotencyKey:
 
 
 def fingerprint(request: Any) -> str:
-    """A digest of the request's meaning (its loaded body), independent of key order."""
-    text = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    """A digest of the request's meaning (its loaded body), independent of key order.
+
+    A typed command (a dataclass) digests as the dict of its fields, so a body's digest
+    does not change when its schema starts building a command.
+    """
+    text = json.dumps(request, sort_keys=True, default=_plain, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 class Results(Protocol[T]):

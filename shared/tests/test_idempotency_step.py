@@ -3,10 +3,12 @@
 The Mongo ``Results`` runs the same rules in each service's contract tests.
 """
 
+from dataclasses import dataclass
+
 import pytest
 
 from shared.errors import Conflict
-from shared.idempotency import IdempotencyKey, IdempotencyKeyReused, run_once
+from shared.idempotency import IdempotencyKey, IdempotencyKeyReused, fingerprint, run_once
 from shared.idempotency.memory import InMemoryResults
 
 KEY = IdempotencyKey(scope="u1 POST /things", key="k1", fingerprint="f1")
@@ -63,3 +65,13 @@ async def test_a_concurrent_first_use_that_committed_first_is_a_conflict() -> No
 
     with pytest.raises(Conflict):
         await run_once(results, KEY, raced)
+
+
+def test_a_command_has_the_fingerprint_of_the_body_it_was_loaded_from() -> None:
+    @dataclass(frozen=True)
+    class PlaceThing:
+        thing_id: str
+        count: int
+
+    assert fingerprint(PlaceThing("t1", 2)) == fingerprint({"count": 2, "thing_id": "t1"})
+    assert fingerprint(PlaceThing("t1", 2)) != fingerprint(PlaceThing("t1", 3))
