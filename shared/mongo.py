@@ -1,8 +1,9 @@
 """MongoDB through PyMongo's async API: settings, the client resource, transactions.
 
-Motor is deprecated; ``pymongo.AsyncMongoClient`` is the driver. The client is opened in
-an aiohttp ``cleanup_ctx`` (see ``mongo_ctx``), indexes are created at startup by the
-service's own ``setup`` callback, and writes that must commit together go through
+Motor is deprecated; ``pymongo.AsyncMongoClient`` is the driver. ``open_mongo`` opens the
+client and runs the service's own ``setup`` callback (its indexes); a service opens it in
+the background task that opens its dependencies (``shared.web.startup``, through
+``shared.backends.open_backends``). Writes that must commit together go through
 ``Mongo.transaction()``.
 """
 

@@ -8,8 +8,8 @@ from shared.auth.identity import (
     current_user,
     identity_middlewares,
     require_auth,
-    sign_in,
     sign_out,
+    start_session,
 )
 from shared.auth.revocation import (
     Denylist,
@@ -35,6 +35,6 @@ __all__ = [
     "identity_middlewares",
     "require_auth",
     "revocation_subscription",
-    "sign_in",
+    "start_session",
     "sign_out",
 ]

@@ -162,8 +162,9 @@ def require_auth(request: web.Request) -> CurrentUser:
     return user
 
 
-async def sign_in(request: web.Request, token: str) -> None:
-    """Start a fresh session holding the token (a new session defeats fixation)."""
+async def start_session(request: web.Request, token: str) -> None:
+    """Start a fresh session holding the token: the session cookie of the response (a new
+    session defeats fixation). Checking who signs in is the caller's (auth's use case)."""
     session = await new_session(request)
     session["jwt"] = token
 

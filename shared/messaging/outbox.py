@@ -7,8 +7,11 @@ happy path; a periodic sweep publishes whatever a crash left behind.
 
 Entries are claimed with a short lease (``find_one_and_update``), so two replicas do
 not publish the same entry in the normal case. Publishing is at-least-once: a crash
-between the publish and the mark re-publishes the entry with the same message id,
-which consumers' inboxes drop.
+between the publish and the mark re-publishes the entry with the same message id, so
+every consumer must take a message twice without harm. Each does it its own way: tickets
+records the message id in its inbox (``Transaction.claim``) and drops a repeat; orders
+and payments check the versions and statuses of their replicas, so a repeat changes
+nothing; expiration's job id is the order's, so a repeat schedules nothing new.
 
 The events of one subject (an order, a ticket) leave in the order they were written: an
 entry waits while an older one of its subject is unpublished, whether a crashed relay

@@ -24,7 +24,7 @@ from shared.auth import (
     TokenVerifier,
     current_user,
     identity_middlewares,
-    sign_in,
+    start_session,
 )
 from shared.auth.identity import identify
 from shared.auth.revocation import COLLECTION, denylist_kept_fresh
@@ -222,7 +222,7 @@ def identity_app(public_key: str, token: str, *, secure: bool) -> web.Applicatio
     app = base_app(HttpSettings(), identity_middlewares(settings, RevokedSessions()))
 
     async def signin(request: web.Request) -> web.Response:
-        await sign_in(request, token)
+        await start_session(request, token)
         return web.json_response({})
 
     async def whoami(request: web.Request) -> web.Response:

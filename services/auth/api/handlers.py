@@ -13,7 +13,7 @@ from services.auth.api.schemas import (
     SignUpIn,
     UserOut,
 )
-from shared.auth import current_user, sign_in, sign_out
+from shared.auth import current_user, sign_out, start_session
 from shared.web import documented, load, read_json
 
 routes = web.RouteTableDef()
@@ -38,7 +38,7 @@ SETS_COOKIE = "The response sets the `session` cookie."
 async def signup(request: web.Request) -> web.Response:
     body: service.Credentials = load(SignUpIn(), await read_json(request))
     result = await service.sign_up(body.email, body.password, deps=request.app[DEPS].get())
-    await sign_in(request, result.token)
+    await start_session(request, result.token)
     return web.json_response(UserOut().dump(result.user), status=201)
 
 
@@ -55,7 +55,7 @@ async def signup(request: web.Request) -> web.Response:
 async def signin(request: web.Request) -> web.Response:
     body: service.Credentials = load(SignInIn(), await read_json(request))
     result = await service.sign_in(body.email, body.password, deps=request.app[DEPS].get())
-    await sign_in(request, result.token)
+    await start_session(request, result.token)
     return web.json_response(UserOut().dump(result.user))
 
 
