@@ -24,6 +24,8 @@ import yaml
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from aiormq.exceptions import ChannelAccessRefused
 
+from shared.events import TicketCreated
+from shared.messaging.consumer import Consumer, Delivery, RetryLater, Subscription
 from shared.messaging.permissions import (
     PUBLISHES,
     SERVICES,
@@ -33,6 +35,8 @@ from shared.messaging.permissions import (
     service_permissions,
 )
 from shared.messaging.publisher import Publisher, PublishFailed
+from shared.messaging.redrive import list_parked, redrive
+from shared.messaging.settings import AmqpSettings
 from shared.messaging.topology import Topology
 from shared.testing.infra import REPO_ROOT, has_rabbitmqctl, rabbitmqctl
 from shared.testing.poll import eventually
@@ -177,6 +181,47 @@ async def test_a_service_cannot_consume_declare_or_publish_as_another(broker: Br
         await publisher.send_to_queue(
             TOPOLOGY.queue_names("orders"), "orders", aio_pika.Message(b"{}", message_id="forged")
         )
+
+
+async def test_a_consumer_retries_parks_and_redrives_as_its_services_own_user(
+    broker: Broker,
+) -> None:
+    settings = AmqpSettings(url=broker.url(broker.logins["orders"]), retry_delay_ms=100)
+    topology = Topology.from_settings(settings)  # production names, a quick retry
+    seen: list[tuple[str, int]] = []
+    handled: set[str] = set()
+
+    async def on_ticket(_event: TicketCreated, delivery: Delivery) -> None:
+        seen.append((delivery.message_id, delivery.attempt))
+        if delivery.message_id == "early" and delivery.attempt == 1:
+            raise RetryLater("not yet")
+        if delivery.message_id == "broken" and seen.count(("broken", 1)) == 1:
+            raise ValueError("a bug, fixed by the time it is re-driven")
+        handled.add(delivery.message_id)
+
+    connection = await broker.connect("orders")
+    consumer = Consumer(
+        connection, topology, "orders", [Subscription(TicketCreated, on_ticket)], settings
+    )
+    await consumer.start()
+    try:
+        tickets = await publisher_of(broker, "tickets")
+        ticket = TicketCreated("60029252cba1360018999688", 0, "x", 100, "5fd843a29fc5e30023bd790b")
+        for message_id in ("early", "broken"):
+            await tickets.publish_event(ticket, message_id=message_id)
+
+        await eventually(lambda: "early" in handled, what="the retried event to be handled")
+        parked = await eventually(
+            partial(list_parked, connection, topology, "orders"), what="the broken one parked"
+        )
+        moved = await redrive(connection, topology, "orders")
+        await eventually(lambda: "broken" in handled, what="the re-driven event to be handled")
+    finally:
+        await consumer.stop()
+
+    assert ("early", 2) in seen
+    assert [(p.message_id, p.reason) for p in parked] == [("broken", "handler-error")]
+    assert moved == 1
 
 
 async def test_no_service_can_put_a_message_on_a_queue_through_the_default_exchange(
