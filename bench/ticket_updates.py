@@ -24,12 +24,12 @@ from aiohttp.test_utils import TestServer
 
 from deploy.local.hosts import DEFAULT_AMQP_URL
 from deploy.local.keys import generate_keypair
-from services.orders.api.app import create_app as create_orders_app
 from services.orders.api.keys import DEPS as ORDERS_DEPS
+from services.orders.bootstrap import create_service as create_orders_app
 from services.orders.config import OrderSettings
 from services.orders.config import Settings as OrdersSettings
-from services.tickets.api.app import create_app as create_tickets_app
 from services.tickets.api.keys import DEPS as TICKETS_DEPS
+from services.tickets.bootstrap import create_service as create_tickets_app
 from services.tickets.config import Settings as TicketsSettings
 from shared.auth import IdentitySettings
 from shared.logging import LogSettings

@@ -20,8 +20,8 @@ from services.orders.bootstrap import create_service as create_orders_app
 from services.orders.config import OrderSettings
 from services.orders.config import Settings as OrdersSettings
 from services.orders.service import Deps as OrdersDeps
-from services.tickets.api.app import create_app as create_tickets_app
 from services.tickets.api.keys import DEPS as TICKETS_DEPS
+from services.tickets.bootstrap import create_service as create_tickets_app
 from services.tickets.config import Settings as TicketsSettings
 from services.tickets.service import Deps as TicketsDeps
 from shared.auth import IdentitySettings

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.expiration.config import RedisSettings
+from services.expiration.domain import expiry_job_id
 from shared.messaging import RetryLater
 
 # The arq function name both processes agree on: the listener enqueues it, the worker runs it.
@@ -30,11 +31,6 @@ def dump_job(data: dict[str, Any]) -> bytes:
 def load_job(raw: bytes) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(raw)
     return data
-
-
-def expiry_job_id(order_id: str) -> str:
-    """The job id is the order's, so an order can never hold two expiry jobs."""
-    return f"expire:{order_id}"
 
 
 @asynccontextmanager
@@ -70,7 +66,7 @@ async def ping(redis: ArqRedis) -> None:
 
 
 class ArqExpiryJobs:
-    """Enqueues expiry jobs on one arq queue."""
+    """``ports.ExpiryJobs`` on one arq queue."""
 
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self._redis = redis

@@ -11,9 +11,9 @@ from arq.connections import ArqRedis
 from bson import ObjectId
 
 from services.expiration.adapters.jobs import open_redis
-from services.expiration.api.app import create_app as create_listener_app
+from services.expiration.bootstrap import create_listener as create_listener_app
+from services.expiration.bootstrap import create_worker as create_worker_app
 from services.expiration.config import ExpirySettings, RedisSettings, Settings
-from services.expiration.worker.app import create_app as create_worker_app
 from shared.events import OrderCreated, OrderStatus, TicketRef
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings, Publisher

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from shared.testing.poll import eventually
 from shared.testing.relay import relay_to
 from shared.testing.services import child_env, free_port, running, wait_for
 
@@ -104,8 +105,12 @@ async def test_with_mongodb_down_it_stays_up_unready_and_serves_once_mongodb_is_
             await asyncio.to_thread(wait_for, port, "/healthz")
             await asyncio.to_thread(wait_for, port, "/readyz", 503)
             refused = await asyncio.to_thread(sign_up, port)
-            # Past a few failed attempts it is still the same process: no crash, no restart.
-            await asyncio.sleep(2)
+            # Two failed attempts, and the same process still answers: no crash, no restart.
+            await eventually(
+                lambda: asyncio.to_thread(readiness_says, port, "attempt 2 failed"),
+                timeout_s=20,
+                what="a second failed attempt at opening the dependencies",
+            )
             assert process.poll() is None
 
             await mongo.restore()
@@ -132,3 +137,15 @@ def sign_up(port: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def readiness_says(port: str, text: str) -> bool:
+    """Whether ``/readyz`` (503 or 200) mentions ``text``, e.g. "attempt 2 failed"."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            body = response.read().decode()
+    except urllib.error.HTTPError as error:
+        body = error.read().decode()
+    except OSError:
+        return False
+    return text in body

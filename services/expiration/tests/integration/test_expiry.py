@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, retry_key_prefix
 from prometheus_client import REGISTRY
 
-from services.expiration.adapters.jobs import expiry_job_id
+from services.expiration.domain import expiry_job_id
 from services.expiration.tests.conftest import Client, order_created
 from shared.events import ExpirationComplete
 from shared.messaging import AmqpSettings, Publisher, Topology, connect
 from shared.testing.events import EventTap, tap_events
 from shared.testing.poll import eventually
 
-# The bench shows the 250 ms p99; tests allow twice that so a busy machine does not flake.
-PROMPT = timedelta(milliseconds=500)
+# How promptly an order expires is measured by bench/expiration_lateness.py and
+# bench/expiration_vs_arq.py (beside raw arq's own figure), not asserted here: a timed
+# bound in a test either flakes on a busy machine or is too loose to mean anything.
 
 
 async def expiry_of(events: EventTap, order_id: str) -> datetime:
@@ -33,7 +34,7 @@ def expiries_of(events: EventTap, order_id: str) -> list[ExpirationComplete]:
     return [e for e in events.of(ExpirationComplete) if e.order_id == order_id]
 
 
-async def test_an_order_expires_at_its_expires_at_not_before_and_promptly(
+async def test_an_order_expires_at_its_expires_at_not_before(
     listener: Client, worker: Client, events: EventTap, publisher: Publisher
 ) -> None:
     order = order_created(expires_in_s=1.0)
@@ -41,20 +42,23 @@ async def test_an_order_expires_at_its_expires_at_not_before_and_promptly(
     await publisher.publish_event(order)
     expired_at = await expiry_of(events, order.id)
 
-    assert order.expires_at <= expired_at <= order.expires_at + PROMPT
+    assert order.expires_at <= expired_at
     assert expiries_of(events, order.id) == [ExpirationComplete(order_id=order.id)]
 
 
-async def test_an_order_whose_expires_at_has_passed_expires_at_once(
+async def test_an_order_whose_expires_at_has_passed_expires_before_one_still_held(
     listener: Client, worker: Client, events: EventTap, publisher: Publisher
 ) -> None:
-    order = order_created(expires_in_s=-5.0)
+    held = order_created(expires_in_s=1.0)
+    overdue = order_created(expires_in_s=-5.0)
 
-    published_at = datetime.now(UTC)
-    await publisher.publish_event(order)
-    expired_at = await expiry_of(events, order.id)
+    # The held order is scheduled first: only an overdue job run at once overtakes it.
+    await publisher.publish_event(held)
+    await publisher.publish_event(overdue)
+    await expiry_of(events, held.id)
 
-    assert expired_at - published_at <= PROMPT
+    order_ids = [e.order_id for e in events.of(ExpirationComplete)]
+    assert order_ids.index(overdue.id) < order_ids.index(held.id)
 
 
 async def test_a_redelivered_order_created_expires_the_order_once(

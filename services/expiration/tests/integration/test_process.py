@@ -7,9 +7,12 @@ import asyncio
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import pytest
 
+from shared.testing.poll import eventually
 from shared.testing.relay import relay_to
 from shared.testing.services import child_env, free_port, running, wait_for
 
@@ -49,7 +52,12 @@ async def test_with_the_broker_down_it_stays_up_unready_and_gets_ready_when_it_i
         with running(module, env) as process:
             await asyncio.to_thread(wait_for, port, "/healthz")
             await asyncio.to_thread(wait_for, port, "/readyz", 503)
-            await asyncio.sleep(1)  # a few failed attempts: the same process, still up
+            # Two failed attempts, and the same process still answers: no crash, no restart.
+            await eventually(
+                lambda: asyncio.to_thread(readiness_says, port, "attempt 2 failed"),
+                timeout_s=20,
+                what="a second failed attempt at opening the dependencies",
+            )
             assert process.poll() is None
 
             await broker.restore()
@@ -74,3 +82,15 @@ def test_a_bad_redis_url_stops_the_process_with_one_line_naming_it(
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "configuration error: REDIS_URL must be a redis://" in result.stderr
+
+
+def readiness_says(port: str, text: str) -> bool:
+    """Whether ``/readyz`` (503 or 200) mentions ``text``, e.g. "attempt 2 failed"."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            body = response.read().decode()
+    except urllib.error.HTTPError as error:
+        body = error.read().decode()
+    except OSError:
+        return False
+    return text in body

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.expiration.bootstrap import create_worker as create_worker_app
 from services.expiration.config import RedisSettings, Settings
 from services.expiration.tests.conftest import Client, StartApp, order_created
-from services.expiration.worker.app import create_app as create_worker_app
 from shared.events import ExpirationComplete
 from shared.messaging import Publisher
 from shared.testing.events import EventTap

@@ -1,0 +1,77 @@
+"""expiration's composition root, for both processes: the only place that builds adapters
+from settings and starts what runs in the background (the listener's ``order.created``
+consumer; the worker's arq worker, under its supervisor)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from aiohttp import web
+
+from services.expiration.adapters.clock import SystemClock
+from services.expiration.adapters.jobs import ArqExpiryJobs, open_redis, ping
+from services.expiration.api.app import SETTINGS, create_app
+from services.expiration.config import SERVICE, Settings
+from services.expiration.listeners import subscriptions
+from services.expiration.service import ListenerDeps, WorkerDeps
+from services.expiration.worker.jobs import build_worker
+from services.expiration.worker.supervisor import WorkerSupervisor
+from shared.messaging import open_messaging
+from shared.web import add_readiness_check, open_in_background
+
+WORKER_NAME = f"{SERVICE}-worker"
+
+
+@asynccontextmanager
+async def open_listener_deps(app: web.Application) -> AsyncIterator[ListenerDeps]:
+    """Redis, then messaging; on exit the consumer stops before Redis closes."""
+    settings = app[SETTINGS]
+    async with (
+        open_redis(settings.redis) as redis,
+        open_messaging(settings.amqp, service=SERVICE) as messaging,
+    ):
+        deps = ListenerDeps(
+            jobs=ArqExpiryJobs(redis, settings.expiry.queue_name), clock=SystemClock()
+        )
+        add_readiness_check(app, "redis", partial(ping, redis))
+        add_readiness_check(app, "rabbitmq", messaging.check_ready)
+        await messaging.start_consuming(subscriptions(deps))
+        yield deps
+
+
+@asynccontextmanager
+async def open_worker_deps(app: web.Application) -> AsyncIterator[WorkerDeps]:
+    """Redis and a publisher, then the worker; on exit the worker drains before they close."""
+    settings = app[SETTINGS]
+    async with (
+        open_redis(settings.redis) as redis,
+        open_messaging(settings.amqp, service=SERVICE, connection_name=WORKER_NAME) as messaging,
+    ):
+        deps = WorkerDeps(publisher=messaging.publisher, clock=SystemClock())
+        supervisor = WorkerSupervisor(
+            partial(build_worker, redis, deps, settings.expiry), name=WORKER_NAME
+        )
+        add_readiness_check(app, "redis", partial(ping, redis))
+        add_readiness_check(app, "rabbitmq", messaging.check_ready)
+        add_readiness_check(app, "worker", supervisor.check_ready)
+        supervisor.start()
+        try:
+            yield deps
+        finally:
+            await supervisor.stop()
+
+
+def create_listener(settings: Settings) -> web.Application:
+    """``python -m services.expiration``: schedules an expiry job per ``order.created``."""
+    app = create_app(settings)
+    open_in_background(app, open_listener_deps)
+    return app
+
+
+def create_worker(settings: Settings) -> web.Application:
+    """``python -m services.expiration.worker``: runs the jobs, publishes their expiry."""
+    app = create_app(settings)
+    open_in_background(app, open_worker_deps)
+    return app
