@@ -122,10 +122,11 @@ async def measure(settings: Settings, batch: list[OrderCreated], timeout_s: floa
 
 
 async def remove_topology(channel: AbstractChannel, topology: Topology) -> None:
-    """Delete the bench's exchange and the listener's queues."""
+    """Delete the bench's exchange and the listener's queues and requeue exchange."""
     names = topology.queue_names(SERVICE)
     for queue in (names.main, names.retry, names.parked):
         await channel.queue_delete(queue)
+    await channel.exchange_delete(names.requeue)
     await channel.exchange_delete(topology.exchange_name)
 
 
