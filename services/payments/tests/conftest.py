@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +12,7 @@ import pytest
 import stripe
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
+from prometheus_client import REGISTRY
 
 from services.payments.api.keys import DEPS
 from services.payments.bootstrap import create_service
@@ -40,8 +40,6 @@ from shared.web import HttpSettings
 
 Client = TestClient[Any, Any]
 WEBHOOK_SECRET = "whsec_payments_tests"
-# How long a payment.created that should not exist gets to show up anyway.
-QUIET_S = 0.3
 
 
 @pytest.fixture
@@ -210,17 +208,40 @@ async def refunds_of(client: stripe.StripeClient, intent_id: str) -> list[stripe
     return list(found.data)
 
 
-async def payments_announced(
-    events: EventTap, order_id: str, *, paid: bool
-) -> list[PaymentCreated]:
-    """The order's ``payment.created`` events, after a stray one had time to arrive.
+# The stripe_id of the marker payments_announced sends after the events it waits for.
+MARKER = "pi_marker"
 
-    ``paid``: the order was paid, so its event is awaited first (a slow relay is not "none").
+
+async def payments_announced(deps: Deps, events: EventTap, order_id: str) -> list[PaymentCreated]:
+    """Every ``payment.created`` payments committed for the order so far, as published.
+
+    The barrier is a marker about the same order through payments' own outbox: the relay
+    publishes one order's events in the order they were written, so once the marker has
+    arrived, so has every event committed before it (a stray one included).
     """
-    if paid:
-        await events.wait_for(PaymentCreated, lambda e: e.order_id == order_id)
-    await asyncio.sleep(QUIET_S)
-    return [e for e in events.of(PaymentCreated) if e.order_id == order_id]
+    async with deps.uow() as tx:
+        await tx.emit(PaymentCreated(id=str(ObjectId()), order_id=order_id, stripe_id=MARKER))
+    await events.wait_for(PaymentCreated, lambda e: (e.order_id, e.stripe_id) == (order_id, MARKER))
+    return [
+        e for e in events.of(PaymentCreated) if e.order_id == order_id and e.stripe_id != MARKER
+    ]
+
+
+def consumed(routing_key: str, outcome: str) -> float:
+    """How many ``routing_key`` deliveries this process's consumers settled with ``outcome``
+    (acked, retried, parked): what a listener test waits on instead of a sleep."""
+    value = REGISTRY.get_sample_value(
+        "events_consumed_total", {"event": routing_key, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def settled(routing_key: str, outcome: str, at_least: float) -> None:
+    """Wait until ``consumed(routing_key, outcome)`` reaches ``at_least``."""
+    await eventually(
+        lambda: consumed(routing_key, outcome) >= at_least,
+        what=f"{at_least:g} {routing_key} {outcome}",
+    )
 
 
 def stripe_event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:

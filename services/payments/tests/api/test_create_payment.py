@@ -150,7 +150,7 @@ async def test_a_legacy_card_token_pays_too(
 
 @pytest.mark.parametrize("token", ["pm_card_chargeDeclined", "tok_chargeDeclined"])
 async def test_a_declined_card_is_a_402_with_stripes_message_and_records_nothing(
-    buyer: Buyer, events: EventTap, mongo: Mongo, token: str
+    deps: Deps, buyer: Buyer, events: EventTap, mongo: Mongo, token: str
 ) -> None:
     order = await buyer.open_order()
 
@@ -159,7 +159,7 @@ async def test_a_declined_card_is_a_402_with_stripes_message_and_records_nothing
     assert response.status == 402
     assert await response.json() == {"errors": [{"message": "Your card was declined."}]}
     assert await payment_docs(mongo, order.id) == []
-    assert await payments_announced(events, order.id, paid=False) == []
+    assert await payments_announced(deps, events, order.id) == []
 
 
 async def test_after_a_decline_the_buyer_can_pay_with_another_card(
@@ -202,6 +202,7 @@ async def test_paying_for_a_paid_order_again_is_a_400(buyer: Buyer, mongo: Mongo
     "tokens", [("pm_card_visa", "pm_card_visa"), ("pm_card_visa", "pm_card_mastercard")]
 )
 async def test_two_concurrent_payments_for_one_order_charge_once(
+    deps: Deps,
     buyer: Buyer,
     events: EventTap,
     mongo: Mongo,
@@ -219,11 +220,11 @@ async def test_two_concurrent_payments_for_one_order_charge_once(
     assert winners == {str(record["_id"])}
     [intent] = await intents_of(stripe_client, order.id)
     assert (intent.id, intent.status) == (record["stripe_id"], "succeeded")
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 async def test_a_repeat_with_the_same_idempotency_key_gets_the_first_response(
-    buyer: Buyer, events: EventTap, mongo: Mongo
+    deps: Deps, buyer: Buyer, events: EventTap, mongo: Mongo
 ) -> None:
     order = await buyer.open_order()
     headers = {"Idempotency-Key": "pay-attempt-1"}
@@ -234,7 +235,7 @@ async def test_a_repeat_with_the_same_idempotency_key_gets_the_first_response(
     assert (first.status, repeat.status) == (201, 201)
     assert await repeat.json() == await first.json()
     assert len(await payment_docs(mongo, order.id)) == 1
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 async def test_an_idempotency_key_reused_for_another_order_is_refused(

@@ -66,4 +66,4 @@ async def test_a_charge_for_an_order_cancelled_meanwhile_is_refunded_and_refused
     assert (record["status"], record["refund_reason"]) == ("refunded", "order_cancelled")
     refunds = await refunds_of(stripe_client, record["stripe_id"])
     assert [(r.id, r.amount) for r in refunds] == [(record["refund_id"], 4200)]
-    assert await payments_announced(events, order.id, paid=False) == []
+    assert await payments_announced(deps, events, order.id) == []

@@ -54,6 +54,7 @@ async def record_reaches(mongo: Mongo, order_id: str, **expected: Any) -> dict[s
 
 
 async def test_a_kept_payment_is_refunded_when_its_order_is_cancelled_later(
+    deps: Deps,
     buyer: Buyer,
     publisher: Publisher,
     events: EventTap,
@@ -68,7 +69,7 @@ async def test_a_kept_payment_is_refunded_when_its_order_is_cancelled_later(
     record = await record_reaches(mongo, order.id, status="refunded")
     assert record["refund_reason"] == "order_cancelled"
     assert money_violations("cancelled", await at_stripe(stripe_client, order.id)) == []
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 # A payment takes a few Stripe round trips: cancelling at these delays lands before,
@@ -150,7 +151,7 @@ async def test_the_webhook_racing_the_synchronous_confirm_keeps_one_payment(
     [record] = await payment_docs(mongo, order.id)
     assert (str(record["_id"]), record["status"]) == (payment.id, "succeeded")
     assert money_violations("complete", await at_stripe(stripe_client, order.id)) == []
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 @dataclass
@@ -182,11 +183,16 @@ async def test_a_charge_of_another_amount_is_refunded_and_refused(
     assert (record["status"], record["refund_reason"]) == ("refunded", "amount_mismatch")
     view = await at_stripe(stripe_client, order.id)
     assert [(c.amount_cents, c.refunded_cents) for c in view.charges] == [(2100, 2100)]
-    assert await payments_announced(events, order.id, paid=False) == []
+    assert await payments_announced(deps, events, order.id) == []
 
 
 async def test_a_webhook_for_another_amount_is_refunded_and_recorded_so(
-    client: Client, buyer: Buyer, events: EventTap, mongo: Mongo, stripe_client: stripe.StripeClient
+    deps: Deps,
+    client: Client,
+    buyer: Buyer,
+    events: EventTap,
+    mongo: Mongo,
+    stripe_client: stripe.StripeClient,
 ) -> None:
     order = await buyer.open_order(price_cents=2000)
     intent = await charge_at_stripe(stripe_client, order.id, amount=1500)
@@ -196,7 +202,7 @@ async def test_a_webhook_for_another_amount_is_refunded_and_recorded_so(
     [record] = await payment_docs(mongo, order.id)
     assert (record["status"], record["refund_reason"]) == ("refunded", "amount_mismatch")
     assert money_violations("cancelled", await at_stripe(stripe_client, order.id)) == []
-    assert await payments_announced(events, order.id, paid=False) == []
+    assert await payments_announced(deps, events, order.id) == []
 
 
 # ------------------------------------------------------------------ Stripe down

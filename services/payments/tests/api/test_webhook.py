@@ -8,6 +8,7 @@ import stripe
 from bson import ObjectId
 from prometheus_client import REGISTRY
 
+from services.payments.service import Deps
 from services.payments.tests.conftest import (
     Buyer,
     Client,
@@ -98,6 +99,7 @@ async def test_a_payment_the_request_never_recorded_is_recorded_from_the_webhook
 
 
 async def test_a_replayed_webhook_event_is_handled_once(
+    deps: Deps,
     client: Client,
     buyer: Buyer,
     events: EventTap,
@@ -111,10 +113,11 @@ async def test_a_replayed_webhook_event_is_handled_once(
 
     assert statuses == [200, 200, 200]
     assert len(await payment_docs(mongo, order.id)) == 1
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 async def test_the_webhook_for_a_payment_made_through_the_api_changes_nothing(
+    deps: Deps,
     client: Client,
     buyer: Buyer,
     events: EventTap,
@@ -130,10 +133,11 @@ async def test_the_webhook_for_a_payment_made_through_the_api_changes_nothing(
 
     assert (paid.status, status) == (201, 200)
     assert await payment_docs(mongo, order.id) == [record]
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded_and_recorded_so(
+    deps: Deps,
     client: Client,
     buyer: Buyer,
     events: EventTap,
@@ -151,10 +155,11 @@ async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded_and_record
     [record] = await payment_docs(mongo, order.id)
     assert (record["stripe_id"], record["status"]) == (intent.id, "refunded")
     assert (record["refund_id"], record["refund_reason"]) == (refund.id, "order_cancelled")
-    assert await payments_announced(events, order.id, paid=False) == []
+    assert await payments_announced(deps, events, order.id) == []
 
 
 async def test_a_second_charge_for_a_paid_order_is_refunded(
+    deps: Deps,
     client: Client,
     buyer: Buyer,
     events: EventTap,
@@ -172,7 +177,7 @@ async def test_a_second_charge_for_a_paid_order_is_refunded(
     records = {r["stripe_id"]: r for r in await payment_docs(mongo, order.id)}
     assert records[stray.id]["status"] == "refunded"
     assert records[stray.id]["refund_reason"] == "already_paid"
-    assert len(await payments_announced(events, order.id, paid=True)) == 1
+    assert len(await payments_announced(deps, events, order.id)) == 1
 
 
 async def test_a_webhook_for_an_order_not_replicated_yet_asks_stripe_to_resend(

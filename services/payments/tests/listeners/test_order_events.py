@@ -1,6 +1,5 @@
 """payments keeps a replica of orders from their events, through real RabbitMQ."""
 
-import asyncio
 from datetime import timedelta
 
 from bson import ObjectId
@@ -11,11 +10,13 @@ from services.payments.service import Deps
 from services.payments.tests.conftest import (
     Client,
     cancelled_order,
+    consumed,
     open_order,
     order_cancelled,
     order_created,
     publish,
     replica,
+    settled,
 )
 from shared.events import OrderStatus
 from shared.messaging import AmqpSettings, Publisher
@@ -59,9 +60,10 @@ async def test_a_cancellation_that_overtakes_its_order_is_retried_until_it_appli
     client: Client, deps: Deps, publisher: Publisher, amqp: AmqpSettings
 ) -> None:
     created = order_created()
+    retried = consumed("order.cancelled", "retried")
 
     await publish(publisher, order_cancelled(created, version=1))
-    await asyncio.sleep(0.3)  # a few retries find no order yet
+    await settled("order.cancelled", "retried", retried + 1)  # it found no order yet
     await publish(publisher, created)
 
     order = await replica(deps, created.id, status="cancelled")
@@ -73,9 +75,10 @@ async def test_a_version_that_skips_one_waits_for_the_missing_one(
     client: Client, deps: Deps, publisher: Publisher
 ) -> None:
     created = await open_order(deps, publisher)
+    retried = consumed("order.cancelled", "retried")
 
     await publish(publisher, order_cancelled(created, version=2))
-    await asyncio.sleep(0.3)
+    await settled("order.cancelled", "retried", retried + 1)
     waiting = await replica(deps, created.id)
     await publish(publisher, order_cancelled(created, version=1))
 
@@ -88,15 +91,15 @@ async def test_duplicate_order_events_change_nothing_and_are_acknowledged(
     client: Client, deps: Deps, publisher: Publisher, amqp: AmqpSettings
 ) -> None:
     created = await cancelled_order(deps, publisher)
+    acked = consumed("order.created", "acked"), consumed("order.cancelled", "acked")
 
     # Redeliveries, a re-publish, and a stale create arriving after the cancel.
     await publisher.publish_event(created, message_id="dup-created")
     await publisher.publish_event(created, message_id="dup-created")
     await publish(publisher, order_cancelled(created, version=1), created)
-    marker = order_created()
-    await publish(publisher, marker)
-    await replica(deps, marker.id)
-    await asyncio.sleep(0.3)
+    # Each of them handled (acknowledged), not merely received.
+    await settled("order.created", "acked", acked[0] + 3)
+    await settled("order.cancelled", "acked", acked[1] + 1)
 
     order = await replica(deps, created.id)
     assert (order.status, order.version) == ("cancelled", 1)
