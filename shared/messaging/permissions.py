@@ -12,6 +12,14 @@ through. It publishes only its own events.
 No service may write to the default exchange (``amq.default``): RabbitMQ checks no routing
 key there, so that right would let a service put a message, say a forged
 ``payment.created``, on any other service's queue by name.
+
+One hole these cannot close: RabbitMQ checks topic permissions only on the exchange a
+message is published to, and regular expressions cannot tell exchanges from queues. A
+service may read and write its requeue exchange (or declare an exchange named like one of
+its queues) and write to the shared exchange, so it may bind the shared exchange to its own
+(``exchange.bind``) and route any event through it. Closing that needs the topology
+declared and bound by an administrator, leaving each service only ``read`` on its queues
+and ``write`` on the two exchanges (test_rabbitmq_permissions keeps a strict xfail).
 """
 
 from __future__ import annotations
