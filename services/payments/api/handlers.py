@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from aiohttp import web
 
 from services.payments import service
@@ -51,9 +49,7 @@ EXAMPLE_ORDER_ID = "6003115eae86e60018be7b1e"
 async def create_payment(request: web.Request) -> web.Response:
     user = require_auth(request)
     command: PayForOrder = load(CreatePaymentIn(), await read_json(request))
-    # The fingerprint of the fields as a dict: the same as before commands were typed, so
-    # a key sent before an upgrade still matches its repeat after it.
-    key = idempotency_key(request, scope=f"{user.id} POST /api/payments", body=asdict(command))
+    key = idempotency_key(request, scope=f"{user.id} POST /api/payments", body=command)
     payment = await service.pay_for_order(
         command.order_id, command.token, user.id, idempotency=key, deps=request.app[DEPS].get()
     )
