@@ -136,7 +136,8 @@ class Topology:
     async def declare_service_queues(
         self, channel: AbstractChannel, service: str, routing_keys: Iterable[str] = ()
     ) -> ServiceQueues:
-        """Declare the service's three queues; bind the work queue to exactly ``routing_keys``.
+        """Declare the service's three queues, each bound to its requeue exchange under its own
+        name; bind the work queue to exactly ``routing_keys`` on the shared exchange.
 
         Bindings outlive the process on a durable queue, so a key the service no
         longer subscribes to is unbound here (every key in the event catalogue is
