@@ -163,6 +163,23 @@ async def test_waiting_for_the_app_to_open_names_the_last_failure_when_it_gives_
         await opened(client, timeout_s=0.2)
 
 
+async def test_dependencies_handed_in_serve_at_once_and_are_not_closed_by_the_app(
+    aiohttp_client: StartClient,
+) -> None:
+    app = base_app(HttpSettings())
+    app[DEPS] = Dependencies.given("handed in")
+    app.add_routes(routes)
+    client = await aiohttp_client(app)
+
+    served = await client.get("/things")
+    ready = await client.get("/readyz")
+
+    assert (served.status, await served.json()) == (200, {"deps": "handed in"})
+    assert (ready.status, (await ready.json())["checks"]) == (200, {})
+    await client.close()
+    assert app[DEPS].get() == "handed in", "the app's cleanup leaves them to their owner"
+
+
 def test_backoff_doubles_up_to_its_ceiling() -> None:
     delays = Backoff(first_s=0.5, max_s=5.0).delays()
 

@@ -62,6 +62,14 @@ class Dependencies(Generic[D]):
         self._deps: D | None = None
         self._failure = "the first attempt is in progress"
 
+    @classmethod
+    def given(cls, deps: D) -> Dependencies[D]:
+        """A handle open from the start on ``deps`` that someone else opened and closes (a
+        test's in-memory twins): no background task, no ``startup`` readiness check."""
+        handle = cls(lambda _app: contextlib.nullcontext(deps))
+        handle._deps = deps
+        return handle
+
     def get(self) -> D:
         """The dependencies, or ``ServiceUnavailable`` (503) while they are not open."""
         if self._deps is None:

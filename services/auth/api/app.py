@@ -5,8 +5,6 @@ The adapters are built by ``services.auth.bootstrap``, the only composition root
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from aiohttp import web
 
 from services.auth.api.handlers import routes
@@ -14,7 +12,7 @@ from services.auth.api.keys import DEPS, SETTINGS
 from services.auth.config import Settings
 from services.auth.service import Deps
 from shared.auth import REVOKED_SESSIONS, RevokedSessions, identity_middlewares
-from shared.web import add_openapi, base_app, open_in_background
+from shared.web import Dependencies, add_openapi, base_app
 
 
 def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Application:
@@ -28,8 +26,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Applicati
     app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
     if deps is not None:
-        given = deps
-        app[DEPS] = open_in_background(app, lambda _: nullcontext(given))
+        app[DEPS] = Dependencies.given(deps)
     app.add_routes(routes)
     add_openapi(app, "/api/users/openapi.json", title="auth: /api/users")
     return app

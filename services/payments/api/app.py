@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from aiohttp import web
 
 from services.payments.api.handlers import routes
@@ -11,7 +9,7 @@ from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import Settings
 from services.payments.service import Deps
 from shared.auth import REVOKED_SESSIONS, RevokedSessions, identity_middlewares
-from shared.web import add_openapi, base_app, open_in_background
+from shared.web import Dependencies, add_openapi, base_app
 
 
 def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Application:
@@ -25,8 +23,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Applicati
     app[REVOKED_SESSIONS] = revoked
     app[SETTINGS] = settings
     if deps is not None:
-        given = deps
-        app[DEPS] = open_in_background(app, lambda _: nullcontext(given))
+        app[DEPS] = Dependencies.given(deps)
     app.add_routes(routes)
     add_openapi(app, "/api/payments/openapi.json", title="payments: /api/payments")
     return app
