@@ -268,7 +268,7 @@ async def _settle(
 
     # Only a kept payment is remembered: the buyer of a refused one may pay again.
     payment = await run_once(tx.kept, idempotency, payment_of_intent, keep=_is_kept)
-    return recorded or _Settled(payment)
+    return recorded if recorded is not None else _Settled(payment)
 
 
 def _is_kept(payment: Payment) -> bool:
