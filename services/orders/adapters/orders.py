@@ -52,6 +52,8 @@ def order_snapshot(order: Order) -> Document:
             "title": ticket.title,
             "price_cents": ticket.price_cents,
             "version": ticket.version,
+            # Snapshots from before it was kept have none; ticket_from_doc reads them as None.
+            "seller_id": ticket.seller_id,
         },
     }
 
