@@ -9,14 +9,23 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from aiohttp import web
+from arq.connections import ArqRedis
+from arq.worker import Worker, func
 
 from services.expiration.adapters.clock import SystemClock
-from services.expiration.adapters.jobs import ArqExpiryJobs, open_redis, ping
+from services.expiration.adapters.jobs import (
+    EXPIRE_ORDER,
+    ArqExpiryJobs,
+    dump_job,
+    load_job,
+    open_redis,
+    ping,
+)
 from services.expiration.api.app import SETTINGS, create_app
-from services.expiration.config import SERVICE, Settings
+from services.expiration.config import SERVICE, ExpirySettings, Settings
 from services.expiration.listeners import subscriptions
 from services.expiration.service import ListenerDeps, WorkerDeps
-from services.expiration.worker.jobs import build_worker
+from services.expiration.worker.jobs import JOB_DEPS, JOB_SETTINGS, expire_order
 from services.expiration.worker.supervisor import WorkerSupervisor
 from shared.messaging import open_messaging
 from shared.web import add_readiness_check, open_in_background
@@ -39,6 +48,24 @@ async def open_listener_deps(app: web.Application) -> AsyncIterator[ListenerDeps
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
         await messaging.start_consuming(subscriptions(deps))
         yield deps
+
+
+def build_worker(redis: ArqRedis, deps: WorkerDeps, settings: ExpirySettings) -> Worker:
+    """An arq worker on our queue and Redis client, for running inside this event loop."""
+    return Worker(
+        [func(expire_order, name=EXPIRE_ORDER)],
+        queue_name=settings.queue_name,
+        redis_pool=redis,
+        ctx={JOB_DEPS: deps, JOB_SETTINGS: settings},
+        handle_signals=False,  # aiohttp owns the signals and stops us from its cleanup
+        poll_delay=settings.poll_delay_s,
+        max_jobs=settings.max_jobs,
+        job_timeout=settings.job_timeout_s,
+        keep_result=settings.keep_result_s,
+        max_tries=settings.max_tries,
+        job_serializer=dump_job,
+        job_deserializer=load_job,
+    )
 
 
 @asynccontextmanager

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from arq.worker import Retry
 from bson import ObjectId
 
 from services.expiration import listeners, service
 from services.expiration.adapters.memory import FixedClock, InMemoryExpiryJobs, RecordingPublisher
+from services.expiration.config import ExpirySettings
 from services.expiration.domain import expiry_job_id
 from services.expiration.tests.conftest import order_created
+from services.expiration.worker.jobs import JOB_DEPS, JOB_SETTINGS, expire_order
 from shared.events import ExpirationComplete
 from shared.messaging import Delivery, PublishFailed
 
@@ -51,3 +55,15 @@ async def test_an_unconfirmed_expiry_fails_the_job_so_that_it_is_retried() -> No
 
     with pytest.raises(PublishFailed):
         await service.announce_expiration(str(ObjectId()), 0, deps=deps)
+
+
+async def test_the_job_asks_arq_to_retry_an_unconfirmed_expiry_later_until_its_last_try() -> None:
+    settings = ExpirySettings(max_tries=3, first_retry_delay_s=0.5, max_retry_delay_s=30.0)
+    deps = service.WorkerDeps(publisher=RecordingPublisher(refusing=True), clock=FixedClock())
+    ctx: dict[str, Any] = {JOB_DEPS: deps, JOB_SETTINGS: settings}
+
+    with pytest.raises(Retry) as retry:
+        await expire_order({**ctx, "job_try": 2}, str(ObjectId()), 0)
+    assert retry.value.defer_score == 1000  # 0.5 s doubled once, in arq's milliseconds
+    with pytest.raises(PublishFailed):
+        await expire_order({**ctx, "job_try": 3}, str(ObjectId()), 0)
