@@ -15,13 +15,15 @@ from prometheus_client import REGISTRY
 from pymongo import ASCENDING
 
 from shared.errors import Conflict
-from shared.events import ExpirationComplete, TicketCreated, TicketUpdated, decode
+from shared.events import Event, ExpirationComplete, TicketCreated, TicketUpdated, decode
 from shared.messaging import (
     AmqpSettings,
+    Delivery,
     Inbox,
     Outbox,
     OutboxRelay,
     Publisher,
+    Subscription,
     Topology,
     UnitOfWork,
     open_messaging,
@@ -347,6 +349,49 @@ async def test_leaving_open_transactional_publishes_what_is_still_pending(
             [message_id] = await tx.emit(TICKET)
 
     await eventually(lambda: message_id in received.ids, timeout_s=5)
+
+
+UPDATED = TicketUpdated(
+    id=TICKET.id,
+    version=1,
+    title=TICKET.title,
+    price_cents=TICKET.price_cents,
+    user_id=TICKET.user_id,
+    order_id=None,
+)
+
+
+async def test_what_a_handler_emits_while_the_service_stops_is_published_before_it_stops(
+    amqp_settings: AmqpSettings, mongo: Mongo, listen: Listen
+) -> None:
+    received = await listen("ticket.updated")
+    handling = asyncio.Event()
+    release = asyncio.Event()
+    emitted: list[str] = []
+
+    async def handler(_event: Event, delivery: Delivery) -> None:
+        handling.set()
+        await release.wait()
+        async with transactional.uow.begin() as tx:
+            emitted.extend(await tx.emit(UPDATED))
+
+    async with contextlib.AsyncExitStack() as stack:
+        messaging = await stack.enter_async_context(open_messaging(amqp_settings, service="svc"))
+        transactional = await stack.enter_async_context(open_transactional(messaging, mongo))
+        await messaging.start_consuming([Subscription(TicketCreated, handler)])
+        await messaging.publisher.publish_event(TICKET)
+        await handling.wait()
+        stopping = asyncio.create_task(stack.aclose())
+        consumer = messaging.consumer
+        assert consumer is not None
+        # Stopping has begun with the consumer; only now does the handler emit, so the relay
+        # and its last flush must still be there to publish it.
+        await eventually(lambda: not consumer.ready, what="the consumer to be stopped first")
+        release.set()
+        await stopping
+
+    assert len(emitted) == 1
+    await eventually(lambda: emitted[0] in received.ids, timeout_s=5)
 
 
 async def test_two_deliveries_racing_to_claim_one_message_apply_it_once(
