@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +44,19 @@ async def until_open(app: web.Application, timeout_s: float = 30.0) -> None:
         # The app's own words, e.g. "attempt 3 failed with ServerSelectionTimeoutError".
         said = await readiness(app)
         raise AssertionError(f"dependencies not open within {timeout_s}s: {said}") from None
+
+
+def readiness_says(port: int | str, text: str) -> bool:
+    """Whether a process's ``/readyz`` (503 or 200) mentions ``text``: a barrier such as
+    "attempt 2 failed" (it kept trying, and still answers) instead of a sleep."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            body = response.read().decode()
+    except urllib.error.HTTPError as error:
+        body = error.read().decode()
+    except OSError:
+        return False
+    return text in body
 
 
 def free_port() -> int:

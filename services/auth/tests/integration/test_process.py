@@ -16,7 +16,7 @@ import pytest
 
 from shared.testing.poll import eventually
 from shared.testing.relay import relay_to
-from shared.testing.services import child_env, free_port, running, wait_for
+from shared.testing.services import child_env, free_port, readiness_says, running, wait_for
 
 
 @pytest.fixture
@@ -137,15 +137,3 @@ def sign_up(port: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def readiness_says(port: str, text: str) -> bool:
-    """Whether ``/readyz`` (503 or 200) mentions ``text``, e.g. "attempt 2 failed"."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            body = response.read().decode()
-    except urllib.error.HTTPError as error:
-        body = error.read().decode()
-    except OSError:
-        return False
-    return text in body

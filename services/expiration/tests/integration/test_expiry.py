@@ -19,9 +19,9 @@ from shared.messaging import AmqpSettings, Publisher, Topology, connect
 from shared.testing.events import EventTap, tap_events
 from shared.testing.poll import eventually
 
-# How promptly an order expires is measured by bench/expiration_lateness.py and
-# bench/expiration_vs_arq.py (beside raw arq's own figure), not asserted here: a timed
-# bound in a test either flakes on a busy machine or is too loose to mean anything.
+# How promptly an order expires is measured by bench/expiration_lateness.py (beside raw
+# arq's figure for the same due times), not asserted here: a timed bound in a test either
+# flakes on a busy machine or is too loose to mean anything.
 
 
 async def expiry_of(events: EventTap, order_id: str) -> datetime:

@@ -7,14 +7,12 @@ import asyncio
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
 from shared.testing.poll import eventually
 from shared.testing.relay import relay_to
-from shared.testing.services import child_env, free_port, running, wait_for
+from shared.testing.services import child_env, free_port, readiness_says, running, wait_for
 
 MODULES = pytest.mark.parametrize("module", ["services.expiration", "services.expiration.worker"])
 
@@ -82,15 +80,3 @@ def test_a_bad_redis_url_stops_the_process_with_one_line_naming_it(
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "configuration error: REDIS_URL must be a redis://" in result.stderr
-
-
-def readiness_says(port: str, text: str) -> bool:
-    """Whether ``/readyz`` (503 or 200) mentions ``text``, e.g. "attempt 2 failed"."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            body = response.read().decode()
-    except urllib.error.HTTPError as error:
-        body = error.read().decode()
-    except OSError:
-        return False
-    return text in body

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from bson import ObjectId
 
@@ -11,14 +9,13 @@ from services.tickets import service
 from services.tickets.adapters.memory import InMemoryTicketCatalog, InMemoryUnitOfWork
 from services.tickets.domain import Ticket, TicketReserved
 from services.tickets.service import Deps, EditTicket, SellTicket
+from services.tickets.tests.conftest import order_created
 from shared.errors import NotAuthorized, NotFound
 from shared.events import (
     OrderCancelled,
     OrderCreated,
-    OrderStatus,
     TicketCreated,
     TicketId,
-    TicketRef,
     TicketUpdated,
 )
 from shared.messaging import RetryLater
@@ -34,17 +31,6 @@ def memory() -> InMemoryUnitOfWork:
 @pytest.fixture
 def deps(memory: InMemoryUnitOfWork) -> Deps:
     return Deps(uow=memory, tickets=InMemoryTicketCatalog(memory))
-
-
-def created(ticket: Ticket, order_id: str | None = None) -> OrderCreated:
-    return OrderCreated(
-        id=order_id or str(ObjectId()),
-        version=0,
-        status=OrderStatus.CREATED,
-        user_id=str(ObjectId()),
-        expires_at=datetime.now(UTC) + timedelta(minutes=15),
-        ticket=TicketRef(id=ticket.id, price_cents=ticket.price_cents),
-    )
 
 
 def cancelled(order: OrderCreated) -> OrderCancelled:
@@ -86,7 +72,7 @@ async def test_only_the_seller_edits_only_an_existing_unreserved_ticket(deps: De
         await service.update_ticket(ticket.id, edit, str(ObjectId()), deps=deps)
     with pytest.raises(NotFound):
         await service.update_ticket(str(ObjectId()), edit, SELLER, deps=deps)
-    await service.apply_order_created(created(ticket), "m-1", deps=deps)
+    await service.apply_order_created(order_created(ticket.id), "m-1", deps=deps)
     with pytest.raises(TicketReserved):
         await service.update_ticket(ticket.id, edit, SELLER, deps=deps)
     assert (await service.show_ticket(ticket.id, deps=deps)).title == "concert"
@@ -96,7 +82,7 @@ async def test_an_order_created_reserves_the_ticket_once(
     deps: Deps, memory: InMemoryUnitOfWork
 ) -> None:
     ticket = await sell(deps)
-    order = created(ticket)
+    order = order_created(ticket.id)
 
     await service.apply_order_created(order, "m-1", deps=deps)
     await service.apply_order_created(order, "m-1", deps=deps)  # redelivered
@@ -110,19 +96,17 @@ async def test_an_order_created_reserves_the_ticket_once(
 
 async def test_a_ticket_another_order_holds_is_retried_later(deps: Deps) -> None:
     ticket = await sell(deps)
-    await service.apply_order_created(created(ticket), "m-1", deps=deps)
+    await service.apply_order_created(order_created(ticket.id), "m-1", deps=deps)
 
     with pytest.raises(RetryLater):
-        await service.apply_order_created(created(ticket), "m-2", deps=deps)
+        await service.apply_order_created(order_created(ticket.id), "m-2", deps=deps)
     with pytest.raises(RetryLater):
-        await service.apply_order_created(
-            created(Ticket("x" * 24, "x", 50, SELLER)), "m-3", deps=deps
-        )
+        await service.apply_order_created(order_created("x" * 24), "m-3", deps=deps)
 
 
 async def test_an_order_cancelled_releases_only_the_ticket_it_holds(deps: Deps) -> None:
     ticket = await sell(deps)
-    first, second = created(ticket), created(ticket)
+    first, second = order_created(ticket.id), order_created(ticket.id)
     await service.apply_order_created(first, "m-1", deps=deps)
     await service.apply_order_cancelled(cancelled(first), "m-2", deps=deps)
     await service.apply_order_created(second, "m-3", deps=deps)
@@ -136,7 +120,7 @@ async def test_an_order_cancelled_releases_only_the_ticket_it_holds(deps: Deps) 
 
 async def test_an_order_created_after_its_cancellation_holds_nothing(deps: Deps) -> None:
     ticket = await sell(deps)
-    order = created(ticket)
+    order = order_created(ticket.id)
 
     await service.apply_order_cancelled(cancelled(order), "m-1", deps=deps)
     await service.apply_order_created(order, "m-2", deps=deps)
