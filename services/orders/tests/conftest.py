@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,11 +16,13 @@ from services.orders.config import OrderSettings, Settings
 from services.orders.domain import Order, Ticket
 from services.orders.service import Deps
 from shared.auth import IdentitySettings
-from shared.events import TicketCreated
+from shared.events import OrderCreated, TicketCreated
 from shared.logging import LogSettings
 from shared.messaging import AmqpSettings
 from shared.mongo import Mongo, MongoSettings
 from shared.testing.events import EventTap
+from shared.testing.fixtures import Signin
+from shared.testing.poll import eventually
 from shared.testing.services import opened
 from shared.web import HttpSettings
 
@@ -109,3 +113,52 @@ async def stored_order(deps: Deps, order_id: str) -> Order:
     order = await deps.orders.get(order_id)
     assert order is not None, f"order {order_id} is not stored"
     return order
+
+
+async def marker_order_announced(
+    client: Client, signin: Signin, deps: Deps, events: EventTap
+) -> str:
+    """Place a marker order and wait for its ``order.created``; its id.
+
+    The outbox relay publishes oldest first, so by then every event committed before the
+    marker is on the tap too: a barrier for "no second event", instead of a sleep.
+    """
+    marker = await place_order(client, signin(), await replicate_ticket(deps))
+    await events.wait_for(OrderCreated, lambda e: e.id == marker["id"])
+    return str(marker["id"])
+
+
+# The consumer's line for each message it is done with: "<routing key> <message id>: <outcome>".
+_SETTLED = re.compile(r"^\S+ (?P<message_id>\S+): (?P<outcome>handled|scheduled for retry|parked)$")
+
+
+class Consumed:
+    """What orders' consumer has done with each message, read from its log: a barrier that
+    a message was handled (or refused for now) instead of a sleep."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def outcomes(self, message_id: str) -> list[str]:
+        found = (_SETTLED.match(r.getMessage()) for r in self._caplog.records)
+        return [m["outcome"] for m in found if m is not None and m["message_id"] == message_id]
+
+    async def handled(self, message_id: str, times: int = 1) -> None:
+        """Wait until ``message_id`` was handled (and acked) ``times`` times."""
+        await eventually(
+            lambda: self.outcomes(message_id).count("handled") >= times,
+            what=f"{message_id} handled {times} times",
+        )
+
+    async def retried(self, message_id: str, times: int) -> None:
+        """Wait until ``message_id`` was refused for now (and rescheduled) ``times`` times."""
+        await eventually(
+            lambda: self.outcomes(message_id).count("scheduled for retry") >= times,
+            what=f"{message_id} retried {times} times",
+        )
+
+
+@pytest.fixture
+def consumed(caplog: pytest.LogCaptureFixture) -> Consumed:
+    caplog.set_level(logging.INFO, logger="shared.messaging.consumer")
+    return Consumed(caplog)

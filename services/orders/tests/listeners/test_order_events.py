@@ -1,12 +1,12 @@
 """Expiry and payment reach orders through real RabbitMQ."""
 
-import asyncio
-
 from bson import ObjectId
 
 from services.orders.service import Deps
 from services.orders.tests.conftest import (
     Client,
+    Consumed,
+    marker_order_announced,
     place_order,
     replicate_ticket,
     stored_order,
@@ -39,7 +39,12 @@ async def test_expiration_cancels_the_order_and_emits_order_cancelled(
 
 
 async def test_a_redelivered_expiration_cancels_once(
-    client: Client, signin: Signin, deps: Deps, amqp: AmqpSettings, events: EventTap
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    amqp: AmqpSettings,
+    events: EventTap,
+    consumed: Consumed,
 ) -> None:
     order = await place_order(client, signin(), await replicate_ticket(deps))
     expired = ExpirationComplete(order_id=order["id"])
@@ -49,27 +54,25 @@ async def test_a_redelivered_expiration_cancels_once(
         await publisher.publish_event(expired, message_id="expiry-1")
         await publisher.publish_event(expired, message_id="expiry-2")
 
-    await events.wait_for(OrderCancelled)
-    await asyncio.sleep(0.5)  # time for the repeats to be handled
-    assert len(events.of(OrderCancelled)) == 1
+    await consumed.handled("expiry-1", times=2)
+    await consumed.handled("expiry-2")
+    await marker_order_announced(client, signin, deps, events)
+    assert [e.id for e in events.of(OrderCancelled)] == [order["id"]]
     assert (await stored_order(deps, order["id"])).version == 1
 
 
 async def test_payment_completes_the_order(
-    client: Client, signin: Signin, deps: Deps, amqp: AmqpSettings
+    client: Client, signin: Signin, deps: Deps, amqp: AmqpSettings, consumed: Consumed
 ) -> None:
     order = await place_order(client, signin(), await replicate_ticket(deps))
 
     async with event_publisher(amqp) as publisher:
-        await publisher.publish_event(payment_for(order["id"]))
-        await publisher.publish_event(payment_for(order["id"]))  # a replay
+        await publisher.publish_event(payment_for(order["id"]), message_id="payment-1")
+        await publisher.publish_event(payment_for(order["id"]), message_id="payment-1")  # a replay
 
-    async def completed() -> bool:
-        return (await stored_order(deps, order["id"])).status == OrderStatus.COMPLETE
-
-    await eventually(completed, what="the order complete")
-    await asyncio.sleep(0.3)
-    assert (await stored_order(deps, order["id"])).version == 1
+    await consumed.handled("payment-1", times=2)
+    stored = await stored_order(deps, order["id"])
+    assert (stored.status, stored.version) == (OrderStatus.COMPLETE, 1)
 
 
 async def test_expiry_of_a_paid_order_does_nothing(

@@ -1,11 +1,10 @@
 """The ticket replica follows the tickets service through real RabbitMQ, version by version."""
 
-import asyncio
 from dataclasses import replace
 
 from services.orders.domain import Ticket
 from services.orders.service import Deps
-from services.orders.tests.conftest import Client, replica, ticket_created
+from services.orders.tests.conftest import Client, Consumed, replica, ticket_created
 from shared.events import TicketCreated, TicketUpdated
 from shared.messaging import AmqpSettings
 from shared.testing.events import event_publisher
@@ -53,16 +52,17 @@ async def test_finds_updates_and_saves_a_ticket(
 
 
 async def test_a_version_that_arrives_early_waits_for_the_one_before_it(
-    client: Client, deps: Deps, amqp: AmqpSettings
+    client: Client, deps: Deps, amqp: AmqpSettings, consumed: Consumed
 ) -> None:
     created = ticket_created(price_cents=500)
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(created)
         await eventually(lambda: replica(deps, created.id))
-        await publisher.publish_event(updated(created, 2, price_cents=1500))
-        await publisher.publish_event(updated(created, 3, price_cents=2500))
+        v2 = await publisher.publish_event(updated(created, 2, price_cents=1500))
+        v3 = await publisher.publish_event(updated(created, 3, price_cents=2500))
         # v2 and v3 are early: through several retry rounds the replica stays at v0.
-        await asyncio.sleep(0.5)
+        await consumed.retried(v2, times=2)
+        await consumed.retried(v3, times=2)
         assert await replica_at(deps, created.id, 0) is not None
         await publisher.publish_event(updated(created, 1, price_cents=1000))
 
@@ -83,41 +83,39 @@ async def test_an_update_before_the_create_is_applied_after_it(
 
 
 async def test_duplicates_and_stale_versions_change_nothing(
-    client: Client, deps: Deps, amqp: AmqpSettings
+    client: Client, deps: Deps, amqp: AmqpSettings, consumed: Consumed
 ) -> None:
     created = ticket_created(price_cents=500)
     v1 = updated(created, 1, price_cents=1000)
     v2 = updated(created, 2, price_cents=1500)
-    marker = ticket_created()
     async with event_publisher(amqp) as publisher:
         for event in (created, v1, v2):
             await publisher.publish_event(event)
         await eventually(lambda: replica_at(deps, created.id, 2))
-        # Redeliveries and a re-published old version, then a marker to know they were seen.
-        await publisher.publish_event(replace(created, title="stale create"))
-        await publisher.publish_event(v1)
-        await publisher.publish_event(replace(v1, price_cents=100))
-        await publisher.publish_event(marker)
+        # Redeliveries and a re-published old version: each handled as seen already.
+        repeats = [
+            await publisher.publish_event(replace(created, title="stale create")),
+            await publisher.publish_event(v1),
+            await publisher.publish_event(replace(v1, price_cents=100)),
+        ]
 
-    await eventually(lambda: replica(deps, marker.id), what="the marker")
+    for message_id in repeats:
+        await consumed.handled(message_id)
     assert await replica(deps, created.id) == Ticket(
         id=created.id, title=created.title, price_cents=1500, version=2, seller_id=created.user_id
     )
 
 
 async def test_a_skipped_version_is_never_applied(
-    client: Client, deps: Deps, amqp: AmqpSettings
+    client: Client, deps: Deps, amqp: AmqpSettings, consumed: Consumed
 ) -> None:
     created = ticket_created(price_cents=500)
-    marker = ticket_created()
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(created)
         await eventually(lambda: replica(deps, created.id))
-        await publisher.publish_event(updated(created, 10, price_cents=99))
-        await publisher.publish_event(marker)
+        skipped = await publisher.publish_event(updated(created, 10, price_cents=99))
 
-    await eventually(lambda: replica(deps, marker.id), what="the marker")
-    await asyncio.sleep(0.5)  # several retry rounds of the early version
+    await consumed.retried(skipped, times=3)  # several rounds, each refused: still early
     ticket = await replica(deps, created.id)
     assert ticket is not None
     assert (ticket.version, ticket.price_cents) == (0, 500)
