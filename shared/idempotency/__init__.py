@@ -100,17 +100,12 @@ async def run_once(
     return result
 
 
-# payments' imports until it adopts ``run_once`` and ``MongoResults``; then this goes.
-from shared.idempotency.mongo import IdempotencyStore, create_indexes  # noqa: E402
-
 __all__ = [
     "MAX_KEY_LENGTH",
     "RETENTION_S",
     "IdempotencyKey",
     "IdempotencyKeyReused",
-    "IdempotencyStore",
     "Results",
-    "create_indexes",
     "fingerprint",
     "run_once",
 ]

@@ -58,24 +58,3 @@ class MongoResults(Generic[T]):
         except DuplicateKeyError:
             # The other request committed first; re-running finds its result.
             raise Conflict() from None
-
-
-class IdempotencyStore:
-    """Documents under keys, the session passed by hand: payments' form until it adopts
-    ``MongoResults`` (bound to its unit of work); then this goes."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def recall(self, key: IdempotencyKey, *, session: Session) -> Document | None:
-        return await MongoResults(self._db, _AS_IS, session=session).recall(key)
-
-    async def remember(self, key: IdempotencyKey, result: Document, *, session: Session) -> None:
-        await MongoResults(self._db, _AS_IS, session=session).remember(key, result)
-
-
-def _as_is(doc: Document) -> Document:
-    return doc
-
-
-_AS_IS: Snapshot[Document] = Snapshot(dump=_as_is, load=_as_is)
