@@ -76,7 +76,11 @@ async def place_order(
         log.info("order %s reserved ticket %s until %s", order.id, ticket.id, order.expires_at)
         return order
 
-    return await deps.uow.run(lambda tx: run_once(tx.idempotency, idempotency, lambda: reserve(tx)))
+    async def work(tx: Transaction) -> Order:
+        # A repeat of the key finds the first order in this transaction and reserves nothing.
+        return await run_once(tx.idempotency, idempotency, lambda: reserve(tx))
+
+    return await deps.uow.run(work)
 
 
 async def list_orders(user_id: str, *, deps: Deps) -> list[Order]:
