@@ -109,11 +109,12 @@ async def main(count: int, timeout_s: float) -> int:
             requests_s = time.perf_counter() - started
 
             owned = tickets.app[TICKETS_DEPS].get().tickets
-            replica = orders.app[ORDERS_DEPS].get().tickets
+            orders_uow = orders.app[ORDERS_DEPS].get().uow
             deadline = time.perf_counter() + timeout_s
             while True:
-                found = await replica.by_ids(ids)  # one query a poll, not one per ticket
-                replicas = [found.get(i) for i in ids]
+                # orders' replica is read through its unit of work (its only port to it).
+                async with orders_uow() as tx:
+                    replicas = [await tx.tickets.get(i) for i in ids]
                 converged = all(r is not None and r.version == 2 for r in replicas)
                 if converged or time.perf_counter() > deadline:
                     break
