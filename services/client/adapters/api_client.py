@@ -107,7 +107,7 @@ def _segment(value: str) -> str:
 
 
 class ApiClient:
-    """The APIs as one browser user sees them.
+    """The APIs as one browser user sees them (ports.UserApis).
 
     ``headers`` (the user's ``Cookie``, the request id) go with every call; the cookies
     the APIs set are collected in ``set_cookies`` for the response to the browser.
