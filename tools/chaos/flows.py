@@ -13,12 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from shared.events import OrderStatus
 from tools.chaos.users import Pool, Reply, User
 
 GOOD_CARD = "pm_card_visa"
 OTHER_GOOD_CARD = "tok_visa"  # a second, different payment method for the same buyer
 DECLINED_CARD = "pm_card_chargeDeclined"
-COMPLETE, CANCELLED = "complete", "cancelled"
+COMPLETE, CANCELLED = OrderStatus.COMPLETE, OrderStatus.CANCELLED
 FINAL = (COMPLETE, CANCELLED)
 SETTLE_POLL_S = 0.25
 

@@ -14,13 +14,15 @@ from datetime import timedelta
 
 from bson import ObjectId
 
+from shared.events import OrderStatus
 from shared.testing.money import money_violations
 from tools.chaos.flows import FlowResult
 from tools.chaos.stores import Document, Snapshot
 from tools.chaos.timeline import Timeline
 
-LIVE = ("created", "awaiting:payment", "complete")
-FINAL = ("complete", "cancelled")
+# Statuses whose order holds its ticket, and those that end an order.
+LIVE = (OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPLETE)
+FINAL = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
 
 
 @dataclass
@@ -67,7 +69,7 @@ def race_winners(snap: Snapshot, flows: list[FlowResult]) -> Check:
             expires_at = snap.orders[earlier]["expires_at"]
             status = snap.orders[earlier]["status"]
             # A complete order holds its ticket for good.
-            held = status == "complete" or (
+            held = status == OrderStatus.COMPLETE or (
                 not cancelled_early and created < expires_at - timedelta(seconds=1)
             )
             if held:
@@ -126,7 +128,7 @@ def replicas_converged(snap: Snapshot) -> Check:
             check.violations.append(f"order {order_id}: payments has no replica")
             continue
         heard = order
-        if order["status"] == "complete":
+        if order["status"] == OrderStatus.COMPLETE:
             heard = {"status": "created", "version": order["version"] - 1}
         if diff := _differs(order_replica, heard, ("status", "version")):
             check.violations.append(
