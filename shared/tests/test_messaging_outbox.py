@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -270,13 +271,18 @@ async def test_backlog_counts_pending_entries_and_the_age_of_the_oldest(
     mongo: Mongo, outbox: Outbox
 ) -> None:
     async with UnitOfWork(mongo, outbox).begin() as tx:
-        await tx.emit(TICKET, TICKET)
-    await asyncio.sleep(0.05)
+        oldest, newest = await tx.emit(TICKET, TICKET)
+    # Written a minute ago and ten seconds ago, instead of sleeping for an age to measure.
+    now = datetime.now(UTC)
+    for message_id, age_s in ((oldest, 60), (newest, 10)):
+        await mongo.db[OUTBOX].update_one(
+            {"_id": message_id}, {"$set": {"created_at": now - timedelta(seconds=age_s)}}
+        )
 
     count, oldest_age_s = await outbox.backlog()
 
     assert count == 2
-    assert 0.05 <= oldest_age_s < 5
+    assert 60 <= oldest_age_s < 70
 
 
 async def test_a_claimed_message_id_is_refused_the_second_time_and_its_writes_are_dropped(
