@@ -20,10 +20,11 @@ from shared.messaging.runtime import Messaging, connect, open_messaging
 from shared.messaging.settings import AmqpSettings
 from shared.messaging.topology import QueueNames, ServiceQueues, Topology
 from shared.messaging.transactional import Transactional, open_transactional
-from shared.messaging.uow import Transaction, UnitOfWork
+from shared.messaging.uow import BoundUnitOfWork, Transaction, UnitOfWork
 
 __all__ = [
     "AmqpSettings",
+    "BoundUnitOfWork",
     "Consumer",
     "Delivery",
     "Inbox",

@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.errors import Conflict
 from shared.events import Event
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+B = TypeVar("B")
 
 # Re-runs of a unit of work that lost a write race, and the first backoff ceiling.
 CONFLICT_ATTEMPTS = 8
@@ -101,3 +102,21 @@ class UnitOfWork:
                     raise
                 await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2**attempt))
         raise AssertionError("unreachable")
+
+
+class BoundUnitOfWork(Generic[B]):
+    """A service's unit of work on this one: each transaction comes as ``bind(tx)``, the
+    service's repositories already on its session, so no use case passes a session around."""
+
+    def __init__(self, uow: UnitOfWork, bind: Callable[[Transaction], B]) -> None:
+        self._uow = uow
+        self._bind = bind
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[B]:
+        async with self._uow.begin() as tx:
+            yield self._bind(tx)
+
+    async def run(self, work: Callable[[B], Awaitable[T]]) -> T:
+        """``work`` in a transaction, re-run from the start on a conflict (``UnitOfWork.run``)."""
+        return await self._uow.run(lambda tx: work(self._bind(tx)))

@@ -3,11 +3,8 @@ transaction), handing out the repositories bound to the transaction's session.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from typing import TypeVar
+from collections.abc import Mapping
 
-from services.orders import ports
 from services.orders.adapters.orders import ORDER_SNAPSHOT, MongoOrderRepository
 from services.orders.adapters.tickets import MongoTicketReplica
 from services.orders.domain import Order
@@ -15,8 +12,6 @@ from shared import messaging
 from shared.events import Event
 from shared.idempotency.mongo import MongoResults
 from shared.mongo import Database
-
-T = TypeVar("T")
 
 
 class MongoTransaction:
@@ -32,17 +27,9 @@ class MongoTransaction:
         return await self._tx.emit(*events, headers=headers)
 
 
-class MongoUnitOfWork:
-    """``ports.UnitOfWork`` over ``shared.messaging.UnitOfWork`` (whose API it keeps)."""
+class MongoUnitOfWork(messaging.BoundUnitOfWork[MongoTransaction]):
+    """``ports.UnitOfWork``: the shared unit of work, each transaction with orders'
+    repositories bound to it."""
 
     def __init__(self, db: Database, uow: messaging.UnitOfWork) -> None:
-        self._db = db
-        self._uow = uow
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[ports.Transaction]:
-        async with self._uow.begin() as tx:
-            yield MongoTransaction(self._db, tx)
-
-    async def run(self, work: Callable[[ports.Transaction], Awaitable[T]]) -> T:
-        return await self._uow.run(lambda tx: work(MongoTransaction(self._db, tx)))
+        super().__init__(uow, lambda tx: MongoTransaction(db, tx))

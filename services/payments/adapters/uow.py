@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TypeVar
-
 from services.payments.adapters.orders import MongoOrderReplica
 from services.payments.adapters.payments import KEPT_PAYMENT, MongoPaymentRepository
 from services.payments.domain import Payment
@@ -13,8 +9,6 @@ from shared import messaging
 from shared.events import Event
 from shared.idempotency.mongo import MongoResults
 from shared.mongo import Database
-
-T = TypeVar("T")
 
 
 class MongoTransaction:
@@ -33,17 +27,9 @@ class MongoTransaction:
         return await self._tx.claim(message_id)
 
 
-class MongoUnitOfWork:
-    """``ports.UnitOfWork`` over ``shared.messaging.UnitOfWork`` (outbox and inbox included)."""
+class MongoUnitOfWork(messaging.BoundUnitOfWork[MongoTransaction]):
+    """``ports.UnitOfWork``: the shared unit of work (outbox and inbox included), each
+    transaction with payments' repositories bound to it."""
 
     def __init__(self, uow: messaging.UnitOfWork, db: Database) -> None:
-        self._uow = uow
-        self._db = db
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[MongoTransaction]:
-        async with self._uow.begin() as tx:
-            yield MongoTransaction(tx, self._db)
-
-    async def run(self, work: Callable[[MongoTransaction], Awaitable[T]]) -> T:
-        return await self._uow.run(lambda tx: work(MongoTransaction(tx, self._db)))
+        super().__init__(uow, lambda tx: MongoTransaction(tx, db))

@@ -6,22 +6,17 @@ transaction) and hands out the repositories below bound to the transaction's ses
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.tickets import ports
 from services.tickets.domain import Ticket
 from shared import messaging
 from shared.errors import Conflict
 from shared.events import Event
 from shared.mongo import Database, Document, Session
-
-T = TypeVar("T")
 
 # How long a cancellation is remembered: far longer than an order.created can be late
 # (an order's hold is minutes; retries and a relay's lease are seconds).
@@ -129,20 +124,12 @@ class MongoTransaction:
         return await self._tx.claim(message_id)
 
 
-class MongoUnitOfWork:
-    """``ports.UnitOfWork`` over ``shared.messaging.UnitOfWork`` (whose API it keeps)."""
+class MongoUnitOfWork(messaging.BoundUnitOfWork[MongoTransaction]):
+    """``ports.UnitOfWork``: the shared unit of work, each transaction with tickets'
+    repositories bound to it."""
 
     def __init__(self, db: Database, uow: messaging.UnitOfWork) -> None:
-        self._db = db
-        self._uow = uow
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[ports.Transaction]:
-        async with self._uow.begin() as tx:
-            yield MongoTransaction(self._db, tx)
-
-    async def run(self, work: Callable[[ports.Transaction], Awaitable[T]]) -> T:
-        return await self._uow.run(lambda tx: work(MongoTransaction(self._db, tx)))
+        super().__init__(uow, lambda tx: MongoTransaction(db, tx))
 
 
 class MongoTicketCatalog:
