@@ -17,7 +17,7 @@ from services.auth.api.app import create_app
 from services.auth.api.keys import DEPS, SETTINGS
 from services.auth.config import SERVICE, Settings
 from services.auth.service import Deps
-from shared.auth import REVOKED_SESSIONS, TokenSigner, denylist_kept_fresh
+from shared.auth import REVOKED_SESSIONS, TokenSigner
 from shared.backends import open_backends
 from shared.web import open_in_background
 
@@ -28,18 +28,13 @@ HASHER = web.AppKey("hasher", PasswordHasher)
 async def open_deps(app: web.Application, *, hasher: PasswordHasher) -> AsyncIterator[Deps]:
     """The real adapters, opened in the background from startup on, closed at shutdown."""
     settings = app[SETTINGS]
-    async with (
-        open_backends(
-            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
-        ) as backends,
-        denylist_kept_fresh(
-            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
-        ) as revocations,
-    ):
+    async with open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends:
         yield Deps(
             users=MongoUserRepository(backends.mongo.db),
             signer=TokenSigner(settings.jwt_private_key, ttl_s=settings.jwt_ttl_s),
-            revocations=MongoRevocationLog(backends.uow, revocations, app[REVOKED_SESSIONS]),
+            revocations=MongoRevocationLog(
+                backends.uow, backends.revocations, app[REVOKED_SESSIONS]
+            ),
             hasher=hasher,
         )
 

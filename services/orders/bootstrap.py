@@ -19,7 +19,6 @@ from services.orders.api.keys import DEPS, SETTINGS
 from services.orders.config import SERVICE, Settings
 from services.orders.listeners import subscriptions
 from services.orders.service import Deps
-from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
 from shared.backends import open_backends
 from shared.background import every
 from shared.idempotency import mongo as idempotency
@@ -36,14 +35,7 @@ async def create_indexes(db: Database) -> None:
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, then messaging; listeners and the sweep start once the use cases can run."""
     settings = app[SETTINGS]
-    async with (
-        open_backends(
-            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
-        ) as backends,
-        denylist_kept_fresh(
-            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
-        ) as revocations,
-    ):
+    async with open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends:
         db = backends.mongo.db
         deps = Deps(
             uow=MongoUnitOfWork(db, backends.uow),
@@ -51,9 +43,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             hold_s=settings.orders.expiration_s,
             max_open_per_user=settings.orders.max_open_per_user,
         )
-        await backends.messaging.start_consuming(
-            [*subscriptions(deps), revocation_subscription(revocations)]
-        )
+        await backends.start_consuming(subscriptions(deps))
         # The safety net for a lost expiration job: without it a ticket could stay held.
         overdue = partial(service.cancel_overdue, deps=deps, grace_s=settings.orders.sweep_grace_s)
         async with every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"):

@@ -21,7 +21,6 @@ from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import SERVICE, Settings
 from services.payments.listeners import subscriptions
 from services.payments.service import Deps
-from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
 from shared.backends import open_backends
 from shared.background import every
 from shared.idempotency.mongo import create_indexes as create_idempotency_indexes
@@ -41,12 +40,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     cases can run. ``app`` gets the readiness checks and holds the sessions denylist."""
     settings = app[SETTINGS]
     async with (
-        open_backends(
-            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
-        ) as backends,
-        denylist_kept_fresh(
-            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
-        ) as revocations,
+        open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends,
         open_stripe(settings.stripe) as gateway,
     ):
         db = backends.mongo.db
@@ -56,9 +50,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
             stripe=gateway,
             uow=MongoUnitOfWork(backends.uow, db),
         )
-        await backends.messaging.start_consuming(
-            [*subscriptions(deps), revocation_subscription(revocations)]
-        )
+        await backends.start_consuming(subscriptions(deps))
         # What keeps "refunded" true after Stripe was down when a refund was decided, or
         # the process died between deciding it and making it.
         refunds = partial(service.retry_refunds, deps=deps)

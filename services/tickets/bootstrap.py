@@ -19,7 +19,6 @@ from services.tickets.api.keys import DEPS, SETTINGS
 from services.tickets.config import SERVICE, Settings
 from services.tickets.listeners import subscriptions
 from services.tickets.service import Deps
-from shared.auth import REVOKED_SESSIONS, denylist_kept_fresh, revocation_subscription
 from shared.backends import open_backends
 from shared.web import open_in_background
 
@@ -28,19 +27,10 @@ from shared.web import open_in_background
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, then messaging; listeners start once the use cases can run."""
     settings = app[SETTINGS]
-    async with (
-        open_backends(
-            app, settings.mongo, settings.amqp, service=SERVICE, setup=create_indexes
-        ) as backends,
-        denylist_kept_fresh(
-            backends.mongo.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
-        ) as revocations,
-    ):
+    async with open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends:
         db = backends.mongo.db
         deps = Deps(uow=MongoUnitOfWork(db, backends.uow), tickets=MongoTicketCatalog(db))
-        await backends.messaging.start_consuming(
-            [*subscriptions(deps), revocation_subscription(revocations)]
-        )
+        await backends.start_consuming(subscriptions(deps))
         yield deps
 
 
