@@ -38,9 +38,9 @@ lint: $(VENV)/.installed
 type: $(VENV)/.installed
 	PATH="$(TOX_PATH)" $(VENV)/bin/tox -e type
 
-# Writes a dev Ed25519 key pair into .env for docker compose.
+# Writes a dev Ed25519 key pair into .env for docker compose (starting it from .env.example).
 keys: $(VENV)/.installed
-	$(VENV)/bin/python -m deploy.local.keys >> .env
+	@$(VENV)/bin/python -m deploy.local.keys --write .env
 
 # make redrive SERVICE=orders ARGS="list"
 redrive: $(VENV)/.installed
