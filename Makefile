@@ -29,7 +29,9 @@ $(VENV313)/.installed:
 up: $(VENV)/.installed $(if $(MONGO_URL),,$(VENV313)/.installed)
 	$(VENV)/bin/python -m deploy.local
 
+# Provisions this machine first (RabbitMQ and Redis answering; nginx, Chromium installed).
 test: $(VENV)/.installed $(VENV313)/.installed
+	@$(VENV)/bin/python -m deploy.local.hosts --tests
 	PATH="$(TOX_PATH)" $(VENV)/bin/tox $(TOXARGS)
 
 lint: $(VENV)/.installed

@@ -1,11 +1,14 @@
-"""Host provisioning: RabbitMQ, Redis and nginx on this machine, installed and started if missing.
+"""Host provisioning: RabbitMQ, Redis and nginx on this machine, installed and started if missing
+(and for the test suite, Chromium with its fonts too).
 
 Local brokers are started (and, as root, installed from Debian's packages); remote ones are
 only checked. Nothing here starts a process of the stack: that is ``deploy.local.stack``.
+``python -m deploy.local.hosts --tests`` is what ``make test`` runs first.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -101,3 +104,22 @@ def provision() -> None:
     ensure_rabbitmq(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL))
     ensure_redis(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
     ensure_nginx()
+
+
+def ensure_chromium() -> None:
+    """Headless Chromium and a font for the browser tests (``CHROMIUM`` names another)."""
+    if os.environ.get("CHROMIUM") or shutil.which("chromium"):
+        return
+    apt_install("chromium", "fonts-dejavu-core")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tests", action="store_true", help="also what the test suite needs")
+    provision()
+    if parser.parse_args().tests:
+        ensure_chromium()
+
+
+if __name__ == "__main__":
+    main()
