@@ -7,6 +7,7 @@ The Dockerfile is parsed with BuildKit's own parser (PyPI `dockerfile`) and lint
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import shutil
 import subprocess
@@ -132,8 +133,53 @@ def test_hadolint_finds_nothing_to_fix() -> None:
 
 def test_image_is_multi_stage_with_a_slim_python_runtime(stages: list[Stage]) -> None:
     assert len(stages) >= 2
-    assert re.fullmatch(r"python:3\.1[23]-slim", stages[-1].base), stages[-1].base
+    # Optionally with a digest: Renovate's pinning PR adds one (see the renovate test below).
+    assert re.fullmatch(r"python:3\.1[23]-slim(@sha256:[0-9a-f]{64})?", stages[-1].base), stages[
+        -1
+    ].base
     assert stages[0].base == stages[-1].base
+
+
+def renovate_pattern(js_regex: str) -> re.Pattern[str]:
+    """Renovate's matchStrings are JavaScript regexes; (?<name>...) is Python's (?P<name>...)."""
+    return re.compile(js_regex.replace("(?<", "(?P<"))
+
+
+def test_renovate_pins_the_base_image_by_digest_and_keeps_it_current() -> None:
+    config = json.loads((REPO_ROOT / ".github" / "renovate.json").read_text())
+    dockerfile = DOCKERFILE.read_text()
+    # The one ARG both stages are built FROM (a base anywhere else would escape Renovate).
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+
+    managers = [
+        m
+        for m in config["customManagers"]
+        if any(re.search(p.strip("/"), "deploy/Dockerfile") for p in m["managerFilePatterns"])
+    ]
+    assert len(managers) == 1
+    manager = managers[0]
+    assert manager["datasourceTemplate"] == "docker"
+    found = [renovate_pattern(p).search(dockerfile) for p in manager["matchStrings"]]
+    match = next(m for m in found if m)
+    assert match["depName"] == "python"
+    assert match["currentValue"].endswith("-slim")
+    # The replacement writes tag and digest back in the shape the pattern reads.
+    replaced = (
+        manager["autoReplaceStringTemplate"]
+        .replace("{{{depName}}}", "python")
+        .replace("{{{newValue}}}", "3.12-slim")
+        .replace("{{{newDigest}}}", "sha256:" + "0" * 64)
+    )
+    again = renovate_pattern(manager["matchStrings"][0]).fullmatch(replaced)
+    assert again
+    assert again["currentDigest"] == "sha256:" + "0" * 64
+
+    docker_rules = [r for r in config["packageRules"] if "docker" in r.get("matchDatasources", [])]
+    assert any(r.get("pinDigests") is True for r in docker_rules)
+    # Actions and pip dependencies too (the workflows pin actions to versions; see test_workflows).
+    assert {"dockerfile", "github-actions", "pip_requirements", "setup-cfg"} <= set(
+        config["enabledManagers"]
+    )
 
 
 def test_builder_builds_wheels_of_the_repository(stages: list[Stage]) -> None:

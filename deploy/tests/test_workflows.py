@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "helm" / "ticketing"
 
 REQUIRED_PR_ENVS = {"py311", "py312", "py313", "lint", "type", "deploy"}
 
@@ -213,3 +221,158 @@ def test_pull_request_workflows_cannot_write_packages(workflows: dict[str, dict[
         for job in jobs_of(workflow).values():
             for _, with_ in uses(job):
                 assert str(with_.get("push", "false")).lower() == "false"
+
+
+# ---------------------------------------------------------------------------- releases
+
+
+def image_workflow(workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return workflows["image.yml"]
+
+
+def metadata_tags(workflow: dict[str, Any]) -> list[str]:
+    return [
+        line.strip()
+        for job in jobs_of(workflow).values()
+        for action, with_ in uses(job)
+        if action.startswith("docker/metadata-action@")
+        for line in str(with_.get("tags", "")).splitlines()
+        if line.strip()
+    ]
+
+
+def chart_yaml() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    return loaded
+
+
+def test_release_tags_publish_semver_images_for_amd64_and_arm64(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    workflow = image_workflow(workflows)
+    push = triggers(workflow)["push"]
+    steps = [action for job in jobs_of(workflow).values() for action, _ in uses(job)]
+    builds = [
+        with_
+        for job in jobs_of(workflow).values()
+        for action, with_ in uses(job)
+        if action.startswith("docker/build-push-action@")
+    ]
+
+    assert "v*.*.*" in push["tags"]
+    assert "main" in push["branches"]
+    # vX.Y.Z -> X.Y.Z and X.Y; sha-* on every push; latest on main only.
+    assert {
+        "type=semver,pattern={{version}}",
+        "type=semver,pattern={{major}}.{{minor}}",
+        "type=sha,format=short",
+        "type=raw,value=latest,enable={{is_default_branch}}",
+    } <= set(metadata_tags(workflow))
+    assert any(a.startswith("docker/setup-qemu-action@") for a in steps)
+    assert any(a.startswith("docker/setup-buildx-action@") for a in steps)
+    assert builds
+    for with_ in builds:
+        assert set(with_["platforms"].split(",")) == {"linux/amd64", "linux/arm64"}
+
+
+def chart_job(workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    found = [
+        job
+        for job in jobs_of(image_workflow(workflows)).values()
+        if any("helm push" in script for script in run_scripts(job))
+    ]
+    assert len(found) == 1, "image.yml has no (or more than one) job that runs `helm push`"
+    return found[0]
+
+
+def test_release_tags_push_the_chart_to_ghcr_as_an_oci_artifact(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    job = chart_job(workflows)
+    scripts = "\n".join(run_scripts(job))
+
+    # Only on release tags, and only once the image it defaults to is pushed.
+    assert "refs/tags/v" in job["if"]
+    assert job["needs"] in ("push", ["push"])
+    assert re.search(r"^\s*helm package helm/ticketing\b", scripts, re.M)
+    assert re.search(r'^\s*helm push \S+ "?oci://ghcr\.io/\$\{owner\}/charts"?$', scripts, re.M)
+    assert "helm registry login ghcr.io" in scripts
+    assert any(a.startswith("azure/setup-helm@") for a, _ in uses(job))
+
+
+def run_version_check(
+    workflows: dict[str, dict[str, Any]], tag: str
+) -> subprocess.CompletedProcess[str]:
+    steps = [s for s in chart_job(workflows)["steps"] if "appVersion" in s.get("run", "")]
+    assert len(steps) == 1, "the chart job has no step that checks Chart.yaml against the tag"
+    env = {"PATH": os.environ["PATH"], "TAG": tag}
+    return subprocess.run(
+        ["bash", "-c", steps[0]["run"]],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_chart_job_fails_when_the_tag_differs_from_the_charts_version(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    if not shutil.which("bash") or not shutil.which("sed"):
+        pytest.skip("needs bash and sed")
+    chart = chart_yaml()
+    assert chart["version"] == chart["appVersion"], "a release publishes one number for both"
+
+    assert run_version_check(workflows, f"v{chart['version']}").returncode == 0
+    wrong = run_version_check(workflows, "v99.0.0")
+    assert wrong.returncode != 0
+    assert "99.0.0" in wrong.stdout
+
+
+def test_the_charts_default_image_tag_is_the_one_its_release_tag_publishes(
+    default_release: Any, workflows: dict[str, dict[str, Any]]
+) -> None:
+    app_version = str(chart_yaml()["appVersion"])
+    image = default_release.container("auth")["image"]
+
+    # image.tag "" falls back to appVersion ...
+    assert image.rsplit(":", 1)[1] == app_version
+    # ... which is the plain X.Y.Z that the tag vX.Y.Z publishes ({{version}} drops the v).
+    assert re.fullmatch(r"\d+\.\d+\.\d+", app_version)
+    assert "type=semver,pattern={{version}}" in metadata_tags(image_workflow(workflows))
+    readme = (CHART_DIR / "README.md").read_text()
+    for tag in ("X.Y.Z", "sha-", "latest"):
+        assert tag in readme
+
+
+# ---------------------------------------------------------------------------- bundled backends
+
+
+def image_refs(values: Any, path: str = "") -> dict[str, str]:
+    """path -> "registry/repository" of every image block in a values tree."""
+    found: dict[str, str] = {}
+    if isinstance(values, dict):
+        if "repository" in values and path.endswith("image"):
+            found[path] = f"{values.get('registry', 'docker.io')}/{values['repository']}"
+        for key, value in values.items():
+            found |= image_refs(value, f"{path}.{key}" if path else str(key))
+    return found
+
+
+def test_bundled_backends_pull_images_that_still_exist() -> None:
+    bundled = CHART_DIR / "bundled"
+    values = yaml.safe_load((bundled / "values.yaml").read_text())
+    refs = image_refs(values)
+
+    # The main image of each community chart is overridden (their defaults are docker.io/bitnami).
+    assert {"mongodb.image", "rabbitmq.image", "redis.image"} <= set(refs)
+    for path, ref in refs.items():
+        assert ref.startswith("docker.io/bitnamilegacy/"), (path, ref)
+    # The charts reject substituted images without this.
+    assert values["global"]["security"]["allowInsecureImages"] is True
+    for name in ("values.yaml", "Chart.yaml"):
+        text = (bundled / name).read_text()
+        assert not re.search(r"docker\.io/bitnami/|(?<![\w./-])bitnami/", text), name
+    readme = (CHART_DIR / "README.md").read_text()
+    assert "bitnamilegacy" in readme
