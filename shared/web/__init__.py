@@ -1,6 +1,6 @@
 """HTTP plumbing every service shares: errors, bodies, validation, health, the base app."""
 
-from shared.web.app import HttpSettings, base_app
+from shared.web.app import HttpSettings, base_app, identified_app
 from shared.web.errors import error_middleware
 from shared.web.health import READINESS_CHECKS, add_readiness_check, health_routes
 from shared.web.openapi import (
@@ -20,6 +20,7 @@ __all__ = [
     "HttpSettings",
     "add_readiness_check",
     "base_app",
+    "identified_app",
     "error_middleware",
     "health_routes",
     "idempotency_key",

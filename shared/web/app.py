@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from shared.auth import REVOKED_SESSIONS, IdentitySettings, RevokedSessions, identity_middlewares
 from shared.config import Env
 from shared.web.csrf import Origin, parse_origins, same_origin_only
 from shared.web.errors import error_middleware
@@ -60,4 +61,13 @@ def base_app(
     app[READINESS_CHECKS] = {}
     app.add_routes(health_routes)
     app.add_routes(metrics_routes)
+    return app
+
+
+def identified_app(http: HttpSettings, identity: IdentitySettings) -> web.Application:
+    """An API service's base app: ``base_app`` with the session cookie and current user,
+    whose denylist (``app[REVOKED_SESSIONS]``) ``shared.backends`` keeps fresh."""
+    revoked = RevokedSessions()
+    app = base_app(http, identity_middlewares(identity, revoked))
+    app[REVOKED_SESSIONS] = revoked
     return app

@@ -8,8 +8,7 @@ from services.payments.api.handlers import routes
 from services.payments.api.keys import DEPS, SETTINGS
 from services.payments.config import Settings
 from services.payments.service import Deps
-from shared.auth import REVOKED_SESSIONS, RevokedSessions, identity_middlewares
-from shared.web import Dependencies, add_openapi, base_app
+from shared.web import Dependencies, add_openapi, identified_app
 
 
 def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Application:
@@ -18,9 +17,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> web.Applicati
     Without ``deps`` the caller attaches how to open them: ``bootstrap.create_service``
     sets ``app[DEPS]`` to the real adapters, opened in the background.
     """
-    revoked = RevokedSessions()
-    app = base_app(settings.http, identity_middlewares(settings.identity, revoked))
-    app[REVOKED_SESSIONS] = revoked
+    app = identified_app(settings.http, settings.identity)
     app[SETTINGS] = settings
     if deps is not None:
         app[DEPS] = Dependencies.given(deps)
