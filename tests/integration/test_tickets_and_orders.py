@@ -95,6 +95,11 @@ async def test_a_paid_order_keeps_its_ticket_off_the_list_and_cannot_be_cancelle
     ticket = await sell(tickets, signin())
     placed = await order(orders, buyer, ticket["id"])
 
+    async def off_the_list() -> bool:
+        return ticket["id"] not in await listed_ids(tickets)
+
+    # tickets hears of the order through order.created, a moment after orders answers.
+    await eventually(off_the_list, what="the reserved ticket off the list")
     async with event_publisher(amqp) as publisher:
         await publisher.publish_event(
             PaymentCreated(id=str(ObjectId()), order_id=placed["id"], stripe_id="pi_1")
