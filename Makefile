@@ -10,7 +10,7 @@ PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
 TOX_PATH := $(PATH):$(dir $(PY312)):$(dir $(PY313))
 
-.PHONY: up test lint type keys redrive chaos clean
+.PHONY: up test lint type keys redrive chaos bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ redrive: $(VENV)/.installed
 # drives that running `make up`; without, a stack of its own.
 chaos: $(VENV)/.installed $(if $(URL),,$(VENV313)/.installed)
 	$(VENV)/bin/python -m tools.chaos $(if $(URL),--url $(URL)) $(ARGS)
+
+# Every benchmark beside its peer, one table into bench/last.md: make bench [ARGS="--quick"]
+# (ARGS="--readme" also writes it into README.md). Provisions the machine as `make up` does.
+bench: $(VENV)/.installed $(if $(MONGO_URL),,$(VENV313)/.installed)
+	@$(VENV)/bin/python -m deploy.local.hosts
+	$(VENV)/bin/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf .tox .run .mypy_cache .ruff_cache .pytest_cache
