@@ -11,6 +11,7 @@ A benchmark script prints its rows as a table and, with ``--json PATH``, writes 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Literal
 
 # "higher": ours/peer must reach the goal (throughput); "lower": ours/peer must stay under
-# it (CPU per request, latency); "absolute": no peer, ours is checked against the goal.
+# it (CPU per request, latency); "absolute": no peer, ours is checked against the goal;
+# "shown": no goal, ours is printed beside the peer (the issue asks only to see both).
 TIMES = "\N{MULTIPLICATION SIGN}"
 
-Better = Literal["higher", "lower", "absolute"]
+Better = Literal["higher", "lower", "absolute", "shown"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Row:
     # Share of the CPU the MongoDB stand-in used while ours ran (0..1 of one core), or None.
     standin_cpu: float | None = None
     note: str = ""
+    # Why there is no figure (the script is missing, crashed, or found a wrong result).
+    failure: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -44,6 +48,8 @@ class Row:
 
     @property
     def met(self) -> bool:
+        if self.failure or self.better == "shown":
+            return False
         value = self.ours if self.better == "absolute" else self.ratio
         if value is None:
             return False
@@ -52,7 +58,14 @@ class Row:
         return value <= self.goal
 
 
+def failed_row(metric: str, failure: str) -> Row:
+    """A row standing for figures a benchmark could not give."""
+    return Row(metric, math.nan, None, "", math.nan, "shown", failure=failure)
+
+
 def goal_text(row: Row) -> str:
+    if row.better == "shown":
+        return "—"
     if row.better == "absolute":
         return f"≤ {row.goal:g} {row.unit}"
     return f"{'≥' if row.better == 'higher' else '≤'} {row.goal:g}{TIMES}"
@@ -61,18 +74,27 @@ def goal_text(row: Row) -> str:
 def table(rows: Sequence[Row]) -> str:
     """A Markdown table, the same one the README carries."""
     lines = [
-        "| metric | ours | peer | ratio | goal | met | stand-in CPU |",
-        "|---|---|---|---|---|---|---|",
+        "| metric | ours | peer | ratio | goal | met | stand-in CPU | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        if row.failure:
+            lines.append(f"| {row.metric} | FAILED | — | — | — | no | — | {cell(row.failure)} |")
+            continue
         peer = "—" if row.peer is None else f"{row.peer:,.1f} {row.unit}"
         ratio = "—" if row.ratio is None else f"{row.ratio:.2f}{TIMES}"
         cpu = "—" if row.standin_cpu is None else f"{row.standin_cpu:.0%}"
+        met = "—" if row.better == "shown" else "yes" if row.met else "no"
         lines.append(
             f"| {row.metric} | {row.ours:,.1f} {row.unit} | {peer} | {ratio} | "
-            f"{goal_text(row)} | {'yes' if row.met else 'no'} | {cpu} |"
+            f"{goal_text(row)} | {met} | {cpu} | {cell(row.note)} |"
         )
     return "\n".join(lines)
+
+
+def cell(text: str) -> str:
+    """Text that cannot break a Markdown table row."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def write_json(path: str | Path, rows: Sequence[Row]) -> None:
