@@ -5,9 +5,16 @@ RabbitMQ grants a user three regular expressions per vhost, matched against reso
 ``configure`` (declare, delete), ``write`` (publish to an exchange, bind a queue, be a queue's
 dead-letter exchange) and ``read`` (consume, bind from an exchange, declare a queue with a
 dead-letter exchange); and per topic exchange, the routing keys it may ``write`` (publish).
-A service touches only the shared exchange and its own topology (topology.py): its three
-queues and its requeue exchange, which its retries, parked copies and dead-letters go
-through. It publishes only its own events.
+A service touches only the shared exchange, the event log and its own topology
+(topology.py): its three queues and its requeue exchange, which its retries, parked copies
+and dead-letters go through. It publishes only its own events, and the replay fence
+(``eventlog.fence``), which only the log receives and every reader passes over.
+
+The event log: every service declares it and binds it to the exchange (configure and write
+on ``ticketing.log``), since whichever starts first must create it before publishing, and
+reads it for a replay (read). Reading it shows no service more than it could already see
+(any service may bind its queue to any event key), but configure also lets a service delete
+it; only declaring the log as an administrator would take that away.
 
 No service may write to the default exchange (``amq.default``): RabbitMQ checks no routing
 key there, so that right would let a service put a message, say a forged
@@ -38,7 +45,7 @@ from shared.events import (
     TicketCreated,
     TicketUpdated,
 )
-from shared.messaging.topology import Topology
+from shared.messaging.topology import FENCE_KEY, Topology
 
 # Who publishes which events (each service's outbox; expiration's worker for expiration).
 PUBLISHES: dict[str, tuple[str, ...]] = {
@@ -78,12 +85,19 @@ def service_permissions(service: str, topology: Topology | None = None) -> Permi
     topology = topology or Topology()
     names = topology.queue_names(service)
     # Write on a queue is binding it; read on an exchange is binding from it.
-    own = [topology.exchange_name, names.main, names.retry, names.parked, names.requeue]
+    own = [
+        topology.exchange_name,
+        topology.log_name,
+        names.main,
+        names.retry,
+        names.parked,
+        names.requeue,
+    ]
     return Permissions(
         configure=_exactly(own),
         write=_exactly(own),
         read=_exactly(own),
-        topic_write=_exactly(list(PUBLISHES[service])),
+        topic_write=_exactly([*PUBLISHES[service], FENCE_KEY]),
     )
 
 

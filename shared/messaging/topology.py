@@ -28,6 +28,17 @@ way. A queue deleted while empty (service stopped) comes back with today's argum
 Dead-lettering is at-least-once (RabbitMQ ≥ 3.10 quorum queues, needs
 ``x-overflow: reject-publish``): the broker keeps a message until the target queue
 confirms it, so nothing is lost on the way to parked or back from retry.
+
+The event log, ``ticketing.log``: a stream (``x-queue-type: stream``) bound to the
+exchange with ``#``, so the broker appends every event (body, message id, headers,
+routing key) as it routes it; ``shared.messaging.eventlog`` reads it back. It is declared
+with the exchange (``declare_exchange``), by every publisher and consumer at start, so it
+exists before the first event. Its retention (``EventLogSettings``) is queue arguments,
+which RabbitMQ never changes either: a log that exists with other ones is kept as it is,
+with a warning, and docs/event-log.md says how an operator changes its retention (a
+policy; the smaller of policy and argument wins). A side effect: with the log bound, every
+event on the exchange is routed, so ``mandatory`` now means "kept in the log" rather than
+"some service's queue took it".
 """
 
 from __future__ import annotations
@@ -42,11 +53,15 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 from aiormq.exceptions import ChannelPreconditionFailed
 
 from shared.events import EVENT_TYPES
-from shared.messaging.settings import AmqpSettings
+from shared.messaging.settings import AmqpSettings, EventLogSettings
 
 log = logging.getLogger(__name__)
 
 EXCHANGE = "ticketing"
+EVENT_LOG = "ticketing.log"
+# Published by a replay (eventlog.py) to mark where the log ended when it began; only the
+# log receives it (no service binds it), and every reader passes over it.
+FENCE_KEY = "eventlog.fence"
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class Topology:
     delivery_limit: int = 5
     retry_delay_ms: int = 1000
     queue_type: str = "quorum"
+    event_log: EventLogSettings | None = None  # None: no log is declared
 
     @classmethod
     def from_settings(cls, settings: AmqpSettings) -> Topology:
@@ -85,6 +101,7 @@ class Topology:
             delivery_limit=settings.delivery_limit,
             retry_delay_ms=settings.retry_delay_ms,
             queue_type=settings.queue_type,
+            event_log=settings.event_log,
         )
 
     def _name(self, name: str) -> str:
@@ -93,6 +110,11 @@ class Topology:
     @property
     def exchange_name(self) -> str:
         return self._name(EXCHANGE)
+
+    @property
+    def log_name(self) -> str:
+        """The event log: the stream every event on the exchange is appended to."""
+        return self._name(EVENT_LOG)
 
     def queue_names(self, service: str) -> QueueNames:
         main = self._name(service)
@@ -129,9 +151,44 @@ class Topology:
         # No delivery limit and no dead-lettering: parked is the end of the line.
         return {"x-queue-type": self.queue_type}
 
+    def log_arguments(self, retention: EventLogSettings) -> dict[str, Any]:
+        """The event log's arguments: a stream, and how long and large it may grow."""
+        return {
+            "x-queue-type": "stream",
+            "x-max-age": retention.max_age,
+            "x-max-length-bytes": retention.max_bytes,
+            "x-stream-max-segment-size-bytes": retention.segment_bytes,
+        }
+
     async def declare_exchange(self, channel: AbstractChannel) -> AbstractExchange:
-        """The durable topic exchange every event is published on."""
-        return await channel.declare_exchange(self.exchange_name, ExchangeType.TOPIC, durable=True)
+        """The durable topic exchange every event is published on, and (when the settings
+        have one) the event log bound to it."""
+        exchange = await channel.declare_exchange(
+            self.exchange_name, ExchangeType.TOPIC, durable=True
+        )
+        if self.event_log is not None:
+            await self.declare_log(channel, exchange, self.event_log)
+        return exchange
+
+    async def declare_log(
+        self, channel: AbstractChannel, exchange: AbstractExchange, retention: EventLogSettings
+    ) -> AbstractQueue:
+        """The event log, bound to ``exchange`` with ``#``; one that exists with other
+        retention arguments is kept as it is (module docstring)."""
+        arguments = self.log_arguments(retention)
+        if await _accepted(channel, self.log_name, arguments):
+            stream = await channel.declare_queue(self.log_name, durable=True, arguments=arguments)
+        else:
+            stream = await channel.declare_queue(self.log_name, passive=True)
+            log.warning(
+                "event log %s exists with other retention arguments than %s; it keeps its "
+                "own (RabbitMQ never changes a queue's arguments): change it with a policy, "
+                "see docs/event-log.md",
+                self.log_name,
+                {k: v for k, v in arguments.items() if k != "x-queue-type"},
+            )
+        await stream.bind(exchange, routing_key="#")
+        return stream
 
     async def declare_service_queues(
         self, channel: AbstractChannel, service: str, routing_keys: Iterable[str] = ()

@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from shared.config import ConfigError, Env
 from shared.messaging import AmqpSettings, ServiceQueues, Topology
 from shared.messaging.redrive import ParkedMessage, list_parked
+from shared.messaging.settings import EventLogSettings
 from shared.testing.infra import has_rabbitmqctl, rabbitmqctl, vhost_of
 from shared.testing.poll import eventually
 
@@ -71,6 +72,7 @@ def test_settings_are_read_from_the_environment() -> None:
         max_retries=7,
         delivery_limit=3,
         sweep_interval_s=1.5,
+        event_log=EventLogSettings(),
     )
 
 
@@ -82,7 +84,7 @@ def test_settings_need_an_amqp_url() -> None:
 def test_settings_default_everything_but_the_url() -> None:
     settings = AmqpSettings.from_env(Env({"AMQP_URL": "amqp://localhost/"}))
 
-    assert settings == AmqpSettings(url="amqp://localhost/")
+    assert settings == AmqpSettings(url="amqp://localhost/", event_log=EventLogSettings())
 
 
 @pytest.fixture
