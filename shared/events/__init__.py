@@ -12,29 +12,36 @@ from shared.events.orders import (
     ORDER_STATUSES,
     OrderCancelled,
     OrderCreated,
+    OrderSnapshot,
     OrderStatus,
     TicketId,
     TicketRef,
 )
 from shared.events.payments import PaymentCreated
 from shared.events.sessions import SessionRevoked
-from shared.events.tickets import TicketCreated, TicketUpdated
+from shared.events.snapshots import SNAPSHOT_ENTITIES, SnapshotCompleted, SnapshotRequested
+from shared.events.tickets import TicketCreated, TicketSnapshot, TicketUpdated
 
 __all__ = [
     "EVENT_TYPES",
     "ORDER_STATUSES",
+    "SNAPSHOT_ENTITIES",
     "Event",
     "ExpirationComplete",
     "MalformedEvent",
     "Money",
     "OrderCancelled",
     "OrderCreated",
+    "OrderSnapshot",
     "OrderStatus",
     "PaymentCreated",
     "SessionRevoked",
+    "SnapshotCompleted",
+    "SnapshotRequested",
     "TicketCreated",
     "TicketId",
     "TicketRef",
+    "TicketSnapshot",
     "TicketUpdated",
     "UtcDateTime",
     "decode",

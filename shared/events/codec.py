@@ -15,12 +15,22 @@ from shared.events.orders import (
     OrderCancelledSchema,
     OrderCreated,
     OrderCreatedSchema,
+    OrderSnapshot,
+    OrderSnapshotSchema,
 )
 from shared.events.payments import PaymentCreated, PaymentCreatedSchema
 from shared.events.sessions import SessionRevoked, SessionRevokedSchema
+from shared.events.snapshots import (
+    SnapshotCompleted,
+    SnapshotCompletedSchema,
+    SnapshotRequested,
+    SnapshotRequestedSchema,
+)
 from shared.events.tickets import (
     TicketCreated,
     TicketCreatedSchema,
+    TicketSnapshot,
+    TicketSnapshotSchema,
     TicketUpdated,
     TicketUpdatedSchema,
 )
@@ -33,6 +43,10 @@ _SCHEMAS: dict[type[Event], Schema] = {
     ExpirationComplete: ExpirationCompleteSchema(),
     PaymentCreated: PaymentCreatedSchema(),
     SessionRevoked: SessionRevokedSchema(),
+    TicketSnapshot: TicketSnapshotSchema(),
+    OrderSnapshot: OrderSnapshotSchema(),
+    SnapshotRequested: SnapshotRequestedSchema(),
+    SnapshotCompleted: SnapshotCompletedSchema(),
 }
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.routing_key: cls for cls in _SCHEMAS}

@@ -25,6 +25,9 @@ OBJECT_ID = validate.Regexp(rf"\A{_OBJECT_ID}\Z", error="Not an ObjectId (24 hex
 # 255 characters by Stripe's documentation.
 STRIPE_ID = validate.Regexp(r"\A[A-Za-z0-9_]{1,255}\Z", error="Not a Stripe id.")
 
+# A snapshot request's id: what uuid4().hex makes, with room for other generators.
+REQUEST_ID = validate.Regexp(r"\A[A-Za-z0-9_-]{8,64}\Z", error="Not a valid request id.")
+
 # A version counts saves from 0; BSON stores it as a signed 64-bit integer.
 VERSION = validate.Range(min=0, max=2**63 - 1)
 

@@ -1,4 +1,5 @@
-"""Contracts the orders service owns: ``order.created`` and ``order.cancelled``."""
+"""Contracts the orders service owns: ``order.created``, ``order.cancelled`` and
+``order.snapshot``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 from marshmallow import fields, post_load, validate
 
 from shared.events.base import ContractSchema, Event
-from shared.events.fields import OBJECT_ID, VERSION, Price, UtcDateTime
+from shared.events.fields import OBJECT_ID, REQUEST_ID, VERSION, Price, UtcDateTime
 
 
 class OrderStatus(StrEnum):
@@ -44,11 +45,19 @@ class TicketId:
     id: str
 
 
-@dataclass(frozen=True)
-class OrderCreated(Event):
-    """An order reserved a ticket until ``expires_at`` (tz-aware UTC)."""
+def _utc_milliseconds(event: Event, instant: datetime) -> datetime:
+    """``instant`` in UTC to the millisecond; ValueError for a naive one."""
+    if instant.tzinfo is None:
+        raise ValueError(f"{type(event).__name__}.expires_at must be timezone-aware")
+    # The wire and BSON both keep milliseconds; trimming here makes an event
+    # equal to itself after a round trip through either.
+    instant = instant.astimezone(UTC)
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
-    routing_key: ClassVar[str] = "order.created"
+
+@dataclass(frozen=True)
+class _OrderState(Event):
+    """What ``order.created`` and ``order.snapshot`` both tell of an order."""
 
     id: str
     version: int
@@ -58,13 +67,14 @@ class OrderCreated(Event):
     ticket: TicketRef
 
     def __post_init__(self) -> None:
-        if self.expires_at.tzinfo is None:
-            raise ValueError("OrderCreated.expires_at must be timezone-aware")
-        # The wire and BSON both keep milliseconds; trimming here makes an event
-        # equal to itself after a round trip through either.
-        instant = self.expires_at.astimezone(UTC)
-        instant = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
-        object.__setattr__(self, "expires_at", instant)
+        object.__setattr__(self, "expires_at", _utc_milliseconds(self, self.expires_at))
+
+
+@dataclass(frozen=True)
+class OrderCreated(_OrderState):
+    """An order reserved a ticket until ``expires_at`` (tz-aware UTC)."""
+
+    routing_key: ClassVar[str] = "order.created"
 
 
 @dataclass(frozen=True)
@@ -120,3 +130,26 @@ class OrderCancelledSchema(ContractSchema):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> OrderCancelled:
         return OrderCancelled(**data)
+
+
+@dataclass(frozen=True)
+class OrderSnapshot(_OrderState):
+    """An order's whole state at ``version``, re-published by orders on request.
+
+    A replica takes it only when ``version`` is above what it holds (``shared.replica``);
+    ``request_id`` names the ``snapshot.requested`` it answers.
+    """
+
+    routing_key: ClassVar[str] = "order.snapshot"
+
+    request_id: str
+
+
+class OrderSnapshotSchema(OrderCreatedSchema):
+    """Wire form ``{id, version, status, userId, expiresAt, ticket: {id, price}, requestId}``."""
+
+    request_id = fields.String(required=True, data_key="requestId", validate=REQUEST_ID)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderSnapshot:
+        return OrderSnapshot(**{**data, "status": OrderStatus(data["status"])})

@@ -1,4 +1,5 @@
-"""Contracts the tickets service owns: ``ticket.created`` and ``ticket.updated``."""
+"""Contracts the tickets service owns: ``ticket.created``, ``ticket.updated`` and
+``ticket.snapshot``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any, ClassVar
 from marshmallow import fields, post_dump, post_load
 
 from shared.events.base import ContractSchema, Event
-from shared.events.fields import OBJECT_ID, TITLE_LENGTH, VERSION, Price, utf8_text
+from shared.events.fields import (
+    OBJECT_ID,
+    REQUEST_ID,
+    TITLE_LENGTH,
+    VERSION,
+    Price,
+    utf8_text,
+)
 
 
 @dataclass(frozen=True)
@@ -69,3 +77,34 @@ class TicketUpdatedSchema(TicketCreatedSchema):
         if data.get("orderId") is None:
             data.pop("orderId", None)
         return data
+
+
+@dataclass(frozen=True)
+class TicketSnapshot(Event):
+    """A ticket's whole state at ``version``, re-published by its owner on request.
+
+    A replica takes it only when ``version`` is above what it holds (``shared.replica``);
+    ``request_id`` names the ``snapshot.requested`` it answers.
+    """
+
+    routing_key: ClassVar[str] = "ticket.snapshot"
+
+    id: str
+    version: int
+    title: str
+    price_cents: int
+    user_id: str
+    order_id: str | None
+    request_id: str
+
+
+class TicketSnapshotSchema(TicketCreatedSchema):
+    """Wire form ``{id, version, title, price, userId, orderId, requestId}``: every field,
+    ``orderId`` null for a ticket nobody holds."""
+
+    order_id = fields.String(required=True, data_key="orderId", allow_none=True, validate=OBJECT_ID)
+    request_id = fields.String(required=True, data_key="requestId", validate=REQUEST_ID)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TicketSnapshot:
+        return TicketSnapshot(**data)

@@ -36,6 +36,7 @@ from shared.events.fields import MAX_PRICE_CENTS, MIN_PRICE_CENTS, TITLE_MAX_LEN
 
 OID = "60029252cba1360018999688"
 OTHER_OID = "5fd843a29fc5e30023bd790b"
+REQUEST = "3f2b9c4d5e6f47a8b9c0d1e2f3a4b5c6"
 
 VALID: dict[str, dict[str, Any]] = {
     "ticket.created": {"id": OID, "version": 0, "title": "Gig", "price": 10, "userId": OTHER_OID},
@@ -59,7 +60,29 @@ VALID: dict[str, dict[str, Any]] = {
     "expiration.complete": {"orderId": OID},
     "payment.created": {"id": OID, "orderId": OTHER_OID, "stripeId": "pi_3MtwBwLkdIwHu7ix"},
     "session.revoked": {"jti": "mI0bK3pDq2v9XgHs7YtZ1w", "userId": OID, "exp": 1_900_000_000},
+    "ticket.snapshot": {
+        "id": OID,
+        "version": 4,
+        "title": "Gig",
+        "price": 10.5,
+        "userId": OTHER_OID,
+        "orderId": None,
+        "requestId": REQUEST,
+    },
+    "order.snapshot": {
+        "id": OID,
+        "version": 1,
+        "status": "cancelled",
+        "userId": OTHER_OID,
+        "expiresAt": "2021-01-16T16:31:30.047Z",
+        "ticket": {"id": OTHER_OID, "price": 20},
+        "requestId": REQUEST,
+    },
+    "snapshot.requested": {"requestId": REQUEST, "entity": "ticket", "requester": "orders"},
+    "snapshot.completed": {"requestId": REQUEST, "entity": "order", "count": 12},
 }
+# orderId of these may be null: a ticket nobody holds.
+NULLABLE = {("ticket.updated", ("orderId",)), ("ticket.snapshot", ("orderId",))}
 
 # Any JSON value, as the JSON text a publisher could have sent.
 scalars = (
@@ -140,6 +163,15 @@ bad_token_ids = (
 bad_expiries = (
     st.integers(max_value=0) | st.integers(min_value=10**10) | st.sampled_from([1.5, "1", True])
 ).map(json.dumps)
+bad_request_ids = (
+    st.sampled_from(["", "short", "has space in it", "x" * 65, REQUEST + "\n"]).map(json.dumps)
+    | not_a_string
+)
+bad_entities = st.text().filter(lambda s: s not in ("ticket", "order")).map(json.dumps)
+bad_services = (
+    st.sampled_from(["", "Orders", "or ders", "x" * 64, "orders\n"]).map(json.dumps) | not_a_string
+)
+bad_counts = (st.integers(max_value=-1) | st.sampled_from([1.5, "1", True, None])).map(json.dumps)
 bad_stripe_ids = (
     st.sampled_from(["", "pi 1", "pi_1\n", "pi-1", "x" * 256]).map(json.dumps) | not_a_string
 )
@@ -168,6 +200,10 @@ def _rules() -> list[Rule]:
         "stripeId": bad_stripe_ids,
         "jti": bad_token_ids,
         "exp": bad_expiries,
+        "requestId": bad_request_ids,
+        "entity": bad_entities | not_a_string,
+        "requester": bad_services,
+        "count": bad_counts,
     }
     rules: list[Rule] = []
     for key, body in VALID.items():
@@ -224,7 +260,7 @@ def test_a_value_that_breaks_its_field_rule_is_malformed_naming_the_field(
     rule: Rule, data: st.DataObject
 ) -> None:
     value = data.draw(rule.bad, label=str(rule))
-    if rule.path == ("orderId",) and rule.routing_key == "ticket.updated" and value == "null":
+    if (rule.routing_key, rule.path) in NULLABLE and value == "null":
         return  # a released ticket: null is the one non-id orderId may be
     body = body_with(rule.routing_key, rule.path, value)
 

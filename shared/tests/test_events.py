@@ -121,8 +121,12 @@ def test_each_contract_round_trips_through_encode_and_decode(
     assert decode(event.routing_key, encode(event)) == event
 
 
-def test_the_catalogue_names_the_seven_routing_keys() -> None:
+def test_the_catalogue_names_the_eleven_routing_keys() -> None:
     assert set(EVENT_TYPES) == {
+        "ticket.snapshot",
+        "order.snapshot",
+        "snapshot.requested",
+        "snapshot.completed",
         "ticket.created",
         "ticket.updated",
         "order.created",
