@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_emulator_app(
+        public_url=settings.public_url,
         webhook_url=settings.webhook_url,
         webhook_secret=settings.webhook_secret,
         webhook_retry_s=settings.webhook_retry_s,

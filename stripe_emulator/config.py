@@ -15,10 +15,13 @@ DEFAULT_PORT = 12111
 @dataclass(frozen=True)
 class EmulatorSettings:
     """``HOST``/``PORT``, ``STRIPE_WEBHOOK_URL`` (unset: no webhooks),
-    ``STRIPE_WEBHOOK_SECRET`` and ``STRIPE_WEBHOOK_RETRY_SECONDS``; ``LOG_LEVEL``."""
+    ``STRIPE_WEBHOOK_SECRET`` and ``STRIPE_WEBHOOK_RETRY_SECONDS``;
+    ``STRIPE_EMULATOR_PUBLIC_URL`` (where browsers reach it, for 3-D Secure challenge
+    pages; unset: the address each API call used); ``LOG_LEVEL``."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    public_url: str | None = None
     webhook_url: str | None = None
     webhook_secret: str = secret(DEFAULT_WEBHOOK_SECRET)
     webhook_retry_s: float = DEFAULT_WEBHOOK_RETRY_S
@@ -31,6 +34,7 @@ class EmulatorSettings:
         return cls(
             host=env.str("HOST", DEFAULT_HOST),
             port=env.int("PORT", DEFAULT_PORT, minimum=0),
+            public_url=(env.optional("STRIPE_EMULATOR_PUBLIC_URL") or "").rstrip("/") or None,
             webhook_url=env.optional("STRIPE_WEBHOOK_URL"),
             webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
             # 0 is allowed: one attempt, no retries.

@@ -32,14 +32,22 @@ CANCELABLE = (
 )
 
 
+AUTHENTICATION_FAILED = (
+    "We are unable to authenticate your payment method. Please choose a different payment "
+    "method and try again."
+)
+
+
 @dataclass(frozen=True)
 class TestCard:
-    """How a test card behaves: its brand and last digits, and its decline, if any."""
+    """How a test card behaves: its brand and last digits, its decline, if any, and
+    whether every payment with it needs a 3-D Secure challenge (``challenge``)."""
 
     brand: str
     last4: str
     decline_code: str | None = None
     decline_message: str = "Your card was declined."
+    challenge: bool = False
 
 
 # Reachable as pm_card_<name> and tok_<name>, as in Stripe's test mode.
@@ -51,6 +59,18 @@ TEST_CARDS = {
     "chargeDeclinedInsufficientFunds": TestCard(
         "visa", "9995", "insufficient_funds", "Your card has insufficient funds."
     ),
+    # 3-D Secure 2: the payment waits in requires_action until the buyer passes the challenge.
+    "threeDSecure2Required": TestCard("visa", "3184", challenge=True),
+}
+# Stripe's test card numbers, for the Payment Element stand-in (``stripe_js``), which
+# sends the number typed (Stripe.js sends it to Stripe, never to the merchant).
+CARD_NUMBERS = {
+    "4242424242424242": "visa",
+    "5555555555554444": "mastercard",
+    "371449635398431": "amex",
+    "4000000000000002": "chargeDeclined",
+    "4000000000009995": "chargeDeclinedInsufficientFunds",
+    "4000002760003184": "threeDSecure2Required",
 }
 
 
@@ -69,6 +89,16 @@ class StoredResponse:
     text: str
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """An open 3-D Secure challenge of an intent: its id (in its URL, so only the one the
+    intent was given can answer it) and where the buyer goes back to afterwards."""
+
+    id: str
+    url: str
+    return_url: str | None
+
+
 class StripeEmulator:
     """The state (payment methods, intents, refunds, idempotent responses) and the rules.
 
@@ -76,14 +106,20 @@ class StripeEmulator:
     request's read-modify-write runs whole on the event loop: asyncio-safe, no locks.
     """
 
-    def __init__(self, *, webhooks: WebhookSender | None = None) -> None:
+    def __init__(
+        self, *, webhooks: WebhookSender | None = None, public_url: str | None = None
+    ) -> None:
         self.webhooks = webhooks  # None: nobody to tell (STRIPE_WEBHOOK_URL unset)
+        # Where a browser reaches us, for challenge pages; None: the address each request used.
+        self.public_url = public_url
         self.faults = Faults()
         self.faulted_calls = 0
         self.payment_methods: dict[str, Params] = {}
         self.cards: dict[str, TestCard] = {}
         self.intents: dict[str, Params] = {}
         self.refunds: dict[str, Params] = {}
+        self.confirmation_tokens: dict[str, Params] = {}
+        self.challenges: dict[str, Challenge] = {}  # by intent id
         self.responses: OrderedDict[str, StoredResponse] = OrderedDict()
         for name, card in TEST_CARDS.items():
             self._add_payment_method(f"pm_card_{name}", card)
@@ -123,8 +159,62 @@ class StripeEmulator:
             )
         return self._from_token(card["token"], "card[token]")
 
+    def _card_of(self, data: Any, param: str) -> Params:
+        """A fresh PaymentMethod for ``payment_method_data``: a test token or card number."""
+        card = data.get("card") if isinstance(data, dict) else None
+        if not isinstance(card, dict):
+            raise invalid_request("Missing required param: card.", param=f"{param}[card]")
+        if "token" in card:
+            return self._from_token(card["token"], f"{param}[card][token]")
+        number = str(card.get("number", "")).replace(" ", "")
+        if number not in CARD_NUMBERS:
+            raise StripeError(
+                402,
+                {
+                    "type": "card_error",
+                    "code": "incorrect_number",
+                    "param": f"{param}[card][number]",
+                    "message": "Your card number is incorrect (the emulator knows Stripe's "
+                    "test cards only).",
+                },
+            )
+        return self._add_payment_method(new_id("pm"), TEST_CARDS[CARD_NUMBERS[number]])
+
+    # ------------------------------------------------------------------ confirmation tokens
+
+    def create_confirmation_token(self, params: Params) -> Params:
+        """A ConfirmationToken: what the Payment Element collected, for the server to confirm
+        with (Stripe.js makes one with the publishable key; the test helper from a
+        PaymentMethod id)."""
+        pm_id = params.get("payment_method")
+        if pm_id is not None:
+            if pm_id not in self.payment_methods:
+                raise no_such("PaymentMethod", str(pm_id), param="payment_method")
+            method = self.payment_methods[str(pm_id)]
+        else:
+            method = self._card_of(params.get("payment_method_data"), "payment_method_data")
+        token: Params = {
+            "id": new_id("ctoken"),
+            "object": "confirmation_token",
+            "payment_method": method["id"],  # the emulator's own; Stripe shows a preview only
+            "payment_method_preview": {"type": "card", "card": method["card"]},
+            "return_url": params.get("return_url"),
+            "use_stripe_sdk": True,
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 12 * 3600,
+            "livemode": False,
+        }
+        self.confirmation_tokens[token["id"]] = token
+        return token
+
     def _payment_method_of(self, params: Params) -> str | None:
-        """The PaymentMethod a create/confirm names: an id, or card token data to mint one."""
+        """The PaymentMethod a create/confirm names: an id, a ConfirmationToken, or card
+        token data to mint one."""
+        ctoken = params.get("confirmation_token")
+        if ctoken is not None:
+            if ctoken not in self.confirmation_tokens:
+                raise no_such("confirmation_token", str(ctoken), param="confirmation_token")
+            return str(self.confirmation_tokens[str(ctoken)]["payment_method"])
         pm_id = params.get("payment_method")
         if pm_id is not None:
             if pm_id not in self.payment_methods:
@@ -132,8 +222,7 @@ class StripeEmulator:
             return str(pm_id)
         data = params.get("payment_method_data")
         if isinstance(data, dict) and isinstance(data.get("card"), dict):
-            token = data["card"].get("token")
-            return str(self._from_token(token, "payment_method_data[card][token]")["id"])
+            return str(self._card_of(data, "payment_method_data")["id"])
         return None
 
     # ------------------------------------------------------------------ payment intents
@@ -144,7 +233,7 @@ class StripeEmulator:
             raise no_such("payment_intent", intent_id)
         return found
 
-    def create_intent(self, params: Params) -> Params:
+    def create_intent(self, params: Params, *, origin: str = "") -> Params:
         amount = _amount(params)
         currency = params.get("currency")
         if not currency:
@@ -169,6 +258,7 @@ class StripeEmulator:
             "payment_method_types": params.get("allowed_payment_method_types") or ["card"],
             "latest_charge": None,
             "last_payment_error": None,
+            "next_action": None,
             "metadata": params.get("metadata") or {},
             "description": params.get("description"),
             "capture_method": "automatic",
@@ -181,17 +271,19 @@ class StripeEmulator:
         }
         self.intents[intent_id] = intent
         if params.get("confirm") == "true":
-            self._confirm(intent, pm_id)
+            self._confirm(intent, pm_id, params, origin)
         return intent
 
-    def confirm_intent(self, intent_id: str, params: Params) -> Params:
+    def confirm_intent(self, intent_id: str, params: Params, *, origin: str = "") -> Params:
         intent = self.intent(intent_id)
-        self._confirm(intent, self._payment_method_of(params))
+        self._confirm(intent, self._payment_method_of(params), params, origin)
         return intent
 
-    def _confirm(self, intent: Params, pm_id: str | None) -> None:
+    def _confirm(self, intent: Params, pm_id: str | None, params: Params, origin: str) -> None:
         status = intent["status"]
-        if status not in ("requires_payment_method", "requires_confirmation"):
+        # As at Stripe, an intent waiting for its challenge may be confirmed again (another
+        # card, or the same one): the open challenge is dropped.
+        if status not in ("requires_payment_method", "requires_confirmation", "requires_action"):
             reason = (
                 "it has already succeeded after being previously confirmed"
                 if status == "succeeded"
@@ -208,6 +300,8 @@ class StripeEmulator:
                 code="payment_intent_unexpected_state",
             )
         intent["payment_method"] = pm_id
+        self.challenges.pop(intent["id"], None)
+        intent["next_action"] = None
         card = self.cards[pm_id]
         if card.decline_code is not None:
             error: Params = {
@@ -220,13 +314,86 @@ class StripeEmulator:
             intent.update(status="requires_payment_method", last_payment_error=error)
             self._notify("payment_intent.payment_failed", intent)
             raise StripeError(402, {**error, "payment_intent": dict(intent)})
+        if card.challenge:
+            self._challenge(intent, params, origin)
+            return
+        self._succeed(intent)
+
+    def _succeed(self, intent: Params) -> None:
         intent.update(
             status="succeeded",
             amount_received=intent["amount"],
             latest_charge=new_id("ch"),
             last_payment_error=None,
+            next_action=None,
         )
         self._notify("payment_intent.succeeded", intent)
+
+    # ------------------------------------------------------------------ 3-D Secure
+
+    def _challenge(self, intent: Params, params: Params, origin: str) -> None:
+        """Wait for the buyer: ``requires_action`` with the challenge as ``next_action``.
+
+        ``redirect_to_url`` when the server confirmed with a ``return_url`` (the buyer's
+        browser goes to the challenge and comes back there); ``use_stripe_sdk`` when
+        Stripe.js will show it (``use_stripe_sdk=true``, a ConfirmationToken, or no
+        ``return_url``), as Stripe answers.
+        """
+        ctoken = self.confirmation_tokens.get(str(params.get("confirmation_token")))
+        return_url = params.get("return_url") or (ctoken or {}).get("return_url")
+        challenge_id = new_id("3ds")
+        base = self.public_url or origin
+        url = f"{base}/_emulator/3ds/{intent['id']}/{challenge_id}"
+        self.challenges[intent["id"]] = Challenge(challenge_id, url, return_url)
+        if return_url and params.get("use_stripe_sdk") != "true" and ctoken is None:
+            next_action: Params = {
+                "type": "redirect_to_url",
+                "redirect_to_url": {"url": url, "return_url": return_url},
+            }
+        else:
+            next_action = {
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url},
+            }
+        intent.update(status="requires_action", next_action=next_action, last_payment_error=None)
+        self._notify("payment_intent.requires_action", intent)
+
+    def open_challenge(self, intent_id: str, challenge_id: str) -> tuple[Params, Challenge]:
+        """The intent and its challenge, if ``challenge_id`` is the one still open."""
+        intent = self.intent(intent_id)
+        challenge = self.challenges.get(intent_id)
+        if (
+            challenge is None
+            or challenge.id != challenge_id
+            or intent["status"] != "requires_action"
+        ):
+            raise invalid_request(
+                "This 3D Secure challenge is no longer open.",
+                code="payment_intent_unexpected_state",
+            )
+        return intent, challenge
+
+    def answer_challenge(self, intent_id: str, challenge_id: str, *, passed: bool) -> Challenge:
+        """The buyer passed (the intent succeeds) or failed the challenge (it needs another
+        payment method, with ``last_payment_error`` saying why); each once."""
+        intent, challenge = self.open_challenge(intent_id, challenge_id)
+        del self.challenges[intent_id]
+        if passed:
+            self._succeed(intent)
+            return challenge
+        pm_id = intent["payment_method"]
+        intent.update(
+            status="requires_payment_method",
+            next_action=None,
+            last_payment_error={
+                "type": "card_error",
+                "code": "payment_intent_authentication_failure",
+                "message": AUTHENTICATION_FAILED,
+                "payment_method": self.payment_methods[pm_id],
+            },
+        )
+        self._notify("payment_intent.payment_failed", intent)
+        return challenge
 
     def cancel_intent(self, intent_id: str, params: Params) -> Params:
         intent = self.intent(intent_id)
@@ -237,8 +404,10 @@ class StripeEmulator:
                 f"may be canceled: {', '.join(CANCELABLE)}.",
                 code="payment_intent_unexpected_state",
             )
+        self.challenges.pop(intent_id, None)
         intent.update(
             status="canceled",
+            next_action=None,
             canceled_at=int(time.time()),
             cancellation_reason=params.get("cancellation_reason"),
         )
