@@ -58,6 +58,7 @@ def example_errors(app: web.Application) -> list[str]:
         checks = (
             ("request", op.request, op.request_example, False),
             ("response", op.response, op.response_example, op.many),
+            *((f"{a.status} response", a.response, a.example, False) for a in op.other_answers),
         )
         for role, schema, example, many in checks:
             if schema is None:

@@ -130,6 +130,17 @@ class QueryParameter:
     required: bool = False
 
 
+@dataclass(frozen=True)
+class OtherAnswer:
+    """A further successful answer of an operation, beside its ``status`` (a 202 for
+    "not finished yet", say), with its own body."""
+
+    status: int
+    response: type[Schema]
+    description: str
+    example: Any
+
+
 @dataclass(frozen=True, kw_only=True)
 class Operation:
     """What one handler takes and gives. Used as ``@documented(...)`` on the handler."""
@@ -146,6 +157,7 @@ class Operation:
     query: tuple[QueryParameter, ...] = ()
     request_example: Mapping[str, Any] | None = None
     response_example: Any = None
+    other_answers: tuple[OtherAnswer, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.errors) - ERROR_DOCS.keys())
@@ -267,6 +279,11 @@ def _operation_dict(method: str, op: Operation) -> dict[str, Any]:
         schema = {"type": "array", "items": op.response} if op.many else op.response
         success["content"] = _json(schema, op.response_example)
     responses = {str(op.status): success}
+    for other in op.other_answers:
+        responses[str(other.status)] = {
+            "description": other.description,
+            "content": _json(other.response, other.example),
+        }
     for status in sorted(errors):
         error = ERROR_DOCS[status]
         example = _empty_body_answer(op.request) if status == 400 else error.example
