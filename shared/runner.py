@@ -1,4 +1,5 @@
-"""Running a service process: settings once, logging, the HTTP app until a signal."""
+"""Running a service process: settings once, logging, traces if an OTLP endpoint is set,
+the HTTP app until a signal."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from shared.config import ConfigError, Env, masked
 from shared.logging import AccessLogger, LogSettings, configure_logging
+from shared.telemetry import setup_telemetry
 from shared.web.app import HttpSettings
 from shared.web.health import ManagementSettings, management_only
 
@@ -49,6 +51,8 @@ def run_service(
     )
     configure_logging(settings.log)
     log.info("starting %s with settings %s", name, json.dumps(masked(settings), default=str))
+    # Before the app: the instrumentations patch what create_app and its clients build.
+    load_or_exit(name, lambda: setup_telemetry(name))
     app = create_app(settings)
     management_socket = None
     if management.port is not None:

@@ -4,6 +4,11 @@ nginx accepts a client's ``X-Request-Id`` or makes one; each service binds it (a
 ``traceparent`` when present) for the request's duration, every log line carries it, every
 event written meanwhile carries it in its headers, and a consumer binds it again while
 handling that event, so one purchase can be followed across services.
+
+When OpenTelemetry traces are on (``shared.telemetry``), the ``traceparent`` an event
+carries is the current span's, written when the event is (the outbox keeps it until the
+relay publishes), and the relay's publish continues that span context: the consumer's span
+is then a child of the request's, in the same trace.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 
 REQUEST_ID_HEADER = "X-Request-Id"
 TRACEPARENT_HEADER = "traceparent"
@@ -42,6 +50,15 @@ class Trace:
 
 
 _current: ContextVar[Trace | None] = ContextVar("trace", default=None)
+# Set once by shared.telemetry when spans are recorded; while unset the functions below
+# do what they did before traces existed, at no extra cost.
+_spans_on = False
+
+
+def carry_spans(on: bool) -> None:
+    """Let event headers carry the current span's context, and publishes continue it."""
+    global _spans_on
+    _spans_on = on
 
 
 def current() -> Trace | None:
@@ -76,9 +93,34 @@ def trace_from_event_headers(headers: Mapping[str, Any]) -> Trace | None:
 
 
 def event_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Headers for an event emitted now: the current trace's, then ``headers`` (which win)."""
+    """Headers for an event emitted now: the current trace's, then ``headers`` (which win).
+
+    With spans on, ``traceparent`` is the current span's (the request's, or the handled
+    event's), captured now: the relay publishes later, outside that span.
+    """
     trace = _current.get()
-    return {**(trace.headers() if trace else {}), **(headers or {})}
+    carried = trace.headers() if trace else {}
+    if _spans_on:
+        propagate.inject(carried)
+    return {**carried, **(headers or {})}
+
+
+@contextmanager
+def continued(headers: Mapping[str, Any] | None) -> Iterator[None]:
+    """With spans on, the span context that ``headers`` carry is current for the block.
+
+    For publishing an event whose headers were written earlier (the outbox relay runs in a
+    task of its own): the publish span joins the trace of the request that wrote the event,
+    whatever else is current.
+    """
+    token = None
+    if _spans_on and headers and TRACEPARENT_HEADER in headers:
+        token = otel_context.attach(propagate.extract(headers))
+    try:
+        yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
 
 
 @contextmanager

@@ -95,7 +95,8 @@ class Publisher:
         message = build_message(
             body, message_id=message_id, routing_key=routing_key, headers=headers
         )
-        await self._send(self._topology.exchange_name, routing_key, message)
+        with tracing.continued(headers):  # the relay's publish joins the writer's trace
+            await self._send(self._topology.exchange_name, routing_key, message)
         EVENTS_PUBLISHED.labels(routing_key).inc()
 
     async def publish_event(
