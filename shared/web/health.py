@@ -1,7 +1,10 @@
 """``GET /healthz`` (the process answers) and ``GET /readyz`` (its dependencies do).
 
 Each resource registers a readiness check with ``add_readiness_check``; a check is an
-async callable that raises when its dependency is not usable.
+async callable that raises when its dependency is not usable. A *note* (``add_readiness_note``)
+never makes a process unready: it says what a ready process is doing, e.g. ``rebuilding``
+a replica, in the body's ``status`` while the answer stays 200, so a load balancer keeps
+routing to it (docs/rebuild.md).
 
 With ``MANAGEMENT_PORT`` set (the Helm chart), the probes and ``/metrics`` are served on that
 port only, and it serves nothing else: the main port, the one an ingress routes to, answers
@@ -25,6 +28,18 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a ready process is doing: ``status`` replaces ``ready`` in the body."""
+
+    status: str  # e.g. "rebuilding"
+    detail: str  # e.g. "tickets"
+
+
+ReadinessNote = Callable[[], Awaitable[Note | None]]
+READINESS_NOTES = web.AppKey("readiness_notes", dict[str, ReadinessNote])
 CHECK_TIMEOUT_S = 2.0
 
 health_routes = web.RouteTableDef()
@@ -69,6 +84,21 @@ def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) 
     app[READINESS_CHECKS][name] = check
 
 
+def add_readiness_note(app: web.Application, name: str, note: ReadinessNote) -> None:
+    """Report ``note`` under ``name`` in ``/readyz`` (when it says something); never unready."""
+    if READINESS_NOTES not in app:
+        app[READINESS_NOTES] = {}
+    app[READINESS_NOTES][name] = note
+
+
+async def _noted(name: str, note: ReadinessNote) -> tuple[str, Note | None]:
+    try:
+        return name, await asyncio.wait_for(note(), CHECK_TIMEOUT_S)
+    except Exception as exc:  # a note that cannot be read says nothing; readiness is the checks'
+        log.warning("readiness note %s failed: %r", name, exc)
+        return name, None
+
+
 @health_routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
@@ -96,7 +126,10 @@ async def readiness(app: web.Application) -> dict[str, str]:
 async def readyz(request: web.Request) -> web.Response:
     results = await readiness(request.app)
     ready = all(result == "ok" for result in results.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": results},
-        status=200 if ready else 503,
-    )
+    notes = request.app.get(READINESS_NOTES, {})
+    said = {n: s for n, s in await asyncio.gather(*(_noted(*item) for item in notes.items())) if s}
+    status = "ready" if ready else "not ready"
+    if ready and said:
+        status = ", ".join(sorted({note.status for note in said.values()}))
+    results.update({name: f"{note.status} {note.detail}" for name, note in said.items()})
+    return web.json_response({"status": status, "checks": results}, status=200 if ready else 503)
