@@ -12,6 +12,8 @@ import configparser
 import copy
 import json
 import re
+import shutil
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -177,6 +179,39 @@ def keys_values() -> dict[str, Any]:
             "publishableKey": "pk_test_123",
         },
     }
+
+
+@dataclass
+class Umbrella:
+    """The bundled/ umbrella chart rendered offline: with this chart packaged as its only
+    dependency (the community charts need the network, so they are dropped)."""
+
+    release: Release
+    packaged: list[str]  # the names inside the packaged ticketing chart
+    values: dict[str, Any]  # bundled/values.yaml
+
+
+@pytest.fixture(scope="session")
+def bundled_umbrella(helm: Any, tmp_path_factory: pytest.TempPathFactory) -> Umbrella:
+    workdir = tmp_path_factory.mktemp("umbrella") / "ticketing"
+    shutil.copytree(CHART_DIR, workdir, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    umbrella = workdir / "bundled"
+    chart_yaml = yaml.safe_load((umbrella / "Chart.yaml").read_text())
+    chart_yaml["dependencies"] = [
+        d for d in chart_yaml["dependencies"] if d["repository"].startswith("file://")
+    ]
+    (umbrella / "Chart.yaml").write_text(yaml.safe_dump(chart_yaml))
+
+    helm.dependency_update(str(umbrella), skip_refresh=True)
+    [archive_path] = list((umbrella / "charts").glob("ticketing-*.tgz"))
+    with tarfile.open(archive_path) as archive:
+        packaged = archive.getnames()
+    values = yaml.safe_load((umbrella / "values.yaml").read_text())
+    render_values = copy.deepcopy(values)
+    render_values["ticketing"].update(EMULATOR_VALUES)  # the umbrella makes no Stripe choice
+    with helm.Chart.load(str(umbrella)) as loaded:
+        files = loaded.render(render_values, name="shop", namespace="x")
+    return Umbrella(release=Release(files), packaged=packaged, values=values)
 
 
 # ---------------------------------------------------------------------------- files

@@ -248,22 +248,37 @@ Backend URLs. External (default): from the backends Secret. Bundled (umbrella ch
 with Kubernetes' $(VAR) expansion, so no password is ever written into a manifest.
 */}}
 {{- define "ticketing.env.mongo" -}}
-{{- $root := . -}}
+{{- $spec := .spec -}}
+{{- with .root }}
 {{- if .Values.mongodb.enabled }}
 {{- $host := default (printf "%s-mongodb-headless" .Release.Name) .Values.mongodb.host }}
+{{- $secret := tpl (default (printf "%s-mongodb" .Release.Name) .Values.mongodb.existingSecret) . }}
+{{- if .Values.mongodb.perServiceUsers }}
+{{- /* Its own user, with readWrite on its own database only (the bundled chart creates one per
+service, named after it, in that database; generated passwords are alphanumeric). */}}
+- name: MONGODB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ printf "mongodb-password-%s" $spec.key }}
+- name: MONGO_URL
+  value: {{ printf "mongodb://%s:$(MONGODB_PASSWORD)@%s:27017/%s?replicaSet=%s&authSource=%s" $spec.key $host $spec.key .Values.mongodb.replicaSetName $spec.key | quote }}
+{{- else }}
 - name: MONGODB_ROOT_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ default (printf "%s-mongodb" .Release.Name) .Values.mongodb.existingSecret }}
+      name: {{ $secret }}
       key: mongodb-root-password
 - name: MONGO_URL
   value: {{ printf "mongodb://%s:$(MONGODB_ROOT_PASSWORD)@%s:27017/?replicaSet=%s&authSource=admin" .Values.mongodb.rootUser $host .Values.mongodb.replicaSetName | quote }}
+{{- end }}
 {{- else }}
 - name: MONGO_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "ticketing.backendsSecretName" $root }}
+      name: {{ include "ticketing.backendsSecretName" . }}
       key: MONGO_URL
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -275,13 +290,16 @@ backends Secret's AMQP_URL_<SERVICE> (both expiration processes share AMQP_URL_E
 {{- with .root }}
 {{- if .Values.rabbitmq.enabled }}
 {{- $host := default (printf "%s-rabbitmq" .Release.Name) .Values.rabbitmq.host }}
+{{- $secret := tpl (default (printf "%s-rabbitmq" .Release.Name) .Values.rabbitmq.existingSecret) . }}
+{{- /* perServiceUsers: its own user (permissions.py's rights, loaded by the bundled broker). */}}
+{{- $user := ternary $spec.amqpUser .Values.rabbitmq.username (.Values.rabbitmq.perServiceUsers | default false) }}
 - name: RABBITMQ_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ default (printf "%s-rabbitmq" .Release.Name) .Values.rabbitmq.existingSecret }}
-      key: rabbitmq-password
+      name: {{ $secret }}
+      key: {{ if .Values.rabbitmq.perServiceUsers }}{{ printf "rabbitmq-password-%s" $spec.amqpUser }}{{ else }}rabbitmq-password{{ end }}
 - name: AMQP_URL
-  value: {{ printf "amqp://%s:$(RABBITMQ_PASSWORD)@%s:5672/" .Values.rabbitmq.username $host | quote }}
+  value: {{ printf "amqp://%s:$(RABBITMQ_PASSWORD)@%s:5672/" $user $host | quote }}
 {{- else }}
 - name: AMQP_URL
   valueFrom:
