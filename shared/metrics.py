@@ -35,3 +35,29 @@ OUTBOX_BACKLOG = Gauge(
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox entry (0 when none)."
 )
+EVENT_LOG_ENTRIES = Gauge(
+    "event_log_entries",
+    "Entries in the event log, first to last chunk (refreshed by whoever reads the log's ends).",
+)
+EVENT_LOG_OLDEST_TIMESTAMP = Gauge(
+    "event_log_oldest_timestamp_seconds",
+    "Publish time (Unix seconds) of the event log's oldest entry; 0 while it is empty.",
+)
+EVENT_LOG_REPLAYED = Counter(
+    "event_log_replayed",
+    "Events a replay read from the log, by service and outcome "
+    "(applied, duplicate, deferred, skipped, counted: a dry run's).",
+    ["service", "outcome"],
+)
+REBUILD_RUNNING = Gauge(
+    "rebuild_running",
+    "Replicas of this service being rebuilt now (refreshed whenever /readyz asks).",
+)
+REBUILD_RECEIVED = Counter(
+    "rebuild_snapshots_taken",
+    "Snapshots this service's listeners took (or found not newer) for a rebuild of theirs.",
+)
+REBUILD_EXPECTED = Gauge(
+    "rebuild_snapshots_expected",
+    "How many snapshots the owner published for this service's latest rebuild.",
+)

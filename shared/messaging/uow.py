@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.errors import Conflict
 from shared.events import Event
+from shared.messaging import outcome
 from shared.mongo import Mongo, Session
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Transaction:
             # Nothing may be committed for a duplicate; on mongod the failed insert
             # has already aborted the transaction server-side.
             self.discarded = True
+            outcome.duplicate("inbox")
         return claimed
 
 
