@@ -14,6 +14,7 @@ from shared.errors import Conflict, NotAuthorized, NotFound
 from shared.events import OrderStatus, TicketCreated, TicketUpdated
 from shared.idempotency import IdempotencyKey, run_once
 from shared.messaging import RetryLater
+from shared.messaging.outcome import duplicate
 from shared.replica import VersionStep
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ async def expire_order(order_id: str, *, deps: Deps) -> None:
             raise RetryLater(f"order {order_id} is unknown")
         if order.settled:
             log.info("order %s is %s; its expiry changes nothing", order.id, order.status)
+            duplicate(f"order {order.id} is {order.status} already")
             return
         await _cancel(order, tx)
         log.info("order %s expired", order.id)
@@ -148,11 +150,13 @@ async def complete_order(order_id: str, *, deps: Deps) -> None:
         if order is None:
             raise RetryLater(f"order {order_id} is unknown")
         if order.status is OrderStatus.COMPLETE:
+            duplicate(f"order {order.id} is complete already")
             return
         if order.status is OrderStatus.CANCELLED:
             # A cancelled order is never paid: payments refunds a charge that loses this
             # race, and the ticket may already be someone else's.
             log.warning("payment for cancelled order %s ignored", order.id)
+            duplicate(f"order {order.id} is cancelled: nothing to complete")
             return
         await tx.orders.save(order.completed())
         log.info("order %s complete", order.id)
@@ -188,6 +192,7 @@ async def replicate_ticket(event: TicketCreated, *, deps: Deps) -> None:
     async def work(tx: Transaction) -> None:
         if not await tx.tickets.add(Ticket.from_created(event)):
             log.info("ticket %s is already replicated", event.id)
+            duplicate(f"ticket {event.id} is replicated already")
 
     await deps.uow.run(work)
 
@@ -205,6 +210,7 @@ async def apply_ticket_version(event: TicketUpdated, *, deps: Deps) -> None:
             raise RetryLater(f"ticket {event.id} version {event.version} is early: have {have}")
         if step is VersionStep.SEEN:
             log.info("ticket %s version %d already applied", event.id, event.version)
+            duplicate(f"ticket {event.id} v{event.version} is applied already")
             return
         if not await tx.tickets.apply_version(current.at_version(event)):
             raise Conflict(f"ticket {event.id} changed while applying version {event.version}")

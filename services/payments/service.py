@@ -36,6 +36,7 @@ from shared.errors import NotAuthorized, NotFound, ServiceUnavailable
 from shared.events import OrderCancelled, OrderCreated
 from shared.idempotency import IdempotencyKey, run_once
 from shared.messaging import RetryLater
+from shared.messaging.outcome import duplicate
 from shared.replica import VersionStep, step
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ async def replicate_order(event: OrderCreated, *, deps: Deps) -> None:
     async def work(tx: Transaction) -> None:
         if await tx.orders.add_if_absent(order):
             log.info("order %s replicated (%d cents)", order.id, order.price_cents)
+        else:
+            duplicate(f"order {order.id} is replicated already")
 
     await deps.uow.run(work)
 
@@ -99,6 +102,7 @@ async def apply_order_cancellation(event: OrderCancelled, *, deps: Deps) -> None
             raise RetryLater(f"order {event.id} v{event.version} is early ({held})")
         if applies is VersionStep.SEEN:
             log.info("order %s v%d seen already", event.id, event.version)
+            duplicate(f"order {event.id} v{event.version} is applied already")
             return None
         await tx.orders.save(order.cancelled())
         log.info("order %s cancelled (v%d)", event.id, event.version)
