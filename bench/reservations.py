@@ -243,17 +243,22 @@ async def floor_round(mongo_url: str, count: int, buyers: int, in_flight: int) -
 # ---------------------------------------------------------------------------- the run
 
 
-async def orders_quiet(bench: BenchStack) -> None:
-    """Orders' relay has published every order.created: on mongoeco, its writes would
-    conflict with the floor's transactions on the same server."""
+async def orders_quiet(bench: BenchStack, tickets: list[str]) -> None:
+    """Orders is done with the round: its relay has published every order.created, and the
+    ticket.updated each reservation causes (tickets marks the ticket reserved) is in its
+    replica. On mongoeco, orders' transactions would conflict with the floor's on the same
+    server otherwise."""
     client = AsyncMongoClient[Document](bench.mongo_url("orders"))
-    outbox = client[bench.database("orders")][OUTBOX]
+    db = client[bench.database("orders")]
+    keys = [ObjectId(ticket) for ticket in tickets]
 
-    async def drained() -> bool:
-        return await outbox.count_documents({"published_at": None}) == 0
+    async def settled() -> bool:
+        unpublished = await db[OUTBOX].count_documents({"published_at": None})
+        behind = await db.tickets.count_documents({"_id": {"$in": keys}, "version": {"$lt": 1}})
+        return unpublished == 0 and behind == 0
 
     try:
-        await eventually(drained, timeout_s=60, interval_s=0.1, what="orders' outbox to drain")
+        await eventually(settled, timeout_s=120, interval_s=0.1, what="orders to settle")
     finally:
         await client.close()
 
@@ -267,7 +272,7 @@ async def alternate(
         # Alternated, so the machine's noise falls on both alike.
         ours.append(await ours_round(bench, count, buyers, in_flight))
         print(ours[-1].describe(f"round {n + 1} ours "), flush=True)
-        await orders_quiet(bench)
+        await orders_quiet(bench, ours[-1].tickets)
         floor.append(await floor_round(bench.mongo_url("orders"), count, buyers, in_flight))
         print(floor[-1].describe(f"round {n + 1} floor"), flush=True)
     return ours, floor
