@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from shared.web.health import (
     READINESS_CHECKS,
+    READINESS_NOTES,
     Note,
     add_readiness_check,
     add_readiness_note,
@@ -22,6 +23,7 @@ Client = TestClient[Any, Any]
 def an_app(note: Note | None, *, mongo_up: bool = True) -> web.Application:
     app = web.Application()
     app[READINESS_CHECKS] = {}
+    app[READINESS_NOTES] = {}
 
     async def mongo() -> None:
         if not mongo_up:

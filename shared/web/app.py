@@ -12,7 +12,7 @@ from shared.auth import REVOKED_SESSIONS, IdentitySettings, RevokedSessions, ide
 from shared.config import Env
 from shared.web.csrf import Origin, parse_origins, same_origin_only
 from shared.web.errors import error_middleware
-from shared.web.health import READINESS_CHECKS, health_routes
+from shared.web.health import READINESS_CHECKS, READINESS_NOTES, health_routes
 from shared.web.metrics import metrics_middleware, metrics_routes
 from shared.web.requests import json_bodies_only
 from shared.web.tracing import trace_middleware
@@ -59,6 +59,7 @@ def base_app(
         client_max_size=http.max_body_bytes,
     )
     app[READINESS_CHECKS] = {}
+    app[READINESS_NOTES] = {}
     app.add_routes(health_routes)
     app.add_routes(metrics_routes)
     return app

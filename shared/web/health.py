@@ -86,8 +86,6 @@ def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) 
 
 def add_readiness_note(app: web.Application, name: str, note: ReadinessNote) -> None:
     """Report ``note`` under ``name`` in ``/readyz`` (when it says something); never unready."""
-    if READINESS_NOTES not in app:
-        app[READINESS_NOTES] = {}
     app[READINESS_NOTES][name] = note
 
 
