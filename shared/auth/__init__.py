@@ -18,7 +18,7 @@ from shared.auth.revocation import (
     denylist_kept_fresh,
     revocation_subscription,
 )
-from shared.auth.tokens import TokenSigner, TokenVerifier
+from shared.auth.tokens import TokenSigner, TokenVerifier, VerifiedTokens
 
 __all__ = [
     "CURRENT_USER",
@@ -30,6 +30,7 @@ __all__ = [
     "RevokedSessions",
     "TokenSigner",
     "TokenVerifier",
+    "VerifiedTokens",
     "current_user",
     "denylist_kept_fresh",
     "identity_middlewares",

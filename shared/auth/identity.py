@@ -23,7 +23,7 @@ from aiohttp_session import AbstractStorage, Session, get_session, new_session
 from aiohttp_session import session_middleware as _aiohttp_session_middleware
 
 from shared.auth.revocation import Denylist, RevokedSessions
-from shared.auth.tokens import Claims, TokenVerifier
+from shared.auth.tokens import Claims, TokenVerifier, VerifiedTokens
 from shared.config import ConfigError, Env
 from shared.errors import NotAuthorized
 
@@ -120,7 +120,9 @@ def session_middleware(settings: IdentitySettings) -> Middleware:
     return _aiohttp_session_middleware(JwtCookieStorage(secure=settings.cookie_secure))
 
 
-def identify(token: object, verifier: TokenVerifier, denylist: Denylist) -> Claims | None:
+def identify(
+    token: object, verifier: TokenVerifier | VerifiedTokens, denylist: Denylist
+) -> Claims | None:
     """The claims of a valid token that was not signed out, else None. The one place a
     revoked session becomes "nobody", in every service."""
     claims = verifier.verify(token) if isinstance(token, str) else None
@@ -129,7 +131,9 @@ def identify(token: object, verifier: TokenVerifier, denylist: Denylist) -> Clai
     return claims
 
 
-def current_user_middleware(verifier: TokenVerifier, denylist: Denylist) -> Middleware:
+def current_user_middleware(
+    verifier: TokenVerifier | VerifiedTokens, denylist: Denylist
+) -> Middleware:
     """Sets ``request[CURRENT_USER]`` to the verified claims or None; never rejects."""
 
     @web.middleware
@@ -144,9 +148,10 @@ def current_user_middleware(verifier: TokenVerifier, denylist: Denylist) -> Midd
 def identity_middlewares(settings: IdentitySettings, denylist: Denylist) -> list[Middleware]:
     """Every API service's pair, in order: the session cookie, then the current user.
 
-    ``denylist`` is required so that no service can forget to honour sign-outs.
+    ``denylist`` is required so that no service can forget to honour sign-outs. Verified
+    tokens are remembered (``VerifiedTokens``); the denylist is still asked every time.
     """
-    verifier = TokenVerifier(settings.jwt_public_key)
+    verifier = VerifiedTokens(TokenVerifier(settings.jwt_public_key))
     return [session_middleware(settings), current_user_middleware(verifier, denylist)]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +87,7 @@ class TokenVerifier:
 
     def __init__(self, public_key_pem: str, *, leeway_s: int = LEEWAY_S) -> None:
         self._key = _load_public(public_key_pem)
-        self._leeway_s = leeway_s
+        self.leeway_s = leeway_s
 
     def verify(self, token: str) -> Claims | None:
         try:
@@ -98,7 +100,7 @@ class TokenVerifier:
                 options={"require": REQUIRED_CLAIMS},
                 issuer=ISSUER,
                 audience=AUDIENCE,
-                leeway=self._leeway_s,
+                leeway=self.leeway_s,
             )
         except jwt.PyJWTError:
             return None
@@ -110,3 +112,56 @@ class TokenVerifier:
         return Claims(
             id=user_id, email=email, iat=int(payload["iat"]), exp=int(payload["exp"]), jti=jti
         )
+
+
+# Tokens whose verification a process remembers: more than the sessions one replica sees
+# at a time in practice, and at ~1 KB an entry a bounded cost to memory.
+VERIFIED_TOKENS_KEPT = 4096
+
+
+class VerifiedTokens:
+    """``TokenVerifier.verify`` remembered: the EdDSA check (a fifth of a signed-in
+    request's CPU) runs once per token, not once per request.
+
+    Only what verification proved is remembered, and only while it stays true: a token's
+    signature, issuer and audience never change, its validity ends at ``exp`` (plus the
+    leeway), and past that it is refused as the verifier would refuse it. Revocation is not
+    the cache's to know: ``identify`` asks the denylist on every request, cached or not, so
+    a revoked session is refused the moment its jti is listed. A refused token is not
+    remembered (it costs nothing to keep refusing, and cannot crowd out good ones). At most
+    ``size`` tokens are kept, the least recently used one leaving first.
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        size: int = VERIFIED_TOKENS_KEPT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self._verifier = verifier
+        self._size = size
+        self._clock = clock
+        # token -> (its claims, the time from which the verifier would refuse it)
+        self._kept: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
+
+    def verify(self, token: str) -> Claims | None:
+        kept = self._kept.get(token)
+        if kept is not None:
+            claims, refused_from = kept
+            if self._clock() < refused_from:
+                self._kept.move_to_end(token)
+                return claims
+            del self._kept[token]
+            return None  # expired: the verifier would say so too
+        verified = self._verifier.verify(token)
+        if verified is not None:
+            self._kept[token] = (verified, float(verified.exp + self._verifier.leeway_s))
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return verified
+
+    def __len__(self) -> int:
+        return len(self._kept)

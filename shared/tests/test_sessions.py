@@ -1,8 +1,9 @@
 """Revocable sessions: token ids, the denylist and its collection, the session.revoked
-contract, and the session cookie's name."""
+contract, the cache of verified tokens, and the session cookie's name."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -28,7 +29,7 @@ from shared.auth import (
 )
 from shared.auth.identity import identify
 from shared.auth.revocation import COLLECTION, denylist_kept_fresh
-from shared.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_S
+from shared.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_S, Claims, VerifiedTokens
 from shared.config import ConfigError, Env
 from shared.events import MalformedEvent, SessionRevoked, decode, encode
 from shared.mongo import Mongo
@@ -270,3 +271,141 @@ async def test_an_insecure_cookie_keeps_the_plain_name(
     assert "secure" not in set_cookie.lower()
     whoami = await client.get("/whoami", cookies=session_cookie_for_token(token))
     assert await whoami.json() == {"id": USER}
+
+
+# ---------------------------------------------------------------- verified tokens, cached
+
+
+class CountingVerifier(TokenVerifier):
+    """The real verifier, counting the tokens it checks."""
+
+    def __init__(self, public_key_pem: str) -> None:
+        super().__init__(public_key_pem)
+        self.checked: list[str] = []
+
+    def verify(self, token: str) -> Claims | None:
+        self.checked.append(token)
+        return super().verify(token)
+
+
+def sign(private_key: str, *, now: float | None = None, ttl_s: int = 60) -> str:
+    return TokenSigner(private_key, ttl_s=ttl_s).sign(USER, "a@b.io", now=now)
+
+
+def test_a_token_is_verified_once_then_remembered(jwt_keys: tuple[str, str]) -> None:
+    verifier = CountingVerifier(jwt_keys[1])
+    tokens = VerifiedTokens(verifier)
+    token = sign(jwt_keys[0])
+
+    first, second = tokens.verify(token), tokens.verify(token)
+
+    assert first is not None
+    assert first == second
+    assert first.id == USER
+    assert verifier.checked == [token]
+
+
+def test_a_remembered_token_is_refused_from_its_expiry_plus_the_leeway(
+    jwt_keys: tuple[str, str],
+) -> None:
+    issued = time.time()
+    token = sign(jwt_keys[0], now=issued, ttl_s=60)
+    exp = int(issued) + 60
+    clock = Clock(issued)
+    verifier = CountingVerifier(jwt_keys[1])
+    tokens = VerifiedTokens(verifier, clock=clock)
+    assert tokens.verify(token) is not None
+
+    clock.now = exp + LEEWAY_S - 0.001
+    assert tokens.verify(token) is not None
+    clock.now = exp + LEEWAY_S
+    # The verifier (on the real clock) still takes it: the refusal is the cache's own.
+    assert verifier.verify(token) is not None
+    assert tokens.verify(token) is None
+    assert len(tokens) == 0
+
+
+def test_a_refused_token_is_not_remembered(jwt_keys: tuple[str, str]) -> None:
+    verifier = CountingVerifier(jwt_keys[1])
+    tokens = VerifiedTokens(verifier)
+    expired = sign(jwt_keys[0], now=time.time() - 3600, ttl_s=60)
+
+    assert tokens.verify("not.a.token") is None
+    assert tokens.verify(expired) is None
+    assert tokens.verify(expired) is None
+
+    assert len(tokens) == 0
+    assert verifier.checked == ["not.a.token", expired, expired]
+
+
+def test_at_most_size_tokens_are_kept_the_least_recently_used_leaving_first(
+    jwt_keys: tuple[str, str],
+) -> None:
+    verifier = CountingVerifier(jwt_keys[1])
+    tokens = VerifiedTokens(verifier, size=3)
+    first, second, third, fourth = (sign(jwt_keys[0]) for _ in range(4))
+    for token in (first, second, third):
+        tokens.verify(token)
+    tokens.verify(first)  # now the most recently used
+
+    tokens.verify(fourth)
+
+    assert len(tokens) == 3
+    verifier.checked.clear()
+    for token in (first, third, fourth, second):
+        assert tokens.verify(token) is not None
+    assert verifier.checked == [second]  # the one that left, verified again
+
+
+def test_a_remembered_token_is_refused_the_moment_its_jti_is_listed(
+    jwt_keys: tuple[str, str],
+) -> None:
+    tokens, denylist = VerifiedTokens(TokenVerifier(jwt_keys[1])), RevokedSessions()
+    token = sign(jwt_keys[0])
+    claims = identify(token, tokens, denylist)
+    assert claims is not None
+    assert len(tokens) == 1
+
+    denylist.add(claims.jti, until=time.time() + 60)
+
+    assert identify(token, tokens, denylist) is None
+    # The refresh from the collection lists it as well: still refused.
+    denylist.replace({claims.jti: time.time() + 60})
+    assert identify(token, tokens, denylist) is None
+
+
+def whoami_app(public_key: str, denylist: RevokedSessions) -> web.Application:
+    settings = IdentitySettings(jwt_public_key=public_key, cookie_secure=False)
+    app = base_app(HttpSettings(), identity_middlewares(settings, denylist))
+
+    async def whoami(request: web.Request) -> web.Response:
+        user = current_user(request)
+        return web.json_response({"id": user.id if user else None})
+
+    app.router.add_get("/whoami", whoami)
+    return app
+
+
+async def test_requests_after_a_revocation_are_signed_out_though_the_token_was_cached(
+    aiohttp_client: Callable[..., Awaitable[Client]], jwt_keys: tuple[str, str]
+) -> None:
+    denylist = RevokedSessions()
+    client = await aiohttp_client(whoami_app(jwt_keys[1], denylist))
+    token = sign(jwt_keys[0])
+    cookies = session_cookie_for_token(token)
+    claims = TokenVerifier(jwt_keys[1]).verify(token)
+    assert claims is not None
+
+    async def who() -> object:
+        response = await client.get("/whoami", cookies=cookies)
+        return (await response.json())["id"]
+
+    # Many requests in flight fill the cache; the revocation lands while they run, and
+    # every request that starts after it is refused, however warm the cache is.
+    before = [asyncio.create_task(who()) for _ in range(20)]
+    assert await before[0] == USER
+    denylist.add(claims.jti, until=time.time() + 60)
+    after = await asyncio.gather(*(who() for _ in range(20)))
+
+    assert after == [None] * 20
+    assert set(await asyncio.gather(*before[1:])) <= {USER, None}
