@@ -60,7 +60,7 @@ PUBLISHED_RETENTION_S = 24 * 3600
 # crashed replica's claims are picked up again soon.
 DEFAULT_LEASE_S = 30.0
 # Entries leased (and then published) per round of a pass.
-BATCH = 100
+BATCH = 500
 # The oldest unpublished entries read per round to choose the batch from: more than a
 # batch, so that entries held back behind an older one of their subject do not starve
 # the others.
@@ -126,6 +126,18 @@ def free_to_go(window: Sequence[dict[str, Any]], now: datetime, limit: int) -> l
     return chosen
 
 
+@dataclass
+class Settled:
+    """What became of a batch: the entries published (deleted), failed (out of reach for
+    ``retry_in_s``, then retried) and held back behind a failed one (their lease given
+    back; the failed one still goes first)."""
+
+    published: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)
+    retry_in_s: float = 0.0
+
+
 class Outbox:
     """The ``outbox`` collection: events written in the same transaction as their entity."""
 
@@ -180,14 +192,21 @@ class Outbox:
         return [doc["_id"] for doc in docs]
 
     async def claim_batch(
-        self, limit: int = BATCH, *, lease_s: float = DEFAULT_LEASE_S
+        self,
+        limit: int = BATCH,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        settling: Settled | None = None,
     ) -> list[OutboxEntry]:
         """Lease up to ``limit`` entries that are free to go (``free_to_go``), oldest first.
 
         The entries of one subject in the batch are consecutive in that subject's order,
         starting at its oldest unpublished one: publish them in the order given, and stop a
-        subject at its first failure.
+        subject at its first failure. ``settling``, the previous batch's outcome, is written
+        under the same hold of the write lock as this claim: when writes are serialized
+        (mongoeco) every hold waits behind the transactions queued for it.
         """
+        settling = settling or Settled()
         now = _now()
         window = (
             await self._collection.find({"published_at": None})
@@ -195,23 +214,27 @@ class Outbox:
             .limit(WINDOW)
             .to_list()
         )
-        chosen = free_to_go(window, now, limit)
-        if not chosen:
-            return []
+        # Those published are gone once settled; the failed and held back keep their
+        # leases (they run out later), which holds back their subjects.
+        gone = set(settling.published)
+        chosen = free_to_go([doc for doc in window if doc["_id"] not in gone], now, limit)
         ids = [doc["_id"] for doc in chosen]
         token = uuid.uuid4().hex
+        won: set[str] = set()
         async with self._exclusive():
-            leased = await self._collection.update_many(
-                {"_id": {"$in": ids}, "published_at": None, "lease_until": {"$lte": now}},
-                {"$set": {"lease_until": now + timedelta(seconds=lease_s), "claim": token}},
-            )
-            if leased.modified_count == len(ids):
-                won = set(ids)
-            else:  # another relay took some of them meanwhile
-                cursor = self._collection.find(
-                    {"_id": {"$in": ids}, "claim": token}, projection={"_id": 1}
+            await self._settle(settling)
+            if ids:
+                leased = await self._collection.update_many(
+                    {"_id": {"$in": ids}, "published_at": None, "lease_until": {"$lte": now}},
+                    {"$set": {"lease_until": now + timedelta(seconds=lease_s), "claim": token}},
                 )
-                won = {doc["_id"] async for doc in cursor}
+                if leased.modified_count == len(ids):
+                    won = set(ids)
+                else:  # another relay took some of them meanwhile
+                    cursor = self._collection.find(
+                        {"_id": {"$in": ids}, "claim": token}, projection={"_id": 1}
+                    )
+                    won = {doc["_id"] async for doc in cursor}
         # A subject whose older entry someone else won must not go on here.
         lost: set[str] = set()
         batch: list[OutboxEntry] = []
@@ -221,9 +244,9 @@ class Outbox:
                 batch.append(_entry(doc))
             elif subject is not None:
                 lost.add(subject)
-        given_back = [i for i in won if i not in {entry.message_id for entry in batch}]
-        if given_back:
-            await self.release(given_back)
+        taken = {entry.message_id for entry in batch}
+        if given_back := [i for i in won if i not in taken]:
+            await self.settle(Settled(held_back=given_back))
         return batch
 
     async def claim_next(self, *, lease_s: float = DEFAULT_LEASE_S) -> OutboxEntry | None:
@@ -231,26 +254,23 @@ class Outbox:
         batch = await self.claim_batch(1, lease_s=lease_s)
         return batch[0] if batch else None
 
-    async def remove_published(self, message_ids: Sequence[str]) -> None:
-        """Drop entries the broker confirmed (consumers' inboxes and replicas remember them)."""
-        if message_ids:
-            async with self._exclusive():
-                await self._collection.delete_many({"_id": {"$in": list(message_ids)}})
+    async def settle(self, settled: Settled) -> None:
+        """Write a batch's outcome (``Settled``)."""
+        async with self._exclusive():
+            await self._settle(settled)
 
-    async def retry_after(self, message_ids: Sequence[str], delay_s: float) -> None:
-        """Keep the entries pending but out of reach until ``delay_s`` from now."""
-        await self._set_lease(message_ids, _now() + timedelta(seconds=delay_s))
-
-    async def release(self, message_ids: Sequence[str]) -> None:
-        """Give leased entries back at once (an older entry of their subject holds them)."""
-        await self._set_lease(message_ids, _now())
-
-    async def _set_lease(self, message_ids: Sequence[str], until: datetime) -> None:
-        if message_ids:
-            async with self._exclusive():
+    async def _settle(self, settled: Settled) -> None:
+        if settled.published:
+            # Confirmed, so dropped: consumers' inboxes and replicas remember them.
+            await self._collection.delete_many({"_id": {"$in": settled.published}})
+        now = _now()
+        for ids, until in (
+            (settled.failed, now + timedelta(seconds=settled.retry_in_s)),
+            (settled.held_back, now),
+        ):
+            if ids:
                 await self._collection.update_many(
-                    {"_id": {"$in": list(message_ids)}, "published_at": None},
-                    {"$set": {"lease_until": until}},
+                    {"_id": {"$in": ids}, "published_at": None}, {"$set": {"lease_until": until}}
                 )
 
     async def backlog(self) -> tuple[int, float]:
@@ -265,13 +285,6 @@ class Outbox:
             return count, 0.0
         created_at = _aware(oldest["created_at"])
         return count, max((_now() - created_at).total_seconds(), 0.0)
-
-
-@dataclass
-class _Outcome:
-    published: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    held_back: list[str] = field(default_factory=list)
 
 
 def _by_subject(batch: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:
@@ -356,24 +369,25 @@ class OutboxRelay:
 
     async def _pass(self) -> int:
         published = 0
+        settling = Settled()
         while True:
-            batch = await self._outbox.claim_batch(self._batch, lease_s=self._lease_s)
+            batch = await self._outbox.claim_batch(
+                self._batch, lease_s=self._lease_s, settling=settling
+            )
             if not batch:
-                break
-            outcome = await self._publish(batch)
-            await self._outbox.remove_published(outcome.published)
-            # Out of reach until the next sweep, so this pass moves on to other entries
-            # instead of spinning on these; what they held back waits for them.
-            await self._outbox.retry_after(outcome.failed, self._sweep_interval_s)
-            await self._outbox.release(outcome.held_back)
-            published += len(outcome.published)
-            if outcome.failed and not outcome.published:
-                break  # nothing went through: the broker is likely down; the sweep retries
-        return published
+                return published
+            settling = await self._publish(batch)
+            published += len(settling.published)
+            if settling.failed and not settling.published:
+                # Nothing went through: the broker is likely down; the sweep retries.
+                await self._outbox.settle(settling)
+                return published
 
-    async def _publish(self, batch: Sequence[OutboxEntry]) -> _Outcome:
+    async def _publish(self, batch: Sequence[OutboxEntry]) -> Settled:
         """Publish ``batch``, up to ``in_flight`` at once, each subject's entries in turn."""
-        outcome = _Outcome()
+        # Out of reach until the next sweep, so that the pass moves on to other entries
+        # instead of spinning on the failed ones; what they held back waits for them.
+        outcome = Settled(retry_in_s=self._sweep_interval_s)
         slots = asyncio.Semaphore(self._in_flight)
 
         async def publish_run(run: list[OutboxEntry]) -> None:

@@ -31,6 +31,7 @@ from shared.messaging import (
     open_transactional,
 )
 from shared.messaging.outbox import COLLECTION as OUTBOX
+from shared.messaging.outbox import Settled
 from shared.metrics import OUTBOX_BACKLOG
 from shared.mongo import Mongo
 from shared.testing.poll import eventually
@@ -485,7 +486,7 @@ async def test_one_batch_takes_several_events_of_a_subject_and_publishes_them_in
                 emitted[ticket.id] += await tx.emit(event)
 
     batch = await outbox.claim_batch(100, lease_s=5)
-    await outbox.release([entry.message_id for entry in batch])
+    await outbox.settle(Settled(held_back=[entry.message_id for entry in batch]))
     published = await OutboxRelay(outbox, publisher, batch=100, in_flight=16).flush()
 
     assert len(batch) == 50  # every entry of every subject, in one batch
