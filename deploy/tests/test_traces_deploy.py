@@ -1,6 +1,7 @@
-"""Traces (issue 16, "There are no traces"): ``otel.endpoint`` sets OTEL_EXPORTER_OTLP_ENDPOINT
-for every process run by shared.runner, with OTEL_SERVICE_NAME its own name; unset, no process
-gets either and traces stay off."""
+"""Traces (issue 16, "There are no traces") where the stack is deployed: the chart's
+``otel.endpoint`` sets OTEL_EXPORTER_OTLP_ENDPOINT for every process run by shared.runner, with
+OTEL_SERVICE_NAME its own name, and unset gives no process either (traces stay off); compose
+passes OTEL_EXPORTER_OTLP_ENDPOINT through from .env, empty by default."""
 
 from __future__ import annotations
 
@@ -69,3 +70,12 @@ def test_the_chart_readme_documents_the_traces() -> None:
 
     for needle in ("otel.endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"):
         assert needle in section, needle
+
+
+def test_compose_passes_the_endpoint_from_the_env_file_to_every_process(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    for name in METRICS_COMPONENTS:
+        environment = compose["services"][name]["environment"]
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
+    assert env_example["OTEL_EXPORTER_OTLP_ENDPOINT"] == ""  # off unless you name a collector
