@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from shared.errors import BadRequest
+from shared.errors import BadRequest, ServiceUnavailable
 from shared.events import (
     OrderCancelled,
     OrderCreated,
+    OrderSnapshot,
     OrderStatus,
     TicketCreated,
     TicketId,
     TicketRef,
+    TicketSnapshot,
     TicketUpdated,
 )
 from shared.replica import VersionStep, step
@@ -41,6 +43,13 @@ class PaidOrderCannotBeCancelled(BadRequest):
     default_message = "Cannot cancel a complete order: it has been paid for"
 
 
+class TicketNotReplicated(ServiceUnavailable):
+    """The ticket replica is being rebuilt and this ticket is not back in it yet: a 503,
+    so the caller tries again in a moment (docs/rebuild.md)."""
+
+    default_message = "Ticket not known yet: its replica is being rebuilt; retry later"
+
+
 @dataclass(frozen=True)
 class Ticket:
     """What orders knows of a ticket: a copy kept in step by the tickets service's events."""
@@ -53,6 +62,18 @@ class Ticket:
 
     @classmethod
     def from_created(cls, event: TicketCreated) -> Ticket:
+        return cls(
+            id=event.id,
+            title=event.title,
+            price_cents=event.price_cents,
+            version=event.version,
+            seller_id=event.user_id,
+        )
+
+    @classmethod
+    def from_snapshot(cls, event: TicketSnapshot) -> Ticket:
+        """The replica at the snapshot's version. Who holds it is not the snapshot's to
+        say: that is derived from this service's own orders."""
         return cls(
             id=event.id,
             title=event.title,
@@ -114,6 +135,11 @@ class Order:
         """Paid or cancelled: nothing can change it any more."""
         return self.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
 
+    @property
+    def holds_ticket(self) -> bool:
+        """Open or paid: its ticket is its own (a cancelled order let go of it)."""
+        return self.status is not OrderStatus.CANCELLED
+
     def is_overdue(self, now: datetime) -> bool:
         return self.status is OrderStatus.CREATED and now >= self.expires_at
 
@@ -135,6 +161,18 @@ class Order:
             user_id=self.user_id,
             expires_at=self.expires_at,
             ticket=TicketRef(id=self.ticket.id, price_cents=self.ticket.price_cents),
+        )
+
+    def snapshot_event(self, request_id: str) -> OrderSnapshot:
+        """The order as it is now, answering snapshot request ``request_id``."""
+        return OrderSnapshot(
+            id=self.id,
+            version=self.version,
+            status=self.status,
+            user_id=self.user_id,
+            expires_at=self.expires_at,
+            ticket=TicketRef(id=self.ticket.id, price_cents=self.ticket.price_cents),
+            request_id=request_id,
         )
 
     def cancelled_event(self) -> OrderCancelled:

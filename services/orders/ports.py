@@ -37,6 +37,10 @@ class OrderRepository(Protocol):
     async def count_open(self, user_id: str) -> int:
         """How many of the user's orders hold a ticket unpaid (status ``created``)."""
 
+    async def page(self, after: str | None, limit: int) -> list[Order]:
+        """Up to ``limit`` orders in id order, from the one after ``after`` (None: the
+        first); ``TicketNotReplicated`` when one's ticket is not in the replica."""
+
     async def lock_buyer(self, user_id: str) -> None:
         """Write the buyer's own record in this transaction.
 
@@ -50,12 +54,16 @@ class TicketReplica(Protocol):
     one transaction. Holding changes only with the holding order's status."""
 
     async def add(self, ticket: Ticket) -> bool:
-        """Start replicating ``ticket``; False if it is replicated already (a duplicate)."""
+        """Start replicating ``ticket``; False if it is replicated already (a duplicate).
+
+        It is held by the order of ours that holds it (``Order.holds_ticket``), if any: a
+        ticket added back by a rebuild is held as our orders say, not as it was copied."""
 
     async def get(self, ticket_id: str) -> Ticket | None: ...
 
-    async def apply_version(self, ticket: Ticket) -> bool:
-        """Store ``ticket`` if the replica still holds the version before it; else False."""
+    async def apply_version(self, ticket: Ticket, *, over: int | None = None) -> bool:
+        """Store ``ticket`` if the replica still holds version ``over`` (by default the one
+        before ``ticket``'s); else False. Who holds it is left as it is."""
 
     async def hold(self, ticket_id: str, order_id: str) -> bool:
         """Mark the ticket held by ``order_id`` if nobody holds it; False if somebody does."""
@@ -92,7 +100,8 @@ class UnitOfWork(Protocol):
 class OrderQueries(Protocol):
     """Reads outside any transaction: the API's pages and the sweep's search."""
 
-    async def get(self, order_id: str) -> Order | None: ...
+    async def get(self, order_id: str) -> Order | None:
+        """The order, or None; ``TicketNotReplicated`` when its ticket is not in the replica."""
 
     async def of_user(self, user_id: str) -> list[Order]:
         """The user's orders, oldest first, each with its ticket as it is now."""

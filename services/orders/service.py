@@ -3,24 +3,46 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from services.orders.domain import Order, Ticket, TicketAlreadyReserved, TooManyOpenOrders
+from services.orders.domain import (
+    Order,
+    Ticket,
+    TicketAlreadyReserved,
+    TicketNotReplicated,
+    TooManyOpenOrders,
+)
 from services.orders.ports import Clock, OrderQueries, Transaction, UnitOfWork
 from shared.errors import Conflict, NotAuthorized, NotFound
-from shared.events import OrderStatus, TicketCreated, TicketUpdated
+from shared.events import (
+    OrderStatus,
+    SnapshotCompleted,
+    SnapshotRequested,
+    TicketCreated,
+    TicketSnapshot,
+    TicketUpdated,
+)
 from shared.idempotency import IdempotencyKey, run_once
 from shared.messaging import RetryLater
 from shared.messaging.outcome import duplicate
-from shared.replica import VersionStep
+from shared.replica import (
+    NoRebuilds,
+    RebuildLog,
+    VersionStep,
+    publish_snapshots,
+    takes_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
 # Orders the sweep cancels per round; the next round takes the rest.
 SWEEP_BATCH = 100
+# Orders re-published per transaction for another service's rebuild: a large store
+# never builds one huge transaction.
+SNAPSHOT_BATCH = 100
 
 
 def utc_now() -> datetime:
@@ -34,6 +56,7 @@ class Deps:
     hold_s: float
     max_open_per_user: int = 5
     clock: Clock = utc_now
+    rebuilds: RebuildLog = field(default_factory=NoRebuilds)  # the ticket replica's
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,8 @@ async def place_order(
     async def reserve(tx: Transaction) -> Order:
         ticket = await tx.tickets.get(command.ticket_id)
         if ticket is None:
-            raise NotFound()
+            # While the replica is rebuilt an unknown ticket may just not be back yet.
+            raise TicketNotReplicated() if await deps.rebuilds.running() else NotFound()
         ticket.check_orderable_by(user_id)
         await tx.orders.lock_buyer(user_id)
         if await tx.orders.count_open(user_id) >= deps.max_open_per_user:
@@ -125,13 +149,22 @@ async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
     return await deps.uow.run(work)
 
 
+async def _order_for_listener(tx: Transaction, order_id: str) -> Order:
+    """The order an event is about; ``RetryLater`` while it (or its ticket) is unknown."""
+    try:
+        order = await tx.orders.get(order_id)
+    except TicketNotReplicated:
+        raise RetryLater(f"order {order_id}: its ticket is not back in the replica yet") from None
+    if order is None:
+        raise RetryLater(f"order {order_id} is unknown")
+    return order
+
+
 async def expire_order(order_id: str, *, deps: Deps) -> None:
     """The hold ran out: cancel unless paid or already cancelled. Replay-safe."""
 
     async def work(tx: Transaction) -> None:
-        order = await tx.orders.get(order_id)
-        if order is None:
-            raise RetryLater(f"order {order_id} is unknown")
+        order = await _order_for_listener(tx, order_id)
         if order.settled:
             log.info("order %s is %s; its expiry changes nothing", order.id, order.status)
             duplicate(f"order {order.id} is {order.status} already")
@@ -146,9 +179,7 @@ async def complete_order(order_id: str, *, deps: Deps) -> None:
     """The order was paid for; it now keeps its ticket for good. Replay-safe."""
 
     async def work(tx: Transaction) -> None:
-        order = await tx.orders.get(order_id)
-        if order is None:
-            raise RetryLater(f"order {order_id} is unknown")
+        order = await _order_for_listener(tx, order_id)
         if order.status is OrderStatus.COMPLETE:
             duplicate(f"order {order.id} is complete already")
             return
@@ -174,7 +205,10 @@ async def cancel_overdue(*, deps: Deps, grace_s: float) -> int:
     for order_id in await deps.orders.overdue_ids(before, limit=SWEEP_BATCH):
 
         async def work(tx: Transaction, order_id: str = order_id) -> bool:
-            order = await tx.orders.get(order_id)
+            try:
+                order = await tx.orders.get(order_id)
+            except TicketNotReplicated:
+                return False  # its ticket is being rebuilt: a later round cancels it
             if order is None or not order.is_overdue(before):
                 return False
             await _cancel(order, tx)
@@ -216,3 +250,62 @@ async def apply_ticket_version(event: TicketUpdated, *, deps: Deps) -> None:
             raise Conflict(f"ticket {event.id} changed while applying version {event.version}")
 
     await deps.uow.run(work)
+
+
+async def apply_ticket_snapshot(event: TicketSnapshot, *, deps: Deps) -> None:
+    """Take a ticket's snapshot if it is newer than the replica (``takes_snapshot``), then
+    count it for the rebuild that asked for it. Replay-safe: a repeat is not newer.
+
+    The snapshot replaces the tickets service's fields only; which order holds the ticket
+    stays ours (a ticket new to the replica is held as our orders say).
+    """
+
+    async def work(tx: Transaction) -> None:
+        current = await tx.tickets.get(event.id)
+        held = current.version if current is not None else None
+        if not takes_snapshot(held, event.version):
+            log.info("ticket %s snapshot v%d ignored: have v%s", event.id, event.version, held)
+            duplicate("the replica has this version or a later one")
+            return
+        ticket = Ticket.from_snapshot(event)
+        taken = (
+            await tx.tickets.add(ticket)
+            if held is None
+            else await tx.tickets.apply_version(ticket, over=held)
+        )
+        if not taken:
+            raise Conflict(f"ticket {event.id} changed while taking snapshot v{event.version}")
+        log.info("ticket %s snapshot v%d taken over v%s", event.id, event.version, held)
+
+    await deps.uow.run(work)
+    # After the commit: a receipt always means the replica has this version or a later one.
+    await deps.rebuilds.received(event.request_id, event.id)
+
+
+async def note_snapshots_completed(event: SnapshotCompleted, *, deps: Deps) -> None:
+    """The owner published all its snapshots for a request: the rebuild waits for that many."""
+    await deps.rebuilds.completed(event.request_id, event.count)
+
+
+async def publish_order_snapshots(request: SnapshotRequested, *, deps: Deps) -> int:
+    """Re-publish every order as ``order.snapshot`` (``shared.replica.publish_snapshots``),
+    then ``snapshot.completed``; for a request of another entity, nothing. Replay-safe: a
+    repeat publishes them again, which replicas ignore (not newer)."""
+    if request.entity != "order":
+        return 0
+
+    async def page(tx: Transaction, after: str | None, limit: int) -> list[Order]:
+        try:
+            return await tx.orders.page(after, limit)
+        except TicketNotReplicated:
+            raise RetryLater("our ticket replica is being rebuilt: snapshots later") from None
+
+    published = await publish_snapshots(
+        request,
+        run=deps.uow.run,
+        page=page,
+        snapshot=lambda order: order.snapshot_event(request.request_id),
+        batch_size=SNAPSHOT_BATCH,
+    )
+    log.info("%d order snapshots published for %s", published, request.requester)
+    return published

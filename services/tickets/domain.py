@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from shared.errors import BadRequest, NotAuthorized
-from shared.events import TicketCreated, TicketUpdated
+from shared.events import TicketCreated, TicketSnapshot, TicketUpdated
 
 
 class TicketReserved(BadRequest):
@@ -60,4 +60,16 @@ class Ticket:
             price_cents=self.price_cents,
             user_id=self.user_id,
             order_id=self.order_id,
+        )
+
+    def snapshot_event(self, request_id: str) -> TicketSnapshot:
+        """The ticket as it is now, answering snapshot request ``request_id``."""
+        return TicketSnapshot(
+            id=self.id,
+            version=self.version,
+            title=self.title,
+            price_cents=self.price_cents,
+            user_id=self.user_id,
+            order_id=self.order_id,
+            request_id=request_id,
         )

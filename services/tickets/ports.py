@@ -29,6 +29,9 @@ class TicketRepository(Protocol):
         """Store ``ticket`` (the next version) if it is still at ``ticket.version - 1``;
         ``shared.errors.Conflict`` otherwise, and nothing is overwritten."""
 
+    async def page(self, after: str | None, limit: int) -> list[Ticket]:
+        """Up to ``limit`` tickets in id order, from the one after ``after`` (None: the first)."""
+
 
 class CancelledOrders(Protocol):
     """Orders known to have ended, so that a late ``order.created`` of one holds nothing."""

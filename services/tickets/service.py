@@ -10,10 +10,15 @@ from bson import ObjectId
 from services.tickets.domain import Ticket
 from services.tickets.ports import TicketCatalog, Transaction, UnitOfWork
 from shared.errors import NotFound
-from shared.events import OrderCancelled, OrderCreated
+from shared.events import OrderCancelled, OrderCreated, SnapshotRequested
 from shared.messaging import RetryLater
+from shared.replica import publish_snapshots
 
 log = logging.getLogger(__name__)
+
+# Tickets re-published per transaction for a replica's rebuild: a large store never builds
+# one huge transaction.
+SNAPSHOT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -135,3 +140,24 @@ async def apply_order_cancelled(event: OrderCancelled, message_id: str, *, deps:
         log.info("ticket %s released by order %s", ticket.id, event.id)
 
     await deps.uow.run(work)
+
+
+async def publish_ticket_snapshots(request: SnapshotRequested, *, deps: Deps) -> int:
+    """Re-publish every ticket as ``ticket.snapshot`` (``shared.replica.publish_snapshots``),
+    then ``snapshot.completed``; for a request of another entity, nothing. Replay-safe: a
+    repeat publishes them again, which replicas ignore (not newer)."""
+    if request.entity != "ticket":
+        return 0
+
+    async def page(tx: Transaction, after: str | None, limit: int) -> list[Ticket]:
+        return await tx.tickets.page(after, limit)
+
+    published = await publish_snapshots(
+        request,
+        run=deps.uow.run,
+        page=page,
+        snapshot=lambda ticket: ticket.snapshot_event(request.request_id),
+        batch_size=SNAPSHOT_BATCH,
+    )
+    log.info("%d ticket snapshots published for %s", published, request.requester)
+    return published

@@ -14,7 +14,7 @@ from typing import TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from services.orders import ports
-from services.orders.domain import Order, Ticket
+from services.orders.domain import Order, Ticket, TicketNotReplicated
 from shared.errors import Conflict
 from shared.events import Event, OrderStatus
 from shared.idempotency.memory import InMemoryResults
@@ -52,8 +52,15 @@ class State:
             return None
         ticket = self.tickets.get(order.ticket.id)
         if ticket is None:
-            raise LookupError(f"order {order_id} refers to unknown ticket {order.ticket.id}")
+            raise TicketNotReplicated()
         return replace(order, ticket=ticket)
+
+    def holder(self, ticket_id: str) -> str | None:
+        """The order that has not let go of the ticket, as the Mongo replica derives it."""
+        holders = (
+            o.id for o in self.orders.values() if o.ticket.id == ticket_id and o.holds_ticket
+        )
+        return next(holders, None)
 
 
 class InMemoryOrderRepository:
@@ -81,6 +88,11 @@ class InMemoryOrderRepository:
             for order in self._state.orders.values()
         )
 
+    async def page(self, after: str | None, limit: int) -> list[Order]:
+        # Order ids are ObjectIds: as hex text they sort as Mongo sorts them.
+        ids = sorted(i for i in self._state.orders if after is None or i > after)[:limit]
+        return [order for order_id in ids if (order := self._state.order(order_id)) is not None]
+
     async def lock_buyer(self, user_id: str) -> None:
         # Transactions here run one at a time, so this write conflicts with nothing; it
         # is kept so that the state shows the same writes as MongoDB's.
@@ -96,15 +108,16 @@ class InMemoryTicketReplica:
         if ticket.id in self._state.tickets:
             return False
         self._state.tickets[ticket.id] = ticket
-        self._state.held_by[ticket.id] = None
+        self._state.held_by[ticket.id] = self._state.holder(ticket.id)
         return True
 
     async def get(self, ticket_id: str) -> Ticket | None:
         return self._state.tickets.get(ticket_id)
 
-    async def apply_version(self, ticket: Ticket) -> bool:
+    async def apply_version(self, ticket: Ticket, *, over: int | None = None) -> bool:
         stored = self._state.tickets.get(ticket.id)
-        if stored is None or stored.version != ticket.version - 1:
+        held = ticket.version - 1 if over is None else over
+        if stored is None or stored.version != held:
             return False
         self._state.tickets[ticket.id] = ticket
         return True

@@ -7,7 +7,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from services.orders.adapters.tickets import find_ticket, ticket_from_doc, tickets_by_ids
-from services.orders.domain import Order, Ticket
+from services.orders.domain import Order, Ticket, TicketNotReplicated
 from shared.errors import Conflict
 from shared.events import OrderStatus
 from shared.idempotency.mongo import Snapshot
@@ -18,6 +18,8 @@ async def create_indexes(db: Database) -> None:
     await db.orders.create_index([("user_id", 1), ("_id", 1)], name="user_orders")
     # The overdue sweep asks for `created` orders by expiry.
     await db.orders.create_index([("status", 1), ("expires_at", 1)], name="status_expiry")
+    # A ticket added to the replica asks which order holds it.
+    await db.orders.create_index([("ticket_id", 1), ("status", 1)], name="ticket_holder")
 
 
 def _to_doc(order: Order) -> Document:
@@ -74,8 +76,18 @@ async def _find(db: Database, order_id: str, session: Session | None) -> Order |
         return None
     ticket = await find_ticket(db, doc["ticket_id"], session)
     if ticket is None:
-        raise LookupError(f"order {order_id} refers to unknown ticket {doc['ticket_id']}")
+        # Only while the replica is rebuilt: an order is placed only for a ticket it has.
+        raise TicketNotReplicated()
     return _from_doc(doc, ticket)
+
+
+async def _with_tickets(
+    db: Database, docs: list[Document], session: Session | None = None
+) -> list[Order]:
+    tickets = await tickets_by_ids(db, (doc["ticket_id"] for doc in docs), session)
+    if any(doc["ticket_id"] not in tickets for doc in docs):
+        raise TicketNotReplicated()
+    return [_from_doc(doc, tickets[doc["ticket_id"]]) for doc in docs]
 
 
 class MongoOrderRepository:
@@ -109,6 +121,11 @@ class MongoOrderRepository:
             {"user_id": user_id, "status": OrderStatus.CREATED.value}, session=self._session
         )
 
+    async def page(self, after: str | None, limit: int) -> list[Order]:
+        query = {"_id": {"$gt": ObjectId(after)}} if after is not None else {}
+        cursor = self._orders.find(query, session=self._session).sort("_id", 1).limit(limit)
+        return await _with_tickets(self._db, [doc async for doc in cursor], self._session)
+
     async def lock_buyer(self, user_id: str) -> None:
         await self._buyers.update_one(
             {"_id": user_id}, {"$inc": {"orders_placed": 1}}, upsert=True, session=self._session
@@ -127,8 +144,7 @@ class MongoOrderQueries:
 
     async def of_user(self, user_id: str) -> list[Order]:
         docs = [doc async for doc in self._orders.find({"user_id": user_id}).sort("_id", 1)]
-        tickets = await tickets_by_ids(self._db, (doc["ticket_id"] for doc in docs))
-        return [_from_doc(doc, tickets[doc["ticket_id"]]) for doc in docs]
+        return await _with_tickets(self._db, docs)
 
     async def overdue_ids(self, before: datetime, *, limit: int) -> list[str]:
         cursor = (

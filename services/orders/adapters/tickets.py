@@ -2,7 +2,9 @@
 
 ``held_by`` is the id of the order that holds the ticket (None when free). It changes only
 in the transaction that changes that order's status, so it always agrees with the orders;
-the conditional update on it is what makes reservation atomic.
+the conditional update on it is what makes reservation atomic. A ticket added to the
+replica (by ``ticket.created``, or by a snapshot during a rebuild) takes it from the orders
+themselves, never from the tickets service.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from bson import ObjectId
 
 from services.orders.domain import Ticket
+from shared.events import OrderStatus
 from shared.mongo import Database, Document, Session
 
 
@@ -37,9 +40,11 @@ async def find_ticket(db: Database, ticket_id: str, session: Session | None) -> 
     return ticket_from_doc(doc) if doc else None
 
 
-async def tickets_by_ids(db: Database, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
+async def tickets_by_ids(
+    db: Database, ticket_ids: Iterable[str], session: Session | None = None
+) -> dict[str, Ticket]:
     keys = [ObjectId(i) for i in set(ticket_ids)]
-    cursor = db.tickets.find({"_id": {"$in": keys}})
+    cursor = db.tickets.find({"_id": {"$in": keys}}, session=session)
     return {str(doc["_id"]): ticket_from_doc(doc) async for doc in cursor}
 
 
@@ -51,6 +56,15 @@ class MongoTicketReplica:
         self._tickets = db.tickets
         self._session = session
 
+    async def _holder(self, ticket_id: str) -> str | None:
+        # The one order of ours that has not let go of the ticket (Order.holds_ticket).
+        holder = await self._db.orders.find_one(
+            {"ticket_id": ticket_id, "status": {"$ne": OrderStatus.CANCELLED.value}},
+            projection={"_id": 1},
+            session=self._session,
+        )
+        return str(holder["_id"]) if holder else None
+
     async def add(self, ticket: Ticket) -> bool:
         # An upsert, not an insert: a duplicate must not fail (and abort) the transaction.
         result = await self._tickets.update_one(
@@ -61,7 +75,7 @@ class MongoTicketReplica:
                     "price_cents": ticket.price_cents,
                     "version": ticket.version,
                     "seller_id": ticket.seller_id,
-                    "held_by": None,
+                    "held_by": await self._holder(ticket.id),
                 }
             },
             upsert=True,
@@ -72,9 +86,10 @@ class MongoTicketReplica:
     async def get(self, ticket_id: str) -> Ticket | None:
         return await find_ticket(self._db, ticket_id, self._session)
 
-    async def apply_version(self, ticket: Ticket) -> bool:
+    async def apply_version(self, ticket: Ticket, *, over: int | None = None) -> bool:
+        held = ticket.version - 1 if over is None else over
         result = await self._tickets.update_one(
-            {"_id": ObjectId(ticket.id), "version": ticket.version - 1},
+            {"_id": ObjectId(ticket.id), "version": held},
             {
                 "$set": {
                     "title": ticket.title,

@@ -53,6 +53,11 @@ class InMemoryTicketRepository:
             raise Conflict(f"ticket {ticket.id} changed after version {ticket.version - 1}")
         self._state.tickets[ticket.id] = ticket
 
+    async def page(self, after: str | None, limit: int) -> list[Ticket]:
+        # Ticket ids are ObjectIds: as hex text they sort as Mongo sorts them.
+        ids = sorted(i for i in self._state.tickets if after is None or i > after)[:limit]
+        return [self._state.tickets[i] for i in ids]
+
 
 class InMemoryCancelledOrders:
     def __init__(self, state: State) -> None:

@@ -88,6 +88,11 @@ class MongoTicketRepository:
         if result.matched_count == 0:
             raise Conflict(f"ticket {ticket.id} changed after version {ticket.version - 1}")
 
+    async def page(self, after: str | None, limit: int) -> list[Ticket]:
+        query = {"_id": {"$gt": ObjectId(after)}} if after is not None else {}
+        cursor = self._tickets.find(query, session=self._session).sort("_id", 1).limit(limit)
+        return [_from_doc(doc) async for doc in cursor]
+
 
 class MongoCancelledOrders:
     """``ports.CancelledOrders`` in one transaction's session; forgotten after a week."""

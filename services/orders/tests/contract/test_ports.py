@@ -16,7 +16,7 @@ from services.orders.adapters.memory import InMemoryOrderQueries, InMemoryUnitOf
 from services.orders.adapters.orders import MongoOrderQueries
 from services.orders.adapters.uow import MongoUnitOfWork
 from services.orders.bootstrap import create_indexes
-from services.orders.domain import Order, Ticket
+from services.orders.domain import Order, Ticket, TicketNotReplicated
 from services.orders.ports import OrderQueries, UnitOfWork
 from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey, IdempotencyKeyReused
@@ -106,6 +106,49 @@ async def test_only_the_next_version_of_a_ticket_is_applied(ports: Ports) -> Non
         assert not await tx.tickets.apply_version(replace(ticket, version=3, price_cents=1))
         assert await tx.tickets.apply_version(replace(ticket, version=4, price_cents=1000))
         assert await tx.tickets.get(ticket.id) == replace(ticket, version=4, price_cents=1000)
+
+
+async def test_a_snapshot_version_applies_over_the_version_it_names(ports: Ports) -> None:
+    ticket = await replicated(ports, a_ticket(version=3))
+    async with ports.uow() as tx:
+        assert not await tx.tickets.apply_version(replace(ticket, version=9), over=2)
+        assert await tx.tickets.apply_version(replace(ticket, version=9, price_cents=5), over=3)
+        assert await tx.tickets.get(ticket.id) == replace(ticket, version=9, price_cents=5)
+
+
+async def test_a_ticket_added_back_is_held_by_the_order_that_holds_it(ports: Ports) -> None:
+    held, freed = a_ticket(), a_ticket()
+    holder, cancelled = an_order(held), an_order(freed).cancelled()
+    # The orders are there, their tickets not (a rebuild dropped them): adding them back
+    # takes the holder from the orders.
+    await stored(ports, holder, cancelled)
+    async with ports.uow() as tx:
+        assert await tx.tickets.add(held)
+        assert await tx.tickets.add(freed)
+        assert not await tx.tickets.hold(held.id, "someone-else")
+        assert await tx.tickets.hold(freed.id, "someone-else")
+
+
+async def test_an_order_whose_ticket_is_not_replicated_is_not_readable_yet(ports: Ports) -> None:
+    order = an_order(a_ticket(), user_id="buyer")
+    await stored(ports, order)
+
+    with pytest.raises(TicketNotReplicated):
+        await ports.queries.get(order.id)
+    with pytest.raises(TicketNotReplicated):
+        await ports.queries.of_user("buyer")
+
+
+async def test_orders_are_paged_in_id_order(ports: Ports) -> None:
+    orders = [an_order(await replicated(ports, a_ticket())) for _ in range(5)]
+    await stored(ports, *orders)
+    ids = sorted(order.id for order in orders)
+    async with ports.uow() as tx:
+        first = await tx.orders.page(None, 2)
+        rest = await tx.orders.page(first[-1].id, 10)
+    assert [o.id for o in first] == ids[:2]
+    assert [o.id for o in rest] == ids[2:]
+    assert rest[0] == next(o for o in orders if o.id == ids[2])
 
 
 async def test_a_ticket_has_one_holder_until_that_holder_releases_it(ports: Ports) -> None:

@@ -169,3 +169,16 @@ async def test_the_catalog_lists_unreserved_tickets_oldest_first(ports: Ports) -
         await tx.tickets.save(held.reserved_for(str(ObjectId())))
 
     assert [t.title for t in await ports.catalog.unreserved()] == ["first", "last"]
+
+
+async def test_tickets_are_paged_in_id_order(ports: Ports) -> None:
+    tickets = [a_ticket(f"t{n}") for n in range(5)]
+    async with ports.uow() as tx:
+        for ticket in tickets:
+            await tx.tickets.add(ticket)
+    by_id = sorted(tickets, key=lambda ticket: ticket.id)
+    async with ports.uow() as tx:
+        first = await tx.tickets.page(None, 2)
+        rest = await tx.tickets.page(first[-1].id, 10)
+    assert first == by_id[:2]
+    assert rest == by_id[2:]
