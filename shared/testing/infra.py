@@ -67,12 +67,13 @@ def vhost_of(url: str) -> str:
     return unquote(urlsplit(url).path[1:]) or "/"
 
 
-def _names(*listing: str) -> list[str]:
+def broker_names(*listing: str) -> list[str]:
+    """The names a ``rabbitmqctl list_*`` call lists (``list_queues -p / name``)."""
     result = rabbitmqctl(*listing)
     return [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
-async def _delete(url: str, queues: list[str], exchanges: list[str]) -> None:
+async def delete_queues_and_exchanges(url: str, queues: list[str], exchanges: list[str]) -> None:
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel()
@@ -95,10 +96,12 @@ def purge_namespaces(url: str, namespaces: Collection[str]) -> None:
         return
     vhost = vhost_of(url)
     prefixes = tuple(f"{namespace}." for namespace in namespaces)
-    queues = [n for n in _names("list_queues", "-p", vhost, "name") if n.startswith(prefixes)]
-    exchanges = [n for n in _names("list_exchanges", "-p", vhost, "name") if n.startswith(prefixes)]
+    queues = [n for n in broker_names("list_queues", "-p", vhost, "name") if n.startswith(prefixes)]
+    exchanges = [
+        n for n in broker_names("list_exchanges", "-p", vhost, "name") if n.startswith(prefixes)
+    ]
     try:
-        asyncio.run(_delete(url, queues, exchanges))
+        asyncio.run(delete_queues_and_exchanges(url, queues, exchanges))
     except Exception as exc:  # tidying must never fail a test run
         warnings.warn(f"could not delete test queues: {exc!r}", stacklevel=1)
 
