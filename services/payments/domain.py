@@ -18,6 +18,8 @@ from shared.events import OrderCreated, OrderStatus, PaymentCreated
 
 CURRENCY = "usd"  # every price is in US cents (architecture §6)
 SUCCEEDED = "succeeded"  # Stripe's word for a PaymentIntent that took the money
+# Stripe waits for the buyer: a 3-D Secure challenge (the intent's next_action).
+REQUIRES_ACTION = "requires_action"
 
 # A refund Stripe could not take is tried again after 1, 2, 4 ... seconds, at most this far apart.
 REFUND_RETRY_MAX_S = 300.0
@@ -40,7 +42,8 @@ class AmountMismatch(BadRequest):
 
 
 class PaymentNotCompleted(PaymentDeclined):
-    """Stripe neither took the money nor declined (e.g. the card wants authentication)."""
+    """Stripe did not take the money: the buyer failed the card's 3-D Secure challenge
+    (Stripe's message says so), or nothing was paid at all."""
 
 
 class Unpayable(Enum):
@@ -65,6 +68,29 @@ class Unpayable(Enum):
 
 
 @dataclass(frozen=True)
+class NextAction:
+    """What the buyer's browser must do before Stripe takes the money (3-D Secure).
+
+    ``redirect_to_url``: go to ``redirect_url`` (the bank's challenge), which sends the
+    buyer back to the ``return_url`` payments confirmed with. ``use_stripe_sdk``: Stripe.js
+    shows the challenge on the page (``stripe.handleNextAction``).
+    """
+
+    type: str
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionRequired:
+    """The order's intent waits for the buyer's challenge; what the browser needs for it.
+    Nothing is taken yet; completing it is ``service.confirm_payment`` (or the webhook)."""
+
+    order_id: str
+    client_secret: str
+    next_action: NextAction
+
+
+@dataclass(frozen=True)
 class Intent:
     """A Stripe PaymentIntent, as far as payments cares."""
 
@@ -73,10 +99,21 @@ class Intent:
     amount_cents: int
     status: str
     currency: str = CURRENCY
+    client_secret: str | None = None
+    next_action: NextAction | None = None  # set while it requires_action
+    error_message: str | None = None  # its last_payment_error's, for the buyer
 
     @property
     def succeeded(self) -> bool:
         return self.status == SUCCEEDED
+
+    def action_required(self) -> ActionRequired | None:
+        """What the buyer must do first, while the intent waits for them; else None."""
+        if self.status != REQUIRES_ACTION or self.next_action is None:
+            return None
+        if self.order_id is None or self.client_secret is None:
+            return None
+        return ActionRequired(self.order_id, self.client_secret, self.next_action)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,25 @@ class PaymentRepository(Protocol):
 class PaymentGateway(Protocol):
     """What the use cases need from Stripe (``adapters.stripe.StripeGateway``)."""
 
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent: ...
+    async def charge(
+        self,
+        order_id: str,
+        amount_cents: int,
+        token: str,
+        *,
+        return_url: str | None = None,
+        attempt: str | None = None,
+    ) -> Intent:
+        """The order's one PaymentIntent, confirmed with ``token`` (a PaymentMethod id, a
+        legacy card token, or a ConfirmationToken). ``return_url``: where a 3-D Secure
+        redirect brings the buyer back. ``attempt``: the buyer's request key, so that
+        only a repeat of one request is one confirmation (a new try after a failed
+        challenge is a new one)."""
+        ...
+
+    async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
+        """The order's PaymentIntent as Stripe has it now (made, unconfirmed, if none was)."""
+        ...
 
     async def refund(self, intent_id: str) -> str: ...
 

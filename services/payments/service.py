@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 
 from services.payments.domain import (
+    ActionRequired,
     Intent,
     Order,
     Payment,
@@ -124,15 +125,18 @@ async def pay_for_order(
     token: str,
     user_id: str,
     *,
+    return_url: str | None = None,
     idempotency: IdempotencyKey | None = None,
     deps: Deps,
-) -> Payment:
+) -> Payment | ActionRequired:
     """Charge the buyer for their open order; the payment and ``payment.created``.
 
     A racing request for the same order ends on the same PaymentIntent (Stripe keys
     derived from the order) and so on the same payment, never a second charge. With
     an idempotency key, a repeat returns the first payment without asking Stripe.
     Money the order turns out not to be able to keep goes back, and the buyer is told why.
+    A card that wants 3-D Secure is ``ActionRequired``: nothing is taken until the buyer
+    passes the challenge; then ``confirm_payment`` (or Stripe's webhook) settles it.
     """
     if idempotency is not None:
         key = idempotency
@@ -143,9 +147,45 @@ async def pay_for_order(
     if order is None:
         raise NotFound()
     order.check_payable(user_id, deps.clock())
-    intent = await deps.stripe.charge(order.id, order.price_cents, token)
+    intent = await deps.stripe.charge(
+        order.id,
+        order.price_cents,
+        token,
+        return_url=return_url,
+        attempt=idempotency.record_id if idempotency is not None else None,
+    )
+    return await _settled_or_waiting(intent, idempotency=idempotency, deps=deps)
+
+
+async def confirm_payment(order_id: str, user_id: str, *, deps: Deps) -> Payment | ActionRequired:
+    """Finish the buyer's payment after their 3-D Secure challenge, on the server.
+
+    Stripe's word, not the browser's: the order's PaymentIntent is read from Stripe and
+    settled exactly as the synchronous path settles it (the webhook settles the same
+    intent; whichever comes second finds the record). Not refused for an order that
+    expired or was cancelled meanwhile: the money may be taken already, and settling
+    gives it back. A challenge not answered yet is ``ActionRequired`` again; a failed
+    one is PaymentNotCompleted (402) with Stripe's message, and the buyer may pay again.
+    """
+    order = await deps.orders.get(order_id)
+    if order is None:
+        raise NotFound()
+    if order.user_id != user_id:
+        raise NotAuthorized()
+    intent = await deps.stripe.intent_of_order(order.id, order.price_cents)
+    return await _settled_or_waiting(intent, deps=deps)
+
+
+async def _settled_or_waiting(
+    intent: Intent, *, idempotency: IdempotencyKey | None = None, deps: Deps
+) -> Payment | ActionRequired:
+    waiting = intent.action_required()
+    if waiting is not None:
+        return waiting
     if not intent.succeeded:
-        raise PaymentNotCompleted(f"Payment not completed (status {intent.status})")
+        raise PaymentNotCompleted(
+            intent.error_message or f"Payment not completed (status {intent.status})"
+        )
     payment = await settle_intent(intent, idempotency=idempotency, deps=deps)
     assert payment is not None  # only a webhook event can be a duplicate
     if payment.refund_reason is not None:

@@ -19,13 +19,16 @@ import aiohttp
 import stripe
 
 from services.payments.config import StripeSettings
-from services.payments.domain import CURRENCY, Intent, StripeEvent
+from services.payments.domain import CURRENCY, Intent, NextAction, StripeEvent
 from services.payments.metrics import STRIPE_CALLS
 from shared.errors import BadRequest, PaymentDeclined, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 LEGACY_TOKEN_PREFIX = "tok_"
+# Stripe.js's createConfirmationToken: the Payment Element's current way to hand the
+# server what the buyer entered ("finalize payments on the server").
+CONFIRMATION_TOKEN_PREFIX = "ctoken_"
 # Stripe down, rate-limiting or failing: nothing the buyer did, worth a retry later.
 _UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
@@ -49,13 +52,24 @@ def _digest(token: str) -> str:
 
 def _intent(data: Mapping[str, Any]) -> Intent:
     metadata = data.get("metadata") or {}
+    error = data.get("last_payment_error") or {}
     return Intent(
         id=data["id"],
         order_id=metadata.get("order_id"),
         amount_cents=data["amount"],
         status=data["status"],
         currency=data.get("currency", ""),
+        client_secret=data.get("client_secret"),
+        next_action=_next_action(data.get("next_action")),
+        error_message=error.get("message"),
     )
+
+
+def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
+    if not action:
+        return None
+    redirect = action.get("redirect_to_url") or {}
+    return NextAction(type=str(action.get("type")), redirect_url=redirect.get("url"))
 
 
 @contextmanager
@@ -100,29 +114,45 @@ class StripeGateway:
         self._client = client
         self._webhook_secret = webhook_secret
 
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent:
+    async def charge(
+        self,
+        order_id: str,
+        amount_cents: int,
+        token: str,
+        *,
+        return_url: str | None = None,
+        attempt: str | None = None,
+    ) -> Intent:
         """The order's PaymentIntent, confirmed with ``token``; a decline is PaymentDeclined.
 
         One PaymentIntent per order (the create key is the order's): a racing request
-        with another card finds it confirmed already and gets its outcome.
+        with another card finds it confirmed already and gets its outcome. A card that
+        wants 3-D Secure leaves it ``requires_action``: with a ConfirmationToken (the
+        browser has Stripe.js) for ``stripe.handleNextAction``, else a redirect to the
+        challenge and back to ``return_url``. The confirm key is the request's (token,
+        return URL and the buyer's own key): a repeat replays it, a new try after a
+        failed challenge gets a new one.
         """
         intents = self._client.v1.payment_intents
         with _counted("charge"), _buyer_errors():
-            created = await intents.create_async(
-                params={
-                    "amount": amount_cents,
-                    "currency": CURRENCY,
-                    "allowed_payment_method_types": ["card"],
-                    "metadata": {"order_id": order_id},
-                },
-                options={"idempotency_key": f"order-{order_id}-intent"},
+            created = await self._create(order_id, amount_cents)
+            params: stripe.params.PaymentIntentConfirmParams = {}
+            if token.startswith(CONFIRMATION_TOKEN_PREFIX):
+                params["confirmation_token"] = token
+            else:
+                params["payment_method"] = await self._payment_method(order_id, token)
+            if return_url is not None:
+                params["return_url"] = return_url
+            request = (
+                token
+                if return_url is None and attempt is None
+                else (f"{token}\n{return_url}\n{attempt}")
             )
-            payment_method = await self._payment_method(order_id, token)
             try:
                 confirmed = await intents.confirm_async(
                     created.id,
-                    params={"payment_method": payment_method},
-                    options={"idempotency_key": f"order-{order_id}-confirm-{_digest(token)}"},
+                    params=params,
+                    options={"idempotency_key": f"order-{order_id}-confirm-{_digest(request)}"},
                 )
             except stripe.InvalidRequestError as exc:
                 if exc.code != "payment_intent_unexpected_state":
@@ -131,6 +161,27 @@ class StripeGateway:
         intent = _intent(confirmed.to_dict())
         log.info("order %s: payment intent %s is %s", order_id, intent.id, intent.status)
         return intent
+
+    async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
+        """The order's PaymentIntent now: its create call again (Stripe replays it under the
+        order's key: the same intent), then the intent as it is."""
+        with _counted("retrieve"), _buyer_errors():
+            created = await self._create(order_id, amount_cents)
+            current = await self._client.v1.payment_intents.retrieve_async(created.id)
+        intent = _intent(current.to_dict())
+        log.info("order %s: payment intent %s is %s", order_id, intent.id, intent.status)
+        return intent
+
+    async def _create(self, order_id: str, amount_cents: int) -> stripe.PaymentIntent:
+        return await self._client.v1.payment_intents.create_async(
+            params={
+                "amount": amount_cents,
+                "currency": CURRENCY,
+                "allowed_payment_method_types": ["card"],
+                "metadata": {"order_id": order_id},
+            },
+            options={"idempotency_key": f"order-{order_id}-intent"},
+        )
 
     async def _payment_method(self, order_id: str, token: str) -> str:
         """A PaymentMethod id: ``token`` itself, or one made from a legacy card token."""

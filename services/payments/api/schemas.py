@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump, post_load
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate
 
 from services.payments.domain import PaymentStatus, Unpayable
 from shared.events.fields import utf8_text
@@ -38,8 +38,18 @@ class PayForOrder:
     """The buyer's request to pay for their order."""
 
     order_id: str
-    # A PaymentMethod id (pm_card_visa) or a legacy card token (tok_visa).
+    # A ConfirmationToken (ctoken_...), a PaymentMethod id (pm_card_visa) or a legacy card
+    # token (tok_visa).
     token: str
+    # Where a 3-D Secure redirect brings the buyer back (the client's page).
+    return_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmPayment:
+    """The buyer is back from their 3-D Secure challenge: finish paying for the order."""
+
+    order_id: str
 
 
 @dataclass(frozen=True)
@@ -50,14 +60,68 @@ class PaymentsOfOrder:
 class CreatePaymentIn(RequestSchema):
     order_id = RequiredText("Order id must be provided", data_key="orderId")
     token = RequiredText("Token must be provided")
+    return_url = fields.Url(
+        data_key="returnUrl",
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
+        error_messages={"invalid": "Return URL must be an http or https URL"},
+        metadata={
+            "description": "Where the buyer's browser comes back after a 3-D Secure "
+            "challenge it is redirected to (needed for a card that asks for one, unless "
+            "token is a ConfirmationToken: then Stripe.js shows the challenge)"
+        },
+    )
 
     @post_load
     def _command(self, data: dict[str, Any], **kwargs: Any) -> PayForOrder:
         return PayForOrder(**data)
 
 
+class ConfirmPaymentIn(RequestSchema):
+    order_id = RequiredText("Order id must be provided", data_key="orderId")
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> ConfirmPayment:
+        return ConfirmPayment(**data)
+
+
 class PaymentOut(Schema):
     id = fields.String(required=True)
+
+
+class NextActionOut(Schema):
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(["redirect_to_url", "use_stripe_sdk"]),
+        metadata={
+            "description": "redirect_to_url: send the browser to redirectUrl; "
+            "use_stripe_sdk: call stripe.handleNextAction({clientSecret})"
+        },
+    )
+    redirect_url = fields.String(
+        data_key="redirectUrl",
+        metadata={"description": "the challenge, for redirect_to_url"},
+    )
+
+    @post_dump
+    def _without_empty_url(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data.get("redirectUrl") is None:
+            data.pop("redirectUrl", None)
+        return data
+
+
+class ActionRequiredOut(Schema):
+    """Nothing is taken yet: the card asks for 3-D Secure and the buyer must pass it."""
+
+    status = fields.Constant("requires_action", required=True)
+    order_id = fields.String(data_key="orderId", required=True)
+    client_secret = fields.String(
+        data_key="clientSecret",
+        required=True,
+        metadata={"description": "the PaymentIntent's, for stripe.handleNextAction"},
+    )
+    next_action = fields.Nested(NextActionOut, data_key="nextAction", required=True)
 
 
 class PaymentsQueryIn(RequestSchema):

@@ -17,7 +17,8 @@ from prometheus_client import REGISTRY
 from services.payments.api.keys import DEPS
 from services.payments.bootstrap import create_service
 from services.payments.config import Settings, StripeSettings
-from services.payments.domain import Order
+from services.payments.domain import Intent, Order, StripeEvent
+from services.payments.ports import PaymentGateway
 from services.payments.service import Deps
 from shared.auth import IdentitySettings
 from shared.events import (
@@ -154,11 +155,45 @@ async def cancelled_order(
 
 
 async def pay(
-    client: Client, cookies: dict[str, str], order_id: str, token: str = "pm_card_visa", **kw: Any
+    client: Client,
+    cookies: dict[str, str],
+    order_id: str,
+    token: str = "pm_card_visa",
+    *,
+    json_extra: dict[str, Any] | None = None,
+    **kw: Any,
 ) -> aiohttp.ClientResponse:
-    return await client.post(
-        "/api/payments", json={"orderId": order_id, "token": token}, cookies=cookies, **kw
-    )
+    body = {"orderId": order_id, "token": token, **(json_extra or {})}
+    return await client.post("/api/payments", json=body, cookies=cookies, **kw)
+
+
+@dataclass
+class ForwardingGateway:
+    """The real gateway, for tests that change one call of it (subclass and override)."""
+
+    gateway: PaymentGateway
+
+    async def charge(
+        self,
+        order_id: str,
+        amount_cents: int,
+        token: str,
+        *,
+        return_url: str | None = None,
+        attempt: str | None = None,
+    ) -> Intent:
+        return await self.gateway.charge(
+            order_id, amount_cents, token, return_url=return_url, attempt=attempt
+        )
+
+    async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
+        return await self.gateway.intent_of_order(order_id, amount_cents)
+
+    async def refund(self, intent_id: str) -> str:
+        return await self.gateway.refund(intent_id)
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
+        return self.gateway.parse_webhook(payload, signature)
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,17 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 import stripe
 
 from services.payments import service
-from services.payments.domain import CannotPayCancelledOrder, Intent, StripeEvent
-from services.payments.ports import PaymentGateway
+from services.payments.domain import CannotPayCancelledOrder, Intent
 from services.payments.service import Deps
 from services.payments.tests.conftest import (
     Buyer,
+    ForwardingGateway,
     order_cancelled,
     payment_docs,
     payments_announced,
@@ -25,22 +26,15 @@ from shared.testing.events import EventTap
 
 
 @dataclass
-class CancelledWhileCharging:
+class CancelledWhileCharging(ForwardingGateway):
     """The real gateway, except that the order gets cancelled while Stripe charges it."""
 
-    gateway: PaymentGateway
     cancel: Callable[[], Awaitable[None]]
 
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent:
+    async def charge(self, order_id: str, amount_cents: int, token: str, **_: Any) -> Intent:
         intent = await self.gateway.charge(order_id, amount_cents, token)
         await self.cancel()
         return intent
-
-    async def refund(self, intent_id: str) -> str:
-        return await self.gateway.refund(intent_id)
-
-    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
-        return self.gateway.parse_webhook(payload, signature)
 
 
 async def test_a_charge_for_an_order_cancelled_meanwhile_is_refunded_and_refused(

@@ -28,6 +28,7 @@ from services.payments.tests.unit.twins import (
     ConflictsOnce,
     Twins,
     order_created,
+    paid,
     succeeded,
     twins,
 )
@@ -68,7 +69,7 @@ def unmatched_count() -> float:
 async def test_paying_an_open_order_keeps_the_payment_and_announces_it(t: Twins) -> None:
     created = await an_open_order(t, price_cents=2500)
 
-    payment = await service.pay_for_order(created.id, "pm_card_visa", created.user_id, deps=t.deps)
+    payment = await paid(t, created.id, created.user_id)
 
     assert (payment.amount_cents, payment.status) == (2500, PaymentStatus.SUCCEEDED)
     assert (await replica(t, created.id)).paid_by == payment.id
@@ -89,12 +90,8 @@ async def test_a_repeat_under_the_same_idempotency_key_gets_the_first_payment(t:
     created = await an_open_order(t)
     key = IdempotencyKey(scope=f"{created.user_id} POST /api/payments", key="k", fingerprint="f")
 
-    first = await service.pay_for_order(
-        created.id, "pm_card_visa", created.user_id, idempotency=key, deps=t.deps
-    )
-    again = await service.pay_for_order(
-        created.id, "pm_card_visa", created.user_id, idempotency=key, deps=t.deps
-    )
+    first = await paid(t, created.id, created.user_id, idempotency=key)
+    again = await paid(t, created.id, created.user_id, idempotency=key)
 
     assert again == first
     assert t.stripe.charges == 1
@@ -166,16 +163,16 @@ async def test_a_cancellation_at_the_next_version_cancels_the_replica(t: Twins) 
 
 async def test_a_cancellation_refunds_the_payment_its_order_kept(t: Twins) -> None:
     created = await an_open_order(t)
-    paid = await service.pay_for_order(created.id, "pm_card_visa", created.user_id, deps=t.deps)
+    kept = await paid(t, created.id, created.user_id)
 
     await service.apply_order_cancellation(order_cancelled(created), deps=t.deps)
 
     [payment] = await t.deps.payments.of_order(created.id)
     assert payment == replace(
-        paid,
+        kept,
         status=PaymentStatus.REFUNDED,
         refund_reason=Unpayable.CANCELLED,
-        refund_id=t.stripe.refunds[paid.stripe_id],
+        refund_id=t.stripe.refunds[kept.stripe_id],
     )
 
 
@@ -293,11 +290,11 @@ async def test_the_webhook_and_the_buyer_settling_one_intent_record_one_payment(
     t: Twins,
 ) -> None:
     created = await an_open_order(t)
-    paid = await service.pay_for_order(created.id, "pm_card_visa", created.user_id, deps=t.deps)
+    payment = await paid(t, created.id, created.user_id)
     order = await replica(t, created.id)
     event = replace(succeeded(order), intent=t.stripe.intents[created.id])
 
     await service.handle_stripe_event(event, deps=t.deps)
 
-    assert await t.deps.payments.of_order(created.id) == [paid]
+    assert await t.deps.payments.of_order(created.id) == [payment]
     assert len(announced(t)) == 1

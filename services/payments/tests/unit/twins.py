@@ -7,17 +7,18 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bson import ObjectId
 
+from services.payments import service
 from services.payments.adapters.memory import (
     InMemoryOrderReplica,
     InMemoryPaymentRepository,
     InMemoryUnitOfWork,
     State,
 )
-from services.payments.domain import Intent, Order, StripeEvent
+from services.payments.domain import Intent, NextAction, Order, Payment, StripeEvent
 from services.payments.ports import Transaction, UnitOfWork
 from services.payments.service import Deps
 from services.payments.tests import conftest
@@ -28,6 +29,8 @@ T = TypeVar("T")
 
 START = datetime(2026, 1, 1, 12, tzinfo=UTC)
 DECLINED_TOKEN = "pm_card_chargeDeclined"
+THREE_DS_TOKEN = "pm_card_threeDSecure2Required"
+AUTHENTICATION_FAILED = "We are unable to authenticate your payment method."
 
 
 @dataclass
@@ -51,16 +54,56 @@ class FakeStripe:
     charges: int = 0  # charge calls, repeats included
     down: bool = False
 
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> Intent:
+    async def charge(
+        self,
+        order_id: str,
+        amount_cents: int,
+        token: str,
+        *,
+        return_url: str | None = None,
+        attempt: str | None = None,
+    ) -> Intent:
         self.charges += 1
         if self.down:
             raise ServiceUnavailable("Stripe is down")
         if token == DECLINED_TOKEN:
             raise PaymentDeclined()
-        intent = Intent(
-            id=f"pi_{order_id}", order_id=order_id, amount_cents=amount_cents, status="succeeded"
+        intent = await self.intent_of_order(order_id, amount_cents)
+        if intent.succeeded:
+            return intent  # confirmed already: Stripe refuses, the gateway reads it
+        if token == THREE_DS_TOKEN:
+            challenge = NextAction("redirect_to_url", f"https://bank.example/{order_id}")
+            intent = replace(intent, status="requires_action", next_action=challenge)
+        else:
+            intent = replace(intent, status="succeeded")
+        self.intents[order_id] = intent
+        return intent
+
+    async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
+        unconfirmed = Intent(
+            id=f"pi_{order_id}",
+            order_id=order_id,
+            amount_cents=amount_cents,
+            status="requires_payment_method",
+            client_secret=f"pi_{order_id}_secret_x",
         )
-        return self.intents.setdefault(order_id, intent)
+        return self.intents.setdefault(order_id, unconfirmed)
+
+    def answer_challenge(self, order_id: str, *, passed: bool) -> Intent:
+        """The buyer passes or fails the 3-D Secure challenge of the order's intent."""
+        intent = self.intents[order_id]
+        assert intent.status == "requires_action"
+        if passed:
+            answered = replace(intent, status="succeeded", next_action=None)
+        else:
+            answered = replace(
+                intent,
+                status="requires_payment_method",
+                next_action=None,
+                error_message=AUTHENTICATION_FAILED,
+            )
+        self.intents[order_id] = answered
+        return answered
 
     async def refund(self, intent_id: str) -> str:
         if self.down:
@@ -115,6 +158,15 @@ class ConflictsOnce:
             return result
 
         return await self._inner.run(losing_first)
+
+
+async def paid(
+    t: Twins, order_id: str, user_id: str, token: str = "pm_card_visa", **options: Any
+) -> Payment:
+    """``service.pay_for_order``, for a card that needs no challenge: the payment."""
+    payment = await service.pay_for_order(order_id, token, user_id, deps=t.deps, **options)
+    assert isinstance(payment, Payment)
+    return payment
 
 
 def order_created(user_id: str | None = None, price_cents: int = 2000) -> OrderCreated:
