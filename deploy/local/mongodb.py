@@ -1,7 +1,8 @@
-"""mongoeco's in-memory MongoDB wire server in a child process (when ``MONGO_URL`` is unset).
+"""mongoeco's MongoDB wire server in a child process (when ``MONGO_URL`` is unset).
 
 It runs under the separate Python 3.13 interpreter that has mongoeco (``mongo_server.py``);
-the local stack starts one per service, the test fixtures one per session.
+the local stack starts one per service, the test fixtures one per session. In memory, or on
+mongoeco's SQLite engine in a file that outlives it (``make up``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ class MongoServer:
     url: str
 
     @classmethod
-    def start(cls, port: int = 0) -> MongoServer:
+    def start(cls, port: int = 0, *, data: Path | None = None) -> MongoServer:
+        """A server in memory, or keeping its data in the SQLite file ``data``."""
+        argv = [str(mongoeco_python()), str(MONGO_SERVER_SCRIPT), str(port)]
+        if data is not None:
+            argv += ["--data", str(data)]
         process = subprocess.Popen(
-            [str(mongoeco_python()), str(MONGO_SERVER_SCRIPT), str(port)],
+            argv,
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -4,7 +4,10 @@ On a machine ``deploy.local.hosts`` has provisioned (RabbitMQ and Redis at ``AMQ
 ``REDIS_URL``, nginx installed): uses MongoDB at ``MONGO_URL`` or a mongoeco wire server per
 service, generates dev JWT keys when none are given, starts every service, and nginx in front
 on ``http://127.0.0.1:${GATEWAY_PORT:-8080}``. A process that exits is restarted
-(``deploy.local.supervisor``).
+(``deploy.local.supervisor``). With a ``data_dir`` (``make up``: ``.run/data``) the mongoeco
+stores are kept there across restarts, and the broker's and Redis's objects are those of the
+stores' generation (``deploy.local.generations``); without one (the tests' stacks) the
+stores are in memory.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from deploy.local.gateway import (
     DEFAULT_TRUSTED_PROXIES,
     UPSTREAM_NAMES,
     Gateway,
+)
+from deploy.local.generations import (
+    Generation,
+    StackRunning,
+    holding,
+    open_generation,
+    store_path,
+    sweep,
 )
 from deploy.local.hosts import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, provision
 from deploy.local.keys import generate_keypair
@@ -101,6 +112,9 @@ class Stack:
     running: list[Process] = field(default_factory=list)
     child_env: dict[str, str] = field(default_factory=dict)  # what every process gets
     wrote_state: bool = False
+    data_dir: Path | None = None  # keep the mongoeco stores there (else in memory)
+    generation: Generation | None = None  # the kept stores' (with a data_dir), once started
+    held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(say, on_restart=self.write_state)
@@ -169,15 +183,20 @@ class Stack:
         """
         if self.child_env.get("MONGO_URL") or process.name not in MONGO_SERVICES:
             return {}
-        server = MongoServer.start()
+        data = (
+            store_path(self.data_dir, process.name) if self.data_dir and self.generation else None
+        )
+        server = MongoServer.start(data=data)
         self.mongo_servers.append(server)
-        say(f"{process.name}: MongoDB wire server (mongoeco, in memory) at {server.url}")
-        # Not restarted: an empty database would leave the service out of step with the
-        # others (their replicas, its unrelayed outbox), which looks like a bug but isn't.
+        kind = f"kept in {data}" if data else "in memory"
+        say(f"{process.name}: MongoDB wire server (mongoeco, {kind}) at {server.url}")
+        # Not restarted: in memory, an empty database would leave the service out of step
+        # with the others (their replicas, its unrelayed outbox), which looks like a bug but
+        # isn't; kept, a server that died has a reason worth stopping for.
         self.supervisor.watch(
-            f"MongoDB for {process.name} (mongoeco, in memory, at {server.url})",
+            f"MongoDB for {process.name} (mongoeco, {kind}, at {server.url})",
             server.process,
-            because=f"{process.name} lost its data with it: stopping the stack",
+            because=f"{process.name} lost its store with it: stopping the stack",
         )
         return {"MONGO_URL": server.url, "MONGO_SERIALIZE_WRITES": "true"}
 
@@ -201,6 +220,7 @@ class Stack:
         self.running = self.processes()
         brake = self._auth_brake()  # read first: a bad setting stops us before anything starts
         self._refuse_taken_ports()
+        self._open_data()
         for process in self.running:
             self.launch(process)
             if process.upstream:
@@ -218,6 +238,29 @@ class Stack:
         )
         self.gateway.start(self.url)
         self.supervisor.run_in_background()
+
+    def _open_data(self) -> None:
+        """With a data folder and mongoeco: hold the folder, take (or make) the stores'
+        generation, and sweep the broker and Redis of every other generation."""
+        if self.data_dir is None or self.child_env.get("MONGO_URL"):
+            return
+        try:
+            self.held.enter_context(holding(self.data_dir))
+        except StackRunning as exc:
+            raise SystemExit(
+                f"[stack] {self.data_dir} is in use by another stack ({exc})"
+            ) from None
+        self.generation = open_generation(self.data_dir, MONGO_SERVICES)
+        state = "new, empty stores" if self.generation.new else "the kept stores"
+        say(f"data in {self.data_dir}: {state} (generation {self.generation.id})")
+        self.child_env["AMQP_NAMESPACE"] = self.generation.namespace
+        self.child_env["EXPIRATION_QUEUE"] = self.generation.expiration_queue
+        sweep(
+            self.child_env["AMQP_URL"],
+            self.child_env["REDIS_URL"],
+            self.generation.family,
+            keep=self.generation.id,
+        )
 
     def _auth_brake(self) -> tuple[int, int]:
         """The gateway's limit on sign-in and sign-up: (per second, burst)."""
@@ -281,20 +324,27 @@ class Stack:
         self.supervisor.stop()
         for server in self.mongo_servers:
             server.stop()
+        self.held.close()  # only once the stores' servers are down
         if self.wrote_state:  # else the file, if any, is another stack's
             self.state_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def running_stack(
-    gateway_port: int, *, env: dict[str, str] | None = None, port_offset: int = 0
+    gateway_port: int,
+    *,
+    env: dict[str, str] | None = None,
+    port_offset: int = 0,
+    data_dir: Path | None = None,
 ) -> Iterator[Stack]:
     """The machine provisioned and the whole stack running, for the block; see ``Stack``.
 
     Should supervision halt by itself (a configuration error, a lost mongoeco server), the
     processes left are stopped when the block ends.
     """
-    stack = Stack(gateway_port=gateway_port, env=env or {}, port_offset=port_offset)
+    stack = Stack(
+        gateway_port=gateway_port, env=env or {}, port_offset=port_offset, data_dir=data_dir
+    )
     try:
         provision()
         stack.start()
