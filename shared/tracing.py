@@ -24,6 +24,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
+from opentelemetry import trace as otel_trace
 
 REQUEST_ID_HEADER = "X-Request-Id"
 TRACEPARENT_HEADER = "traceparent"
@@ -134,10 +135,15 @@ def bound(trace: Trace | None) -> Iterator[None]:
 
 
 class TraceLogFilter(logging.Filter):
-    """Adds ``request_id`` to records logged while a trace is bound."""
+    """Adds ``request_id`` to records logged while a trace is bound, and with spans on the
+    current span's ``trace_id`` (JSON logs show it: a log line leads to its trace)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         trace = _current.get()
         if trace is not None and not hasattr(record, "request_id"):
             record.request_id = trace.request_id
+        if _spans_on and not hasattr(record, "trace_id"):
+            span = otel_trace.get_current_span().get_span_context()
+            if span.is_valid:
+                record.trace_id = f"{span.trace_id:032x}"
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -189,6 +190,19 @@ def test_an_event_written_in_a_span_carries_that_span_and_keeps_the_request_id(
             f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
         ),
     }
+
+
+def test_a_line_logged_in_a_span_carries_its_trace_id(recorder: Recorder) -> None:
+    tracer = recorder.provider.get_tracer("test")
+    record = logging.makeLogRecord({"msg": "handling"})
+    outside = logging.makeLogRecord({"msg": "idle"})
+
+    with tracer.start_as_current_span("request") as span:
+        tracing.TraceLogFilter().filter(record)
+    tracing.TraceLogFilter().filter(outside)
+
+    assert getattr(record, "trace_id", None) == f"{span.get_span_context().trace_id:032x}"
+    assert not hasattr(outside, "trace_id")
 
 
 def test_without_a_span_an_event_keeps_the_traceparent_it_was_given(recorder: Recorder) -> None:
