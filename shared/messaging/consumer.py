@@ -14,6 +14,11 @@ Outcomes of one delivery:
   dies without acking ends the same way.
 
 Copies go through the service's own requeue exchange (topology.py), not the default one.
+
+Deliveries are handled concurrently, up to the prefetch: aiormq runs each delivery's
+callback as a task of its own (``Channel._on_deliver_frame``), so nothing here queues them.
+Each is still acked only after its handler returned, that is after its commit; the version
+rule of the replicas copes with the reordering this allows (shared/replica.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractConnection
+from prometheus_client import REGISTRY
 
 from shared.events import Event, TicketCreated, TicketUpdated
 from shared.messaging import (
@@ -86,6 +87,39 @@ async def test_a_published_event_reaches_the_handler_decoded_with_its_message_id
         1,
     )
     assert delivery.headers["x-trace"] == "abc"
+
+
+def acked(event: str) -> float:
+    labels = {"event": event, "outcome": "acked"}
+    return REGISTRY.get_sample_value("events_consumed_total", labels) or 0.0
+
+
+async def test_as_many_handlers_as_the_prefetch_run_at_once_each_acked_after_it_returns(
+    consuming: Consuming, amqp_settings: AmqpSettings
+) -> None:
+    prefetch = amqp_settings.prefetch
+    all_running = asyncio.Barrier(prefetch + 1)  # the handlers and this test
+    release = asyncio.Event()
+
+    async def slow(_event: Event, _delivery: Delivery) -> None:
+        await all_running.wait()
+        await release.wait()
+
+    handler = Recorder(slow)
+    async with consuming(handler) as messaging:
+        before = acked("ticket.created")
+        for version in range(prefetch):
+            await messaging.publisher.publish_event(a_ticket(version))
+
+        # Fails by timing out unless every handler is running at once.
+        await asyncio.wait_for(all_running.wait(), 10)
+        # All of them are inside their handler now: none may have been acked yet.
+        assert acked("ticket.created") == before
+        assert handler.returned == []
+        release.set()
+
+        await eventually(lambda: acked("ticket.created") == before + prefetch)
+    assert len(handler.returned) == prefetch
 
 
 async def test_an_unroutable_publish_raises_publish_failed(amqp_settings: AmqpSettings) -> None:
