@@ -40,19 +40,36 @@ from shared.events import (
     ExpirationComplete,
     OrderCancelled,
     OrderCreated,
+    OrderSnapshot,
     PaymentCreated,
     SessionRevoked,
+    SnapshotCompleted,
+    SnapshotRequested,
     TicketCreated,
+    TicketSnapshot,
     TicketUpdated,
 )
 from shared.messaging.topology import FENCE_KEY, Topology
 
 # Who publishes which events (each service's outbox; expiration's worker for expiration).
+# An owner answers a rebuild with its snapshots and snapshot.completed; a service with a
+# replica asks for them with snapshot.requested (docs/rebuild.md).
 PUBLISHES: dict[str, tuple[str, ...]] = {
     "auth": (SessionRevoked.routing_key,),
-    "tickets": (TicketCreated.routing_key, TicketUpdated.routing_key),
-    "orders": (OrderCreated.routing_key, OrderCancelled.routing_key),
-    "payments": (PaymentCreated.routing_key,),
+    "tickets": (
+        TicketCreated.routing_key,
+        TicketUpdated.routing_key,
+        TicketSnapshot.routing_key,
+        SnapshotCompleted.routing_key,
+    ),
+    "orders": (
+        OrderCreated.routing_key,
+        OrderCancelled.routing_key,
+        OrderSnapshot.routing_key,
+        SnapshotCompleted.routing_key,
+        SnapshotRequested.routing_key,
+    ),
+    "payments": (PaymentCreated.routing_key, SnapshotRequested.routing_key),
     "expiration": (ExpirationComplete.routing_key,),
 }
 SERVICES = tuple(PUBLISHES)

@@ -45,12 +45,15 @@ pytestmark = pytest.mark.skipif(not has_rabbitmqctl(), reason="needs rabbitmqctl
 
 # What each service's queue is bound to (its listeners'), enough to route every event.
 CONSUMES = {
-    "tickets": ("order.created", "order.cancelled", "session.revoked"),
+    "tickets": ("order.created", "order.cancelled", "session.revoked", "snapshot.requested"),
     "orders": (
         "ticket.created", "ticket.updated", "expiration.complete", "payment.created",
-        "session.revoked",
+        "session.revoked", "ticket.snapshot", "snapshot.requested", "snapshot.completed",
     ),
-    "payments": ("order.created", "order.cancelled", "session.revoked"),
+    "payments": (
+        "order.created", "order.cancelled", "session.revoked", "order.snapshot",
+        "snapshot.completed",
+    ),
     "expiration": ("order.created",),
 }  # fmt: skip
 TOPOLOGY = Topology()
