@@ -10,19 +10,35 @@ PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
 TOX_PATH := $(PATH):$(dir $(PY312)):$(dir $(PY313))
 
-.PHONY: up test lint type keys redrive chaos bench clean
+.PHONY: up test lint type keys lock redrive chaos bench clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# Every dependency at the version its lock file pins, checked against its hashes (make lock);
+# --no-deps because a lock file already lists every transitive dependency.
+PIP_LOCKED := pip install -q --require-hashes --no-deps -r
+
+$(VENV)/.installed: setup.cfg pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,lint,type]' tox
+	$(VENV)/bin/$(PIP_LOCKED) requirements/dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-$(VENV313)/.installed:
+$(VENV313)/.installed: requirements/mongoeco.lock
 	@if [ -z "$(PY313)" ]; then echo "Python 3.13 not found: install it (pyenv install 3.13) or set PY313=/path/to/python3.13, or set MONGO_URL to a real MongoDB"; exit 1; fi
 	$(PY313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install -q 'mongoeco==4.11.0' pymongo
+	$(VENV313)/bin/$(PIP_LOCKED) requirements/mongoeco.lock
 	touch $@
+
+# Re-pin every dependency (after changing setup.cfg, requirements/*.in or
+# deploy/requirements-deploy.txt): one lock for Python 3.11-3.13 on every platform, with hashes.
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --generate-hashes -q --no-header
+lock: $(VENV)/.installed
+	$(UV_COMPILE) setup.cfg --python-version 3.11 -o requirements/app.lock
+	$(UV_COMPILE) setup.cfg requirements/tools.in --extra test --extra lint --extra type \
+		--python-version 3.11 -o requirements/dev.lock
+	$(UV_COMPILE) deploy/requirements-deploy.txt --python-version 3.11 -o requirements/deploy.lock
+	$(UV_COMPILE) requirements/mongoeco.in --python-version 3.13 -o requirements/mongoeco.lock
+	$(UV_COMPILE) requirements/tools.in --python-version 3.11 -o requirements/tools.lock
 
 .venv313: $(VENV313)/.installed
 
