@@ -37,7 +37,7 @@ from aiormq.exceptions import ChannelNotFoundEntity
 from shared import tracing
 from shared.events import MalformedEvent, decode
 from shared.messaging import headers as h
-from shared.messaging.consumer import Delivery, Handler, RetryLater, Subscription
+from shared.messaging.consumer import Delivery, Handler, RetryLater, Subscription, is_transient
 from shared.messaging.outcome import counting
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import FENCE_KEY, Topology
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 OFFSET_HEADER = "x-stream-offset"  # the argument that says where to start, and each entry's
 PREFETCH = 100  # entries in flight to the reader; the stream needs a bound
 PROGRESS_EVERY = 100  # entries read between two progress calls
+TRANSIENT_ATTEMPTS = 10  # tries of one entry whose handler fails transiently (not RetryLater)
+TRANSIENT_BACKOFF_S = 0.05  # doubled per attempt, to at most TRANSIENT_BACKOFF_MAX_S
+TRANSIENT_BACKOFF_MAX_S = 2.0
 ENDS_TIMEOUT_S = 10.0  # for the two entries log_ends reads
 
 
@@ -148,8 +151,10 @@ async def replay(
     handler raises ``RetryLater`` is deferred (left alone: the consumer will see it again
     if it is re-published, or a later replay will). ``dry_run`` reads, matches and decodes,
     and calls no handler. ``progress`` gets the report every ``PROGRESS_EVERY`` entries;
-    ``service`` labels the ``event_log_replayed`` counter. Raises ``EventLogMissing``, or
-    ``ReplayFailed`` when a handler fails otherwise (the report says how far it got).
+    ``service`` labels the ``event_log_replayed`` counter. A transient failure (a write
+    conflict, a database blip) is tried again a few times, in place. Raises
+    ``EventLogMissing``, or ``ReplayFailed`` when a handler fails otherwise (the report
+    says how far it got).
     """
     handlers: dict[str, Handler] = {}
     for subscription in subscriptions:
@@ -197,19 +202,26 @@ async def _feed(
     delivery = Delivery(
         message_id=entry.message_id, routing_key=entry.routing_key, attempt=1, headers=entry.headers
     )
-    try:
-        with tracing.bound(tracing.trace_from_event_headers(entry.headers)), counting() as seen:
-            await handler(event, delivery)
-    except RetryLater as exc:
-        log.info("offset %d (%s) deferred: %s", entry.offset, entry.routing_key, exc)
-        report.deferred += 1
-        return "deferred"
-    except Exception as exc:
-        raise ReplayFailed(
-            f"handler for {entry.routing_key} {entry.message_id} at offset {entry.offset} "
-            f"failed: {type(exc).__name__}: {exc}",
-            report,
-        ) from exc
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            with tracing.bound(tracing.trace_from_event_headers(entry.headers)), counting() as seen:
+                await handler(event, delivery)
+            break
+        except RetryLater as exc:
+            log.info("offset %d (%s) deferred: %s", entry.offset, entry.routing_key, exc)
+            report.deferred += 1
+            return "deferred"
+        except Exception as exc:
+            if is_transient(exc) and attempt < TRANSIENT_ATTEMPTS:
+                # A write race with the live consumer, a database blip: this entry again,
+                # after a pause (the log waits; a replay applies in order).
+                await asyncio.sleep(min(TRANSIENT_BACKOFF_S * 2**attempt, TRANSIENT_BACKOFF_MAX_S))
+                continue
+            raise ReplayFailed(
+                f"handler for {entry.routing_key} {entry.message_id} at offset {entry.offset} "
+                f"failed: {type(exc).__name__}: {exc}",
+                report,
+            ) from exc
     if seen.duplicate:
         report.duplicates += 1
         return "duplicate"
