@@ -57,6 +57,8 @@ from shared.testing.infra import given_mongo_url, purge_namespaces
 from shared.testing.poll import eventually
 from shared.testing.services import free_port, wait_for
 
+# What the services get of this process's environment besides what the run sets.
+PASSED_ON = ("EVENT_LOOP", "LOG_LEVEL", "LOG_FORMAT")
 TICKET_BODY = '{"title":"Bench night","price":10}'
 POST_SCRIPT = f"""
 wrk.method = "POST"
@@ -448,7 +450,7 @@ def ticket_rows(tickets: Service, load: Load, cookie: str, post_script: str) -> 
     return rows
 
 
-def run(load: Load) -> list[Row]:
+def run(load: Load, only: str | None = None) -> list[Row]:
     private_key, public_key = generate_keypair()
     cookie = session_cookie(private_key)
     amqp_url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
@@ -460,6 +462,8 @@ def run(load: Load) -> list[Row]:
         "JWT_PRIVATE_KEY": private_key,
         "JWT_PUBLIC_KEY": public_key,
         "COOKIE_SECURE": "false",
+        # Knobs to compare a change by: EVENT_LOOP=asyncio, LOG_LEVEL=WARNING ...
+        **{name: os.environ[name] for name in PASSED_ON if name in os.environ},
     }
     rows: list[Row] = []
     rss: dict[str, float] = {}
@@ -469,12 +473,14 @@ def run(load: Load) -> list[Row]:
         print(f"service logs in {logs}", file=sys.stderr)
         script = logs / "post.lua"
         script.write_text(POST_SCRIPT)
-        with service("auth", env, logs) as auth:
-            rows += currentuser_rows(auth, load, cookie)
-            rss["auth"] = rss_mib(auth.process.pid)
-        with service("tickets", env, logs) as tickets:
-            rows += ticket_rows(tickets, load, cookie, str(script))
-            rss["tickets"] = rss_mib(tickets.process.pid)
+        if only in (None, "auth"):
+            with service("auth", env, logs) as auth:
+                rows += currentuser_rows(auth, load, cookie)
+                rss["auth"] = rss_mib(auth.process.pid)
+        if only in (None, "tickets"):
+            with service("tickets", env, logs) as tickets:
+                rows += ticket_rows(tickets, load, cookie, str(script))
+                rss["tickets"] = rss_mib(tickets.process.pid)
     finally:
         purge_namespaces(amqp_url, [namespace])
     largest = max(rss, key=rss.__getitem__)
@@ -492,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of ours and of the peer")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", choices=("auth", "tickets"), help="one service's rows")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare is not None:
@@ -500,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     load = Load(args.connections, args.duration, args.rounds)
     if args.quick:
         load = Load(args.connections, 1.0, 1)
-    rows = run(load)
+    rows = run(load, args.only)
     print(table(rows))
     if args.json:
         write_json(args.json, rows)

@@ -3,6 +3,7 @@ the HTTP app until a signal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -60,8 +61,11 @@ def run_service(
         # First, so that nothing else runs for a request on the wrong port.
         app.middlewares.insert(0, management_only(management.port))
         management_socket = listening_socket(settings.http.host, management.port)
+    loop = load_or_exit(name, lambda: event_loop(Env()))
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])
     web.run_app(
         app,
+        loop=loop,
         host=settings.http.host,
         port=settings.http.port,
         sock=management_socket,
@@ -70,6 +74,27 @@ def run_service(
         print=lambda message: log.info("%s", message),
     )
     raise SystemExit(0)
+
+
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def event_loop(env: Env) -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (setup.cfg asks for it where it builds), else
+    asyncio's. ``EVENT_LOOP=asyncio`` picks asyncio's; ``EVENT_LOOP=uvloop`` refuses to
+    start without uvloop rather than run slower unnoticed."""
+    choice = env.str("EVENT_LOOP", "auto").lower()
+    if choice not in EVENT_LOOPS:
+        raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {choice!r}")
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise ConfigError("EVENT_LOOP is uvloop but uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
