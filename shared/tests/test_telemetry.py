@@ -14,15 +14,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-)
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import SpanKind
 
 from shared import tracing
 from shared.config import ConfigError
 from shared.telemetry import setup_telemetry, traces_endpoint
+from shared.testing.otlp import otlp_receiver
 from shared.testing.spans import Recorder, recording
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -86,17 +84,7 @@ async def test_without_an_endpoint_nothing_is_installed_or_even_loaded() -> None
 
 
 async def test_with_an_endpoint_request_spans_reach_the_collector_under_the_service_name() -> None:
-    batches: list[ExportTraceServiceRequest] = []
-
-    async def collect(request: web.Request) -> web.Response:
-        batch = ExportTraceServiceRequest()
-        batch.ParseFromString(await request.read())
-        batches.append(batch)
-        return web.Response(content_type="application/x-protobuf")
-
-    collector = web.Application()
-    collector.router.add_post("/v1/traces", collect)
-    async with TestServer(collector, host="127.0.0.1") as server:
+    with otlp_receiver() as receiver:
         # One app, asked by an aiohttp client for a page and a probe, then the process exits
         # (the batch is flushed at exit).
         await _python(
@@ -126,28 +114,16 @@ async def test_with_an_endpoint_request_spans_reach_the_collector_under_the_serv
 
             asyncio.run(main())
             """,
-            _environ_without_otel(OTEL_EXPORTER_OTLP_ENDPOINT=str(server.make_url(""))),
+            _environ_without_otel(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url),
         )
 
-    resources = [rs for batch in batches for rs in batch.resource_spans]
-    names = {
-        attr.value.string_value
-        for rs in resources
-        for attr in rs.resource.attributes
-        if attr.key == "service.name"
-    }
-    assert names == {"tickets"}
-    spans = {
-        (span.name, span.kind)
-        for rs in resources
-        for scope in rs.scope_spans
-        for span in scope.spans
-    }
-    server_kind, client_kind = 2, 3  # OTLP's Span.SpanKind values
-    assert ("GET /hello", server_kind) in spans
-    assert ("GET", client_kind) in spans
+    received = receiver.received()
+    assert {r.service for r in received} == {"tickets"}
+    spans = [(r.span.name, r.span.kind) for r in received]
+    assert ("GET /hello", Span.SPAN_KIND_SERVER) in spans
+    assert spans.count(("GET", Span.SPAN_KIND_CLIENT)) == 2
     # The probe is left out on the server; the client's two requests are both there.
-    assert [kind for _, kind in spans].count(server_kind) == 1
+    assert [kind for _, kind in spans].count(Span.SPAN_KIND_SERVER) == 1
 
 
 def test_the_general_endpoint_gets_the_traces_path_and_the_signal_one_is_used_as_is() -> None:

@@ -8,22 +8,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from bson import ObjectId
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from redis.asyncio import Redis
 
 from shared.events import OrderCreated, OrderStatus, TicketRef
 from shared.messaging import AmqpSettings
 from shared.testing.events import event_publisher
+from shared.testing.otlp import OtlpReceiver, otlp_receiver
 from shared.testing.poll import eventually
 from shared.testing.services import child_env, free_port, running, wait_for
 
@@ -31,43 +27,19 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
 
 
-class Collector:
-    """An OTLP/HTTP receiver: the spans of every batch posted to /v1/traces, by service."""
-
-    def __init__(self) -> None:
-        self.spans: dict[str, list[Span]] = {}
-
-    async def receive(self, request: web.Request) -> web.Response:
-        batch = ExportTraceServiceRequest()
-        batch.ParseFromString(await request.read())
-        for resource_spans in batch.resource_spans:
-            service = next(
-                a.value.string_value
-                for a in resource_spans.resource.attributes
-                if a.key == "service.name"
-            )
-            for scope in resource_spans.scope_spans:
-                self.spans.setdefault(service, []).extend(scope.spans)
-        return web.Response(content_type="application/x-protobuf")
-
-
 @pytest.fixture
-async def collector() -> AsyncIterator[tuple[Collector, str]]:
-    collector = Collector()
-    app = web.Application()
-    app.router.add_post("/v1/traces", collector.receive)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield collector, str(server.make_url("")).rstrip("/")
+def receiver() -> Iterator[OtlpReceiver]:
+    with otlp_receiver() as receiver:
+        yield receiver
 
 
 async def test_expiration_exports_its_handling_of_an_event_in_the_events_trace(
-    collector: tuple[Collector, str],
+    receiver: OtlpReceiver,
     amqp: AmqpSettings,
     amqp_url: str,
     amqp_namespace: str,
     redis_url: str,
 ) -> None:
-    received, endpoint = collector
     queue = f"arq:traces-{uuid.uuid4().hex[:8]}"  # no worker polls it: the job stays put
     env = child_env(
         AMQP_URL=amqp_url,
@@ -77,7 +49,7 @@ async def test_expiration_exports_its_handling_of_an_event_in_the_events_trace(
         EXPIRATION_QUEUE=queue,
         HOST="127.0.0.1",
         PORT=str(free_port()),
-        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
         OTEL_BSP_SCHEDULE_DELAY="50",  # ms: export soon after each span ends
     )
     event = OrderCreated(
@@ -96,8 +68,7 @@ async def test_expiration_exports_its_handling_of_an_event_in_the_events_trace(
             )
 
         def in_trace() -> list[Span]:
-            spans = received.spans.get("expiration", [])
-            return [s for s in spans if s.trace_id.hex() == TRACE_ID]
+            return [r.span for r in receiver.in_trace(bytes.fromhex(TRACE_ID))]
 
         def consumed_and_scheduled() -> bool:
             kinds = {s.kind for s in in_trace()}
@@ -107,6 +78,7 @@ async def test_expiration_exports_its_handling_of_an_event_in_the_events_trace(
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.communicate, timeout=20)
 
+    assert {r.service for r in receiver.in_trace(bytes.fromhex(TRACE_ID))} == {"expiration"}
     spans = in_trace()
     (delivery,) = [s for s in spans if s.kind == Span.SPAN_KIND_CONSUMER]
     assert delivery.parent_span_id.hex() == PARENT_ID
@@ -117,7 +89,7 @@ async def test_expiration_exports_its_handling_of_an_event_in_the_events_trace(
         a.value.string_value for s in redis_commands for a in s.attributes if a.key == "db.system"
     } == {"redis"}
     # The probes it answered while starting are not traced.
-    assert not [s for s in received.spans["expiration"] if s.kind == Span.SPAN_KIND_SERVER]
+    assert not [s for s in receiver.spans("expiration") if s.kind == Span.SPAN_KIND_SERVER]
 
     redis = Redis.from_url(redis_url)
     try:
