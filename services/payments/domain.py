@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from shared.errors import BadRequest, NotAuthorized, PaymentDeclined
-from shared.events import OrderCreated, OrderStatus, PaymentCreated
+from shared.events import OrderCreated, OrderSnapshot, OrderStatus, PaymentCreated
 
 CURRENCY = "usd"  # every price is in US cents (architecture §6)
 SUCCEEDED = "succeeded"  # Stripe's word for a PaymentIntent that took the money
@@ -135,7 +135,9 @@ class Order:
     expires_at: datetime | None = None  # None only in replicas made before we kept it
 
     @classmethod
-    def from_created(cls, event: OrderCreated) -> Order:
+    def from_created(cls, event: OrderCreated | OrderSnapshot) -> Order:
+        """The replica of a new order, or of an order at a snapshot's version; it keeps no
+        payment (``paid_by`` is ours, never the owner's to say)."""
         return cls(
             id=event.id,
             user_id=event.user_id,

@@ -44,6 +44,12 @@ class OrderReplica(Protocol):
         unpaid. The write (not only the read) is what makes a racing cancellation conflict."""
         ...
 
+    async def take_snapshot(self, order: Order, *, over: int | None) -> bool:
+        """Store the owner's fields of ``order`` (a snapshot's version) if the replica still
+        holds version ``over``, leaving ``paid_by`` as it is; with ``over`` None, if there is
+        no replica yet, and then with ``order.paid_by``. False (nothing changed) otherwise."""
+        ...
+
 
 class PaymentRepository(Protocol):
     """One record per PaymentIntent; at most one kept (succeeded) payment per order."""

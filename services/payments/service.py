@@ -9,7 +9,7 @@ kept one whose order it later learns was cancelled. Each refund is written down 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
@@ -33,12 +33,18 @@ from services.payments.ports import (
     Transaction,
     UnitOfWork,
 )
-from shared.errors import NotAuthorized, NotFound, ServiceUnavailable
-from shared.events import OrderCancelled, OrderCreated
+from shared.errors import Conflict, NotAuthorized, NotFound, ServiceUnavailable
+from shared.events import (
+    OrderCancelled,
+    OrderCreated,
+    OrderSnapshot,
+    OrderStatus,
+    SnapshotCompleted,
+)
 from shared.idempotency import IdempotencyKey, run_once
 from shared.messaging import RetryLater
 from shared.messaging.outcome import duplicate
-from shared.replica import VersionStep, step
+from shared.replica import NoRebuilds, RebuildLog, VersionStep, step, takes_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +71,23 @@ class Deps:
     stripe: PaymentGateway
     uow: UnitOfWork
     clock: Clock = utc_now
+    rebuilds: RebuildLog = field(default_factory=NoRebuilds)  # the order replica's
 
 
 class OrderNotReplicatedYet(ServiceUnavailable):
-    """Stripe knows an order our replica does not yet; a 503 makes Stripe resend later."""
+    """Stripe (or, while the replica is rebuilt, a buyer) knows an order our replica does
+    not yet; a 503 makes Stripe resend later, and tells a buyer to try again."""
 
     default_message = "Order not known yet; retry later"
+
+
+async def _replicated_order(order_id: str, deps: Deps) -> Order:
+    """The order a request names; while the replica is rebuilt, an unknown one may just not
+    be back yet: 503, not 404."""
+    order = await deps.orders.get(order_id)
+    if order is None:
+        raise OrderNotReplicatedYet() if await deps.rebuilds.running() else NotFound()
+    return order
 
 
 async def replicate_order(event: OrderCreated, *, deps: Deps) -> None:
@@ -107,17 +124,62 @@ async def apply_order_cancellation(event: OrderCancelled, *, deps: Deps) -> None
             return None
         await tx.orders.save(order.cancelled())
         log.info("order %s cancelled (v%d)", event.id, event.version)
-        kept = await tx.payments.kept_for(order.id)
-        if kept is None:
-            return None
-        refunding = kept.to_refund(Unpayable.CANCELLED, deps.clock())
-        await tx.payments.save(refunding, was=PaymentStatus.SUCCEEDED)
-        log.warning("order %s was cancelled after %s paid for it: refunding", order.id, kept.id)
-        return refunding
+        return await _refund_kept(tx, order.id, deps)
 
     refunding = await deps.uow.run(work)
     if refunding is not None:
         await give_back(refunding, deps=deps)
+
+
+async def _refund_kept(tx: Transaction, order_id: str, deps: Deps) -> Payment | None:
+    """The cancelled order's kept payment, now to be refunded (None: it keeps none)."""
+    kept = await tx.payments.kept_for(order_id)
+    if kept is None:
+        return None
+    refunding = kept.to_refund(Unpayable.CANCELLED, deps.clock())
+    await tx.payments.save(refunding, was=PaymentStatus.SUCCEEDED)
+    log.warning("order %s was cancelled after %s paid for it: refunding", order_id, kept.id)
+    return refunding
+
+
+async def apply_order_snapshot(event: OrderSnapshot, *, deps: Deps) -> None:
+    """Take an order's snapshot if it is newer than the replica (``takes_snapshot``), then
+    count it for the rebuild that asked for it. Replay-safe: a repeat is not newer.
+
+    The snapshot replaces orders' fields only. ``paid_by`` stays ours: kept as it is, or,
+    for an order new to the replica (a rebuild dropped it), the payment our records say it
+    keeps. A snapshot that shows the order cancelled gives a kept payment back, as the
+    cancellation would have, so no snapshot undoes the money rule.
+    """
+
+    async def work(tx: Transaction) -> Payment | None:
+        current = await tx.orders.get(event.id)
+        held = current.version if current is not None else None
+        if not takes_snapshot(held, event.version):
+            log.info("order %s snapshot v%d ignored: have v%s", event.id, event.version, held)
+            duplicate("the replica has this version or a later one")
+            return None
+        order = Order.from_created(event)
+        if current is None:
+            kept = await tx.payments.kept_for(event.id)
+            order = replace(order, paid_by=kept.id if kept is not None else None)
+        if not await tx.orders.take_snapshot(order, over=held):
+            raise Conflict(f"order {event.id} changed while taking snapshot v{event.version}")
+        log.info("order %s snapshot v%d taken over v%s", event.id, event.version, held)
+        if order.status is OrderStatus.CANCELLED:
+            return await _refund_kept(tx, order.id, deps)
+        return None
+
+    refunding = await deps.uow.run(work)
+    # After the commit: a receipt always means the replica has this version or a later one.
+    await deps.rebuilds.received(event.request_id, event.id)
+    if refunding is not None:
+        await give_back(refunding, deps=deps)
+
+
+async def note_snapshots_completed(event: SnapshotCompleted, *, deps: Deps) -> None:
+    """The owner published all its snapshots for a request: the rebuild waits for that many."""
+    await deps.rebuilds.completed(event.request_id, event.count)
 
 
 async def pay_for_order(
@@ -143,9 +205,7 @@ async def pay_for_order(
         earlier = await deps.uow.run(lambda tx: tx.kept.recall(key))
         if earlier is not None:
             return earlier
-    order = await deps.orders.get(order_id)
-    if order is None:
-        raise NotFound()
+    order = await _replicated_order(order_id, deps)
     order.check_payable(user_id, deps.clock())
     intent = await deps.stripe.charge(
         order.id,
@@ -167,9 +227,7 @@ async def confirm_payment(order_id: str, user_id: str, *, deps: Deps) -> Payment
     gives it back. A challenge not answered yet is ``ActionRequired`` again; a failed
     one is PaymentNotCompleted (402) with Stripe's message, and the buyer may pay again.
     """
-    order = await deps.orders.get(order_id)
-    if order is None:
-        raise NotFound()
+    order = await _replicated_order(order_id, deps)
     if order.user_id != user_id:
         raise NotAuthorized()
     intent = await deps.stripe.intent_of_order(order.id, order.price_cents)
@@ -195,9 +253,7 @@ async def _settled_or_waiting(
 
 async def payments_of_order(order_id: str, user_id: str, *, deps: Deps) -> list[Payment]:
     """What was taken for the buyer's order, and what was given back and why."""
-    order = await deps.orders.get(order_id)
-    if order is None:
-        raise NotFound()
+    order = await _replicated_order(order_id, deps)
     if order.user_id != user_id:
         raise NotAuthorized()
     return await deps.payments.of_order(order.id)
@@ -332,6 +388,9 @@ async def _record(
     order = await tx.orders.get(intent.order_id)
     if order is None:
         if event is None or not event.older_than(UNMATCHED_WEBHOOK_AFTER, deps.clock()):
+            raise OrderNotReplicatedYet()
+        if await deps.rebuilds.running():
+            # However old Stripe's event, the order may just not be back in the replica yet.
             raise OrderNotReplicatedYet()
         payment = payment.to_refund(Unpayable.UNKNOWN_ORDER, deps.clock())
         await tx.payments.add(payment)

@@ -83,6 +83,18 @@ class InMemoryOrderReplica:
             raise Conflict(f"order {order.id} changed while keeping payment {order.paid_by}")
         self._state.orders[order.id] = replace(current, paid_by=order.paid_by)
 
+    async def take_snapshot(self, order: Order, *, over: int | None) -> bool:
+        current = self._state.orders.get(order.id)
+        if over is None:
+            if current is not None:
+                return False
+            self._state.orders[order.id] = order
+            return True
+        if current is None or current.version != over:
+            return False
+        self._state.orders[order.id] = replace(order, paid_by=current.paid_by)
+        return True
+
 
 class InMemoryPaymentRepository:
     """``ports.PaymentRepository`` on ``state``, with MongoDB's two unique indexes."""

@@ -161,6 +161,30 @@ async def test_keeping_a_payment_on_a_version_that_moved_on_is_a_conflict(ports:
 # ------------------------------------------------------------------ payments
 
 
+async def test_a_snapshot_replaces_the_owners_fields_over_the_version_held(ports: Ports) -> None:
+    order = await with_order(ports, an_order())
+    async with ports.uow() as tx:
+        await tx.orders.keep_payment(order.paid_with("p1"))
+    completed = replace(order, version=3, status=OrderStatus.COMPLETE)
+    async with ports.uow() as tx:
+        assert not await tx.orders.take_snapshot(completed, over=2)
+        assert not await tx.orders.take_snapshot(completed, over=None)  # there is one
+        # Whatever paid_by the snapshot's order has, the one kept stays.
+        assert await tx.orders.take_snapshot(replace(completed, paid_by=None), over=0)
+
+    assert await ports.orders.get(order.id) == replace(completed, paid_by="p1")
+
+
+async def test_an_order_put_back_by_a_snapshot_keeps_the_payment_it_is_given(
+    ports: Ports,
+) -> None:
+    order = replace(an_order(version=1), status=OrderStatus.COMPLETE, paid_by="p1")
+    async with ports.uow() as tx:
+        assert await tx.orders.take_snapshot(order, over=None)
+
+    assert await ports.orders.get(order.id) == order
+
+
 async def test_a_payment_intent_is_recorded_once(ports: Ports) -> None:
     first = await with_payment(ports, a_payment(str(ObjectId())))
     again = a_payment(str(ObjectId()), stripe_id=first.stripe_id)
