@@ -19,6 +19,7 @@ from shared.auth import (
 )
 from shared.auth.revocation import RevocationStore
 from shared.messaging import AmqpSettings, Messaging, Subscription, UnitOfWork, open_messaging
+from shared.messaging.eventlog import log_metrics_kept_fresh
 from shared.messaging.transactional import open_transactional
 from shared.mongo import Mongo, MongoSettings, Setup, open_mongo
 from shared.web.health import add_readiness_check
@@ -59,7 +60,8 @@ async def open_backends(
     """MongoDB (``setup`` creates the indexes), then messaging with its outbox and inbox;
     ``mongo`` and ``rabbitmq`` readiness checks; then the app's denylist
     (``app[REVOKED_SESSIONS]``), loaded before this yields and reloaded every
-    ``REVOCATION_REFRESH_SECONDS``. Consuming is left to the caller, which starts it once
+    ``REVOCATION_REFRESH_SECONDS``; and the event log's gauges, refreshed every
+    ``EVENT_LOG_METRICS_SECONDS``. Consuming is left to the caller, which starts it once
     its handlers' dependencies exist."""
     async with (
         open_mongo(settings.mongo, setup) as opened,
@@ -68,7 +70,10 @@ async def open_backends(
     ):
         add_readiness_check(app, "mongo", opened.ping)
         add_readiness_check(app, "rabbitmq", messaging.check_ready)
-        async with denylist_kept_fresh(
-            opened.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
-        ) as revocations:
+        async with (
+            denylist_kept_fresh(
+                opened.db, app[REVOKED_SESSIONS], settings.identity.revocation_refresh_s
+            ) as revocations,
+            log_metrics_kept_fresh(messaging.connection, messaging.topology),
+        ):
             yield Backends(opened, messaging, transactional.uow, revocations)

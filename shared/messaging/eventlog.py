@@ -21,6 +21,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -35,6 +36,7 @@ from aio_pika.abc import (
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from shared import tracing
+from shared.background import every
 from shared.events import MalformedEvent, decode
 from shared.messaging import headers as h
 from shared.messaging.consumer import Delivery, Handler, RetryLater, Subscription, is_transient
@@ -51,7 +53,7 @@ PROGRESS_EVERY = 100  # entries read between two progress calls
 TRANSIENT_ATTEMPTS = 10  # tries of one entry whose handler fails transiently (not RetryLater)
 TRANSIENT_BACKOFF_S = 0.05  # doubled per attempt, to at most TRANSIENT_BACKOFF_MAX_S
 TRANSIENT_BACKOFF_MAX_S = 2.0
-ENDS_TIMEOUT_S = 10.0  # for the two entries log_ends reads
+ENDS_WAIT_S = 2.0  # for the two entries log_ends reads: nothing by then, the log is empty
 
 
 Start = Literal["first", "last"] | datetime | int
@@ -348,35 +350,38 @@ class LogEnds:
         return self.last_offset - self.first_offset + 1
 
 
-async def log_ends(connection: AbstractRobustConnection, topology: Topology) -> LogEnds | None:
-    """The log's first entry and its last chunk's; None when it holds nothing but fences.
+async def log_ends(
+    connection: AbstractRobustConnection, topology: Topology, *, wait_s: float = ENDS_WAIT_S
+) -> LogEnds | None:
+    """The log's first entry and its last chunk's first; None when it is empty.
 
-    Two readers, at ``first`` and at ``last``, and one fence appended after both attached,
-    so each gets an entry however empty the log is: cheap (two deliveries) and the same on
-    one broker or a cluster, the only way AMQP 0.9.1 shows a stream's extent. The log's
-    size in bytes only the broker's own metrics know (its Prometheus or management plugin).
+    Two readers, at ``first`` and at ``last``: cheap (two deliveries, whatever the log's
+    size) and the same on one broker or a cluster, the only way AMQP 0.9.1 shows a stream's
+    extent. The broker hands an entry over at once when there is one, so nothing within
+    ``wait_s`` means an empty log (no fence is appended: metrics must not write). The
+    log's size in bytes only the broker's own metrics know (its Prometheus plugin).
     """
     channel = await connection.channel(publisher_confirms=False)
-    publisher = Publisher(connection, topology)
-    fence = f"fence-{uuid.uuid4().hex}"
+    loop = asyncio.get_running_loop()
     ends: dict[str, asyncio.Future[Entry]] = {}
     try:
         await channel.set_qos(prefetch_count=1)
         stream = await _log_queue(channel, topology)
         for where in ("first", "last"):
-            ends[where] = asyncio.get_running_loop().create_future()
+            ends[where] = loop.create_future()
             await stream.consume(partial(_first_of, ends[where]), arguments={OFFSET_HEADER: where})
-        await publisher.start()
-        await publisher.publish(FENCE_KEY, b"{}", message_id=fence)
-        async with asyncio.timeout(ENDS_TIMEOUT_S):
-            first, last = await ends["first"], await ends["last"]
+        await asyncio.wait(ends.values(), timeout=wait_s)
     finally:
-        await publisher.close()
         if not channel.is_closed:
             await channel.close()
-    if first.message_id == fence:
+    first, last = ends["first"], ends["last"]
+    if not first.done():
         return None
-    return LogEnds(first.offset, first.timestamp, last.offset)
+    return LogEnds(
+        first.result().offset,
+        first.result().timestamp,
+        (last.result() if last.done() else first.result()).offset,
+    )
 
 
 async def _first_of(end: asyncio.Future[Entry], message: AbstractIncomingMessage) -> None:
@@ -389,3 +394,16 @@ async def refresh_log_metrics(connection: AbstractRobustConnection, topology: To
     ends = await log_ends(connection, topology)
     EVENT_LOG_ENTRIES.set(ends.entries if ends else 0)
     EVENT_LOG_OLDEST_TIMESTAMP.set(ends.oldest.timestamp() if ends else 0)
+
+
+@asynccontextmanager
+async def log_metrics_kept_fresh(
+    connection: AbstractRobustConnection, topology: Topology
+) -> AsyncIterator[None]:
+    """Refresh the log's gauges every ``metrics_interval_s`` for the block (no log, no-op)."""
+    if topology.event_log is None:
+        yield
+        return
+    refresh = partial(refresh_log_metrics, connection, topology)
+    async with every(topology.event_log.metrics_interval_s, refresh, what="event log metrics"):
+        yield

@@ -26,6 +26,7 @@ class EventLogSettings:
     max_age: str = "7D"
     max_bytes: int = 10_000_000_000  # 10 GB
     segment_bytes: int = 500_000_000  # RabbitMQ's default segment size
+    metrics_interval_s: float = 60.0  # how often a service reads the log's ends (metrics)
 
     def __post_init__(self) -> None:
         if not MAX_AGE_FORM.fullmatch(self.max_age):
@@ -36,11 +37,15 @@ class EventLogSettings:
 
     @classmethod
     def from_env(cls, env: Env) -> EventLogSettings:
-        """``EVENT_LOG_MAX_AGE``, ``EVENT_LOG_MAX_BYTES``, ``EVENT_LOG_SEGMENT_BYTES``."""
+        """``EVENT_LOG_MAX_AGE``, ``EVENT_LOG_MAX_BYTES``, ``EVENT_LOG_SEGMENT_BYTES``,
+        ``EVENT_LOG_METRICS_SECONDS``."""
         return cls(
             max_age=env.str("EVENT_LOG_MAX_AGE", cls.max_age),
             max_bytes=env.int("EVENT_LOG_MAX_BYTES", cls.max_bytes, minimum=1),
             segment_bytes=env.int("EVENT_LOG_SEGMENT_BYTES", cls.segment_bytes, minimum=1),
+            metrics_interval_s=env.float(
+                "EVENT_LOG_METRICS_SECONDS", cls.metrics_interval_s, minimum=1
+            ),
         )
 
 
