@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from shared.events import Event, decode, encode
 from shared.messaging import AmqpSettings, Publisher, Topology, connect
 from shared.messaging.redrive import ParkedMessage, list_parked
+from shared.messaging.topology import FENCE_KEY
 
 E = TypeVar("E", bound=Event)
 
@@ -29,6 +30,8 @@ class EventTap:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         async with message.process():
+            if message.type == FENCE_KEY:
+                return  # a replay's mark in the event log (eventlog.py), not an event
             event = decode(message.type or message.routing_key or "", message.body)
             async with self._arrived:
                 self.events.append(event)
