@@ -32,7 +32,9 @@ class OrderReplica(Protocol):
     async def get(self, order_id: str) -> Order | None: ...
 
     async def add_if_absent(self, order: Order) -> bool:
-        """Store a new replica; False (and nothing changed) when the order is known."""
+        """Store a new replica, with ``order.paid_by``: the payment payments' own records say
+        it keeps (None, unless a rebuild dropped the replica); False (and nothing changed)
+        when the order is known."""
         ...
 
     async def save(self, order: Order) -> None:
@@ -44,10 +46,9 @@ class OrderReplica(Protocol):
         unpaid. The write (not only the read) is what makes a racing cancellation conflict."""
         ...
 
-    async def take_snapshot(self, order: Order, *, over: int | None) -> bool:
+    async def take_snapshot(self, order: Order, *, over: int) -> bool:
         """Store the owner's fields of ``order`` (a snapshot's version) if the replica still
-        holds version ``over``, leaving ``paid_by`` as it is; with ``over`` None, if there is
-        no replica yet, and then with ``order.paid_by``. False (nothing changed) otherwise."""
+        holds version ``over``, leaving ``paid_by`` as it is; False (nothing changed) if not."""
         ...
 
 

@@ -92,15 +92,22 @@ async def _replicated_order(order_id: str, deps: Deps) -> Order:
 
 async def replicate_order(event: OrderCreated, *, deps: Deps) -> None:
     """Start the replica of a new order. Replay-safe: a known order is left as it is."""
-    order = Order.from_created(event)
 
     async def work(tx: Transaction) -> None:
+        order = await _new_replica(tx, Order.from_created(event))
         if await tx.orders.add_if_absent(order):
             log.info("order %s replicated (%d cents)", order.id, order.price_cents)
         else:
             duplicate(f"order {order.id} is replicated already")
 
     await deps.uow.run(work)
+
+
+async def _new_replica(tx: Transaction, order: Order) -> Order:
+    """``order`` new to the replica, keeping the payment our records say it keeps: none for
+    a new order, but the replica may have been dropped (a rebuild) and the order paid."""
+    kept = await tx.payments.kept_for(order.id)
+    return replace(order, paid_by=kept.id if kept is not None else None)
 
 
 async def apply_order_cancellation(event: OrderCancelled, *, deps: Deps) -> None:
@@ -160,10 +167,12 @@ async def apply_order_snapshot(event: OrderSnapshot, *, deps: Deps) -> None:
             duplicate("the replica has this version or a later one")
             return None
         order = Order.from_created(event)
-        if current is None:
-            kept = await tx.payments.kept_for(event.id)
-            order = replace(order, paid_by=kept.id if kept is not None else None)
-        if not await tx.orders.take_snapshot(order, over=held):
+        taken = (
+            await tx.orders.add_if_absent(await _new_replica(tx, order))
+            if held is None
+            else await tx.orders.take_snapshot(order, over=held)
+        )
+        if not taken:
             raise Conflict(f"order {event.id} changed while taking snapshot v{event.version}")
         log.info("order %s snapshot v%d taken over v%s", event.id, event.version, held)
         if order.status is OrderStatus.CANCELLED:

@@ -66,8 +66,7 @@ class InMemoryOrderReplica:
     async def add_if_absent(self, order: Order) -> bool:
         if order.id in self._state.orders:
             return False
-        # As on MongoDB, a new replica keeps no payment whatever it was given.
-        self._state.orders[order.id] = replace(order, paid_by=None)
+        self._state.orders[order.id] = order
         return True
 
     async def save(self, order: Order) -> None:
@@ -83,13 +82,8 @@ class InMemoryOrderReplica:
             raise Conflict(f"order {order.id} changed while keeping payment {order.paid_by}")
         self._state.orders[order.id] = replace(current, paid_by=order.paid_by)
 
-    async def take_snapshot(self, order: Order, *, over: int | None) -> bool:
+    async def take_snapshot(self, order: Order, *, over: int) -> bool:
         current = self._state.orders.get(order.id)
-        if over is None:
-            if current is not None:
-                return False
-            self._state.orders[order.id] = order
-            return True
         if current is None or current.version != over:
             return False
         self._state.orders[order.id] = replace(order, paid_by=current.paid_by)

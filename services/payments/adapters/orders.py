@@ -43,7 +43,10 @@ class MongoOrderReplica:
 
     async def add_if_absent(self, order: Order) -> bool:
         result = await self._orders.update_one(
-            {"_id": order.id}, {"$setOnInsert": _to_doc(order)}, upsert=True, session=self._session
+            {"_id": order.id},
+            {"$setOnInsert": {**_to_doc(order), "paid_by": order.paid_by}},
+            upsert=True,
+            session=self._session,
         )
         return result.upserted_id is not None
 
@@ -65,15 +68,7 @@ class MongoOrderReplica:
         if result.matched_count == 0:
             raise Conflict(f"order {order.id} changed while keeping payment {order.paid_by}")
 
-    async def take_snapshot(self, order: Order, *, over: int | None) -> bool:
-        if over is None:
-            result = await self._orders.update_one(
-                {"_id": order.id},
-                {"$setOnInsert": {**_to_doc(order), "paid_by": order.paid_by}},
-                upsert=True,
-                session=self._session,
-            )
-            return result.upserted_id is not None
+    async def take_snapshot(self, order: Order, *, over: int) -> bool:
         # _to_doc has no paid_by: the payment the order keeps is ours, kept as it is.
         result = await self._orders.update_one(
             {"_id": order.id, "version": over}, {"$set": _to_doc(order)}, session=self._session

@@ -138,3 +138,16 @@ async def test_while_rebuilding_an_unknown_order_is_unavailable_not_missing(
         await paid(t, created.id, created.user_id)
     with pytest.raises(OrderNotReplicatedYet):
         await service.payments_of_order(created.id, created.user_id, deps=t.deps)
+
+
+async def test_an_order_replayed_into_a_dropped_replica_keeps_its_payment(t: Twins) -> None:
+    created = order_created()
+    await service.replicate_order(created, deps=t.deps)
+    payment = await paid(t, created.id, created.user_id)
+    t.state.orders.clear()  # a rebuild dropped the replica; the log replays order.created
+
+    await service.replicate_order(created, deps=t.deps)
+
+    order = await t.deps.orders.get(created.id)
+    assert order is not None
+    assert (order.version, order.paid_by) == (0, payment.id)
