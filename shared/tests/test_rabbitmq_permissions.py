@@ -26,6 +26,7 @@ from aiormq.exceptions import ChannelAccessRefused
 
 from shared.events import TicketCreated
 from shared.messaging.consumer import Consumer, Delivery, RetryLater, Subscription
+from shared.messaging.eventlog import Window, replay
 from shared.messaging.permissions import (
     PUBLISHES,
     SERVICES,
@@ -36,7 +37,7 @@ from shared.messaging.permissions import (
 )
 from shared.messaging.publisher import Publisher, PublishFailed
 from shared.messaging.redrive import list_parked, redrive
-from shared.messaging.settings import AmqpSettings
+from shared.messaging.settings import AmqpSettings, EventLogSettings
 from shared.messaging.topology import Topology
 from shared.testing.infra import REPO_ROOT, has_rabbitmqctl, rabbitmqctl
 from shared.testing.poll import eventually
@@ -225,6 +226,25 @@ async def test_a_consumer_retries_parks_and_redrives_as_its_services_own_user(
     assert ("early", 2) in seen
     assert [(p.message_id, p.reason) for p in parked] == [("broken", "handler-error")]
     assert moved == 1
+
+
+async def test_each_service_declares_the_event_log_and_replays_it_as_its_own_user(
+    broker: Broker,
+) -> None:
+    logged = Topology(event_log=EventLogSettings(max_age="1D"))  # production names
+    # Whichever service starts first declares the log; each replays it.
+    for service in SERVICES:
+        publisher = Publisher(await broker.connect(service), logged, timeout_s=5.0)
+        await publisher.start()
+        for key in PUBLISHES[service]:
+            await publisher.publish(key, b"{}", message_id=f"{service}-{key}")
+        await publisher.close()
+
+    for service in SERVICES:
+        report = await replay(
+            await broker.connect(service), logged, subscriptions=[], window=Window()
+        )
+        assert report.read == sum(len(keys) for keys in PUBLISHES.values()), service
 
 
 async def test_no_service_can_put_a_message_on_a_queue_through_the_default_exchange(
