@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
@@ -61,8 +63,57 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class BatchedStreamHandler(logging.StreamHandler[TextIO]):
+    """A stream handler that writes the lines of one event-loop iteration in one write.
+
+    Writing and flushing every line was a third of a small request's CPU, the access log's
+    line included (the image runs unbuffered, so each line was a system call). Lines logged
+    in the loop's thread wait for the end of the current iteration: nothing is held back
+    while the loop idles, and a crash loses at most the lines of that iteration. Lines
+    from any other thread (or with no loop running) are written at once, after the waiting
+    ones, so the order is kept.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._write_pending)
+
+    def _write_pending(self) -> None:
+        with self.lock if self.lock is not None else contextlib.nullcontext():
+            self._scheduled = False
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what waits (logging's shutdown calls this too), then flush the stream."""
+        if self._pending:
+            text = self.terminator.join(self._pending) + self.terminator
+            self._pending.clear()
+            try:
+                self.stream.write(text)
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": "writing log lines failed"}))
+        super().flush()
+
+
 def configure_logging(settings: LogSettings) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = BatchedStreamHandler(sys.stdout)
     handler.addFilter(TraceLogFilter())
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     root = logging.getLogger()
