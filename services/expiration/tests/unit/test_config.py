@@ -15,7 +15,7 @@ def test_defaults_tune_the_worker_for_prompt_expiry_and_use_the_local_redis() ->
 
     assert settings.redis.url == "redis://127.0.0.1:6379/0"
     assert settings.expiry == ExpirySettings()
-    assert settings.expiry.poll_delay_s == 0.1
+    assert settings.expiry.poll_delay_s == 0.02
     assert settings.expiry.queue_name == "arq:expiration"
 
 
