@@ -30,6 +30,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 TRACEPARENT_HEADER = "traceparent"
 # Event headers are lower-case AMQP table keys.
 REQUEST_ID_KEY = "x-request-id"
+# The span attribute that carries it (no semantic convention names a request id).
+REQUEST_ID_ATTRIBUTE = "ticketing.request_id"
 
 # Anything else from outside is replaced: ids end up in logs and headers verbatim.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -126,7 +128,13 @@ def continued(headers: Mapping[str, Any] | None) -> Iterator[None]:
 
 @contextmanager
 def bound(trace: Trace | None) -> Iterator[None]:
-    """Make ``trace`` current for the block (log lines and emitted events pick it up)."""
+    """Make ``trace`` current for the block (log lines and emitted events pick it up).
+
+    With spans on, the current span (the request's, or the delivery's) gets the request id
+    as ``ticketing.request_id``: a trace can be found from a log line's id, or a client's.
+    """
+    if _spans_on and trace is not None:
+        otel_trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, trace.request_id)
     token = _current.set(trace)
     try:
         yield

@@ -107,10 +107,14 @@ async def test_orders_hearing_of_a_sold_ticket_is_in_the_trace_of_the_sale(
     for collection in ("tickets", "outbox"):
         (write,) = mongo_commands(in_trace_of(spans, sale), tickets_db, "insert", collection)
         assert ancestors(spans, write)[0] is sale
+    # The request id is on the sale's span and on orders' delivery of its event.
+    request_id = response.headers["X-Request-Id"]
+    for span in (sale, consume):
+        assert (span.attributes or {}).get("ticketing.request_id") == request_id
     # The event's headers: the request id as before, and the publish span's context.
     created = await events.wait_for(TicketCreated, lambda e: e.id == ticket_id)
     headers = events.headers_of(created)
-    assert headers["x-request-id"] == response.headers["X-Request-Id"]
+    assert headers["x-request-id"] == request_id
     trace_id, span_id = hex_ids(publish)
     assert headers["traceparent"].startswith(f"00-{trace_id}-{span_id}-")
 
