@@ -11,9 +11,10 @@ under ``wrk``, beside a peer doing the same work in the same run.
   mongoeco stand-in; concurrent on a real MongoDB).
 - RSS of every service process after the benchmarks, the largest.
 
-Rounds alternate ours and the peer (ours, peer, ours, peer) so the machine's noise falls on
-both; a row gives the mean of its rounds. Each service gets a mongoeco server of its own
-(as ``make up`` does), or a fresh database on ``MONGO_URL``; RabbitMQ at ``AMQP_URL``.
+Rounds alternate ours and the peer (ours, peer, peer, ours...) so the machine's noise, and
+the store's growth, fall on both; a row gives the mean of its rounds. Each service gets a
+mongoeco server of its own (as ``make up`` does), or a fresh database on ``MONGO_URL``;
+RabbitMQ at ``AMQP_URL``.
 
     .venv/bin/python -m bench.request_path [--quick] [--json PATH]
 """
@@ -321,12 +322,18 @@ def raw_transactions(mongo_url: str, load: Load, *, serialize: bool) -> tuple[in
 def alternate(
     ours: Callable[[], Round], peer: Callable[[], Round], rounds: int
 ) -> tuple[list[Round], list[Round]]:
-    """ours, peer, ours, peer...: the machine's noise falls on both."""
+    """ours, peer, peer, ours, ours, peer...: the machine's noise falls on both, and so does
+    the store's growth (mongoeco's commits get slower as its data grows: who went second
+    would always pay more)."""
     mine: list[Round] = []
     theirs: list[Round] = []
-    for _ in range(rounds):
-        mine.append(ours())
-        theirs.append(peer())
+    for number in range(rounds):
+        if number % 2 == 0:
+            mine.append(ours())
+            theirs.append(peer())
+        else:
+            theirs.append(peer())
+            mine.append(ours())
     return mine, theirs
 
 
@@ -346,6 +353,12 @@ def per_s(rounds: list[Round]) -> float:
 
 def cpu_us_per_request(rounds: list[Round]) -> float:
     return mean(r.cpu_s / r.requests * 1e6 for r in rounds)
+
+
+def cpu_note(ours: list[Round], peer: list[Round]) -> str:
+    """CPU per request of our process and the peer's, for a reader to see what binds."""
+    mine, theirs = cpu_us_per_request(ours), cpu_us_per_request(peer)
+    return f"CPU/request ours {mine:.0f} µs, peer {theirs:.0f} µs"
 
 
 # -- the benchmark ----------------------------------------------------------------------
@@ -419,7 +432,7 @@ def ticket_rows(tickets: Service, load: Load, cookie: str, post_script: str) -> 
             0.8,
             "higher",
             tickets.standin_share(ours),
-            "peer: raw PyMongo find_one loop",
+            f"peer: raw PyMongo find_one loop; {cpu_note(ours, peer)}",
         )
     ]
     create = f"{tickets.url}/api/tickets"
@@ -444,7 +457,7 @@ def ticket_rows(tickets: Service, load: Load, cookie: str, post_script: str) -> 
             0.9,
             "higher",
             tickets.standin_share(ours),
-            "peer: raw transaction, ticket + outbox insert",
+            f"peer: raw transaction, ticket + outbox insert; {cpu_note(ours, peer)}",
         )
     )
     return rows
