@@ -51,6 +51,9 @@ class ApiSettings:
         )
 
 
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
 @dataclass(frozen=True)
 class Settings:
     http: HttpSettings
@@ -59,6 +62,9 @@ class Settings:
     # Public by design (the browser gets it). Without it the order page offers an
     # offline test-card form instead of Stripe's Payment Element.
     stripe_publishable_key: str | None = None
+    # Where the page loads Stripe.js from: Stripe's own host, except for offline browser
+    # tests, which load the Stripe emulator's stand-in (its origin joins the CSP).
+    stripe_js_url: str = STRIPE_JS_URL
     # The CSRF cookie's Secure flag and __Host- name, as for the session cookie.
     cookie_secure: bool = True
 
@@ -70,5 +76,6 @@ class Settings:
             log=LogSettings.from_env(env),
             api=ApiSettings.from_env(env),
             stripe_publishable_key=env.optional("STRIPE_PUBLISHABLE_KEY"),
+            stripe_js_url=env.str("STRIPE_JS_URL", STRIPE_JS_URL),
             cookie_secure=env.bool("COOKIE_SECURE", True),
         )

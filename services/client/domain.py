@@ -73,6 +73,16 @@ class Payment:
     id: str
 
 
+@dataclass(frozen=True)
+class ActionRequired:
+    """payments' 202: the card asks for 3-D Secure and nothing is taken yet. The buyer's
+    browser goes to ``redirect_url`` (the bank's challenge, which sends it back to us), or,
+    without one, Stripe.js shows the challenge (``stripe.handleNextAction``)."""
+
+    client_secret: str
+    redirect_url: str | None = None
+
+
 # Why payments gave money back (its ``refundReason``), in the buyer's words.
 REFUND_REASONS = {
     "order_cancelled": "the order was cancelled before the payment reached it",

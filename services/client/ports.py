@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
+from services.client.domain import ActionRequired, Order, Payment, PaymentRecord, Ticket, User
 from shared.errors import ErrorItem
 
 
@@ -76,8 +76,15 @@ class UserApis(Protocol):
     async def show_order(self, order_id: str) -> Order: ...
 
     async def pay(
-        self, order_id: str, token: str, *, idempotency_key: str | None
-    ) -> Payment | Rejected: ...
+        self, order_id: str, token: str, *, return_url: str, idempotency_key: str | None
+    ) -> Payment | ActionRequired | Rejected:
+        """Pay with ``token``; a card that asks for 3-D Secure is ``ActionRequired``, and
+        a redirect to its challenge comes back to ``return_url``."""
+        ...
+
+    async def confirm_payment(self, order_id: str) -> Payment | ActionRequired | Rejected:
+        """Finish paying once the buyer has answered the 3-D Secure challenge."""
+        ...
 
     async def payments_of(self, order_id: str) -> list[PaymentRecord]: ...
 

@@ -16,6 +16,7 @@ import aiohttp
 from marshmallow import Schema, ValidationError
 
 from services.client.adapters.replies import (
+    ActionRequiredReply,
     CurrentUserReply,
     ErrorsReply,
     OrderReply,
@@ -25,7 +26,7 @@ from services.client.adapters.replies import (
     UserReply,
 )
 from services.client.config import ApiSettings
-from services.client.domain import Order, Payment, PaymentRecord, Ticket, User
+from services.client.domain import ActionRequired, Order, Payment, PaymentRecord, Ticket, User
 from services.client.ports import ApiUnavailable, PageNotFound, Rejected, SignInRequired
 from shared.errors import ErrorItem
 from shared.web.requests import IDEMPOTENCY_HEADER
@@ -99,6 +100,15 @@ def _errors(reply: _Reply) -> list[ErrorItem]:
         # Not the platform's error shape (a proxy's page, say): still a refusal.
         return [{"message": f"The request was refused ({reply.status})"}]
     return items
+
+
+def _payment_or_action(reply: _Reply | Rejected) -> Payment | ActionRequired | Rejected:
+    """payments' answer to paying: 201 the payment, 202 the 3-D Secure challenge first."""
+    if isinstance(reply, Rejected):
+        return reply
+    if reply.status == 202:
+        return _parse(ActionRequiredReply(), ActionRequired, reply)
+    return _parse(PaymentReply(), Payment, reply)
 
 
 def _segment(value: str) -> str:
@@ -195,17 +205,27 @@ class ApiClient:
     # ------------------------------------------------------------------ payments
 
     async def pay(
-        self, order_id: str, token: str, *, idempotency_key: str | None
-    ) -> Payment | Rejected:
-        """Charge the order with a Stripe payment method id (``pm_...``) or card token."""
+        self, order_id: str, token: str, *, return_url: str, idempotency_key: str | None
+    ) -> Payment | ActionRequired | Rejected:
+        """Charge the order with a ConfirmationToken (``ctoken_...``), a PaymentMethod id
+        (``pm_...``) or a card token."""
         reply = await self._send(
             "POST",
             f"{self._urls.payments_url}/api/payments",
-            {"orderId": order_id, "token": token},
-            expect=201,
+            {"orderId": order_id, "token": token, "returnUrl": return_url},
+            expect=(201, 202),
             idempotency_key=idempotency_key,
         )
-        return reply if isinstance(reply, Rejected) else _parse(PaymentReply(), Payment, reply)
+        return _payment_or_action(reply)
+
+    async def confirm_payment(self, order_id: str) -> Payment | ActionRequired | Rejected:
+        reply = await self._send(
+            "POST",
+            f"{self._urls.payments_url}/api/payments/confirm",
+            {"orderId": order_id},
+            expect=(201, 202),
+        )
+        return _payment_or_action(reply)
 
     async def payments_of(self, order_id: str) -> list[PaymentRecord]:
         """What payments took for the order and what it gave back; none while it has
@@ -239,14 +259,14 @@ class ApiClient:
         url: str,
         body: dict[str, Any],
         *,
-        expect: int,
+        expect: int | tuple[int, ...],
         idempotency_key: str | None = None,
     ) -> _Reply | Rejected:
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         reply = await self._call(method, url, json_body=body, headers=headers)
         if 400 <= reply.status < 500:
             return Rejected(reply.status, _errors(reply))
-        if reply.status != expect:
+        if reply.status not in (expect if isinstance(expect, tuple) else (expect,)):
             raise ApiUnavailable(502, f"{reply} was not expected")
         return reply
 

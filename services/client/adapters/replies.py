@@ -6,7 +6,15 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
-from services.client.domain import Order, Payment, PaymentRecord, PaymentStatus, Ticket, User
+from services.client.domain import (
+    ActionRequired,
+    Order,
+    Payment,
+    PaymentRecord,
+    PaymentStatus,
+    Ticket,
+    User,
+)
 from shared.events import Money, OrderStatus, UtcDateTime
 
 
@@ -57,6 +65,27 @@ class PaymentReply(Reply):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Payment:
         return Payment(**data)
+
+
+class NextActionReply(Reply):
+    type = fields.String(required=True)
+    # Put into a link on our page: only a web address, never javascript: or the like.
+    redirect_url = fields.Url(
+        data_key="redirectUrl", schemes={"http", "https"}, require_tld=False, load_default=None
+    )
+
+
+class ActionRequiredReply(Reply):
+    """payments' 202 (``status: requires_action``)."""
+
+    client_secret = fields.String(data_key="clientSecret", required=True)
+    next_action = fields.Nested(NextActionReply, data_key="nextAction", required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ActionRequired:
+        action = data["next_action"]
+        redirect = action["redirect_url"] if action["type"] == "redirect_to_url" else None
+        return ActionRequired(data["client_secret"], redirect)
 
 
 class PaymentRecordReply(Reply):

@@ -26,7 +26,10 @@ def create_app(settings: Settings, *, deps: Apis | None = None) -> web.Applicati
     app = base_app(
         settings.http,
         [
-            security_headers(stripe=settings.stripe_publishable_key is not None),
+            security_headers(
+                stripe=settings.stripe_publishable_key is not None,
+                stripe_js_url=settings.stripe_js_url,
+            ),
             error_pages,
             pass_cookies_back,
             csrf_protection,

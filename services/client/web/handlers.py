@@ -16,10 +16,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.client import service
-from services.client.domain import Order, PaymentRecord, User
+from services.client.domain import ActionRequired, Order, Payment, PaymentRecord, User
 from services.client.ports import Rejected
 from services.client.web.keys import SETTINGS
 from services.client.web.pages import api, new_idempotency_key, read_form, render, see_other
+from shared.web.csrf import own_origin
 
 routes = web.RouteTableDef()
 
@@ -153,10 +154,12 @@ async def render_order(
     *,
     status: int = 200,
     payments: list[PaymentRecord] | None = None,
+    challenge: ActionRequired | None = None,
     **context: Any,
 ) -> web.Response:
-    """The order page: the countdown and the pay form while the order is open, and what
-    was paid and refunded."""
+    """The order page: the countdown and the pay form while the order is open (or, once
+    the card asked for 3-D Secure, the way to its ``challenge``), and what was paid and
+    refunded."""
     now = datetime.now(UTC)
     return await render(
         request,
@@ -166,8 +169,11 @@ async def render_order(
         stage=order.stage(now).value,
         seconds_left=order.seconds_left(now),
         stripe_publishable_key=request.app[SETTINGS].stripe_publishable_key,
+        stripe_js_url=request.app[SETTINGS].stripe_js_url,
+        return_url=_return_url(request, order.id),
         idempotency_key=new_idempotency_key(),
         payments=payments,
+        challenge=challenge,
         **context,
     )
 
@@ -185,9 +191,50 @@ async def pay(request: web.Request) -> web.Response:
     order_id = request.match_info["id"]
     form = await read_form(request, "token", "idempotency_key")
     payment = await service.pay_for_order(
-        api(request), order_id, form["token"], idempotency_key=form["idempotency_key"]
+        api(request),
+        order_id,
+        form["token"],
+        return_url=_return_url(request, order_id),
+        idempotency_key=form["idempotency_key"],
     )
+    return await _after_paying(request, order_id, payment)
+
+
+# Where the bank's 3-D Secure challenge sends the buyer back (the return_url; Stripe adds
+# ?payment_intent=...&redirect_status=..., which we do not trust: payments asks Stripe).
+# A GET, as any redirect is; it only settles what Stripe already decided, so repeating it,
+# or another site linking to it, changes nothing but the buyer's view.
+@routes.get("/orders/{id}/authenticated")
+async def back_from_the_challenge(request: web.Request) -> web.Response:
+    order_id = request.match_info["id"]
+    return await _after_paying(
+        request, order_id, await service.confirm_payment(api(request), order_id)
+    )
+
+
+# Stripe.js showed the challenge on the page (handleNextAction) and the page posts here.
+@routes.post("/orders/{id}/confirm")
+async def confirm_payment(request: web.Request) -> web.Response:
+    order_id = request.match_info["id"]
+    return await _after_paying(
+        request, order_id, await service.confirm_payment(api(request), order_id)
+    )
+
+
+def _return_url(request: web.Request, order_id: str) -> str:
+    origin = own_origin(request)
+    base = str(origin) if origin is not None else str(request.url.origin())
+    return f"{base}/orders/{quote(order_id, safe='')}/authenticated"
+
+
+async def _after_paying(
+    request: web.Request, order_id: str, payment: Payment | ActionRequired | Rejected
+) -> web.Response:
+    """Paid: My Orders. Refused: the order page with the API's errors and the pay form.
+    3-D Secure: the order page with the way to the challenge."""
+    if isinstance(payment, Payment):
+        return see_other("/orders")
+    order = await api(request).show_order(order_id)
     if isinstance(payment, Rejected):
-        order = await api(request).show_order(order_id)
         return await render_order(request, order, status=payment.status, errors=payment.errors)
-    return see_other("/orders")
+    return await render_order(request, order, challenge=payment)

@@ -4,10 +4,12 @@ back to the browser, and the security headers."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from services.client.config import STRIPE_JS_URL
 from services.client.ports import ApiUnavailable, PageNotFound, SignInRequired
 from services.client.web.keys import USER_APIS
 from services.client.web.pages import api, error_page, see_other
@@ -61,6 +63,7 @@ async def pass_cookies_back(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
 STRIPE_SOURCES = {
     # Stripe's list for Stripe.js and its Payment Element (stripe.com/docs/security/guide).
     "script-src": "https://js.stripe.com https://*.js.stripe.com",
@@ -69,8 +72,9 @@ STRIPE_SOURCES = {
 }
 
 
-def content_security_policy(*, stripe: bool) -> str:
-    """Our own origin only (no inline script anywhere), plus Stripe when it is in use."""
+def content_security_policy(*, stripe: bool, stripe_js_url: str = STRIPE_JS_URL) -> str:
+    """Our own origin only (no inline script anywhere), plus Stripe when it is in use
+    (and the host of a Stripe.js stand-in, which its script calls, when configured)."""
     policy = {
         "default-src": "'self'",
         "img-src": "'self' data:",
@@ -80,14 +84,26 @@ def content_security_policy(*, stripe: bool) -> str:
         "frame-ancestors": "'none'",
     }
     if stripe:
+        stand_in = _origin_of(stripe_js_url)
         for directive, sources in STRIPE_SOURCES.items():
+            if stand_in is not None and directive in ("script-src", "connect-src"):
+                sources = f"{sources} {stand_in}"
             policy[directive] = f"'self' {sources}"
     return "; ".join(f"{directive} {sources}" for directive, sources in policy.items())
 
 
-def security_headers(*, stripe: bool) -> Middleware:
+def _origin_of(stripe_js_url: str) -> str | None:
+    """The origin of a Stripe.js that is not Stripe's own; None for Stripe's."""
+    parts = urlsplit(stripe_js_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return None if origin == STRIPE_JS_ORIGIN else origin
+
+
+def security_headers(*, stripe: bool, stripe_js_url: str = STRIPE_JS_URL) -> Middleware:
     headers = {
-        "Content-Security-Policy": content_security_policy(stripe=stripe),
+        "Content-Security-Policy": content_security_policy(
+            stripe=stripe, stripe_js_url=stripe_js_url
+        ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }

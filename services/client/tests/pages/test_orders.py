@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import aiohttp
 import stripe
@@ -173,3 +174,57 @@ async def test_money_taken_for_a_cancelled_order_shows_refunded_and_why(
         "Order Cancelled Payments Refunded in full: the order was cancelled before the "
         "payment reached it." in shown.text
     )
+
+
+async def through_the_bank(shown: Page, outcome: str) -> str:
+    """Follow the page's link to the bank's challenge and answer it, as the buyer's
+    browser would; the path (and query) of our page the bank sends it back to."""
+    [bank] = [href for text, href in shown.links if text == "Continue to your bank"]
+    async with aiohttp.ClientSession() as browser:
+        challenge = await browser.get(bank)
+        assert "3D Secure 2 Test Page" in await challenge.text()
+        answered = await browser.post(bank, data={"outcome": outcome}, allow_redirects=False)
+        assert answered.status == 303
+    back = urlsplit(answered.headers["Location"])
+    return f"{back.path}?{back.query}"
+
+
+async def test_a_card_that_asks_for_3ds_is_paid_after_the_bank_s_challenge(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller, title="Opera")
+    order = await platform.place_order(buyer, ticket["id"])
+
+    asked = await pay(client, buyer, order["id"], "pm_card_threeDSecure2Required")
+    shown = await page(asked)
+    back = await through_the_bank(shown, "complete")
+    landed = await client.get(back, cookies=buyer, allow_redirects=False)
+
+    assert asked.status == 200
+    assert "Nothing has been charged yet." in shown.text
+    assert back.startswith(f"/orders/{order['id']}/authenticated?payment_intent=")
+    assert landed.status == 303
+    assert landed.headers["Location"] == "/orders"
+    my_orders = await page(await client.get("/orders", cookies=buyer))
+    assert "Opera - complete" in my_orders.text
+
+
+async def test_a_failed_3ds_challenge_says_so_and_a_normal_card_then_pays(
+    client: Client, platform: Platform, seller: Cookies, buyer: Cookies
+) -> None:
+    ticket = await platform.sell(seller, title="Ballet")
+    order = await platform.place_order(buyer, ticket["id"])
+    shown = await page(await pay(client, buyer, order["id"], "pm_card_threeDSecure2Required"))
+
+    back = await through_the_bank(shown, "fail")
+    refused = await client.get(back, cookies=buyer)
+    retried = await pay(client, buyer, order["id"], "pm_card_visa")
+
+    assert refused.status == 402
+    assert (await page(refused)).alerts == [
+        "We are unable to authenticate your payment method. Please choose a different "
+        "payment method and try again."
+    ]
+    assert retried.status == 303
+    my_orders = await page(await client.get("/orders", cookies=buyer))
+    assert "Ballet - complete" in my_orders.text

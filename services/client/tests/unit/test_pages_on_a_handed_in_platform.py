@@ -11,7 +11,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from services.client.config import ApiSettings, Settings
-from services.client.domain import Order, Payment, PaymentRecord, PaymentStatus, Ticket, User
+from services.client.domain import (
+    ActionRequired,
+    Order,
+    Payment,
+    PaymentRecord,
+    PaymentStatus,
+    Ticket,
+    User,
+)
 from services.client.ports import ApiUnavailable, Rejected
 from services.client.web.app import create_app
 from shared.events import OrderStatus
@@ -33,6 +41,9 @@ class Platform:
         self.records = records
         self.down = False
         self.headers: list[dict[str, str]] = []
+        # What pay and confirm_payment answer, in turn; and what they were asked.
+        self.answers: list[Payment | ActionRequired | Rejected] = []
+        self.calls: list[tuple[str, str, str]] = []
 
     def for_user(self, headers: Mapping[str, str]) -> UserView:
         self.headers.append(dict(headers))
@@ -83,9 +94,16 @@ class UserView:
         return self._platform.order
 
     async def pay(
-        self, order_id: str, token: str, *, idempotency_key: str | None
-    ) -> Payment | Rejected:
-        raise NotImplementedError
+        self, order_id: str, token: str, *, return_url: str, idempotency_key: str | None
+    ) -> Payment | ActionRequired | Rejected:
+        self._up()
+        self._platform.calls.append(("pay", token, return_url))
+        return self._platform.answers.pop(0)
+
+    async def confirm_payment(self, order_id: str) -> Payment | ActionRequired | Rejected:
+        self._up()
+        self._platform.calls.append(("confirm", order_id, ""))
+        return self._platform.answers.pop(0)
 
     async def payments_of(self, order_id: str) -> list[PaymentRecord]:
         self._up()
