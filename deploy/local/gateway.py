@@ -24,11 +24,16 @@ DEFAULT_AUTH_BURST = 10
 # process calling the APIs for a browser.
 DEFAULT_TRUSTED_PROXIES = "127.0.0.1/32"
 
+# Sized for an on-sale crowd, as compose's deploy/nginx/nginx.conf (the same three numbers):
+# a worker per core; a proxied request holds two connections (the client's and the
+# upstream's), so 8192 per worker is 4,096 clients even if one worker accepts them all;
+# and the file descriptors for them, whatever the shell's `ulimit -n`.
 MAIN_CONF = """\
-worker_processes 1;
+worker_processes auto;
+worker_rlimit_nofile 16384;
 pid {root}/run/nginx.pid;
 error_log {root}/logs/error.log warn;
-events {{ worker_connections 512; }}
+events {{ worker_connections 8192; }}
 http {{
     access_log {root}/logs/access.log;
     client_body_temp_path {root}/tmp/body;
