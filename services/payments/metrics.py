@@ -6,8 +6,9 @@ from prometheus_client import Counter
 
 STRIPE_CALLS = Counter(
     "stripe_calls",
-    "Charges and refunds asked of Stripe, by outcome: ok, declined, rejected (bad payment "
-    "method), unavailable (Stripe down or rate-limiting), error.",
+    "Charges, confirmations after a 3-D Secure challenge (reading the order's intent) and "
+    "refunds asked of Stripe, by outcome: ok, declined, rejected (bad payment method), "
+    "unavailable (Stripe down or rate-limiting), error.",
     ["operation", "outcome"],
 )
 

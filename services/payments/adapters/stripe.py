@@ -165,7 +165,7 @@ class StripeGateway:
     async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
         """The order's PaymentIntent now: its create call again (Stripe replays it under the
         order's key: the same intent), then the intent as it is."""
-        with _counted("retrieve"), _buyer_errors():
+        with _counted("confirm"), _buyer_errors():
             created = await self._create(order_id, amount_cents)
             current = await self._client.v1.payment_intents.retrieve_async(created.id)
         intent = _intent(current.to_dict())
