@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from aiohttp_session import AbstractStorage, Session, get_session, new_session
 from aiohttp_session import session_middleware as _aiohttp_session_middleware
 
 from shared.auth.revocation import Denylist, RevokedSessions
-from shared.auth.tokens import Claims, TokenVerifier, VerifiedTokens
+from shared.auth.tokens import VERIFIED_TOKENS_KEPT, Claims, TokenVerifier, VerifiedTokens
 from shared.config import ConfigError, Env
 from shared.errors import NotAuthorized
 
@@ -131,15 +132,34 @@ def identify(
     return claims
 
 
+@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def token_in_cookie(value: str) -> object:
+    """The ``jwt`` a session cookie holds (not yet verified), or None.
+
+    The cookie's value read as ``JwtCookieStorage.load_session`` reads it; remembered for
+    as many cookies as there are verified tokens, since a browser sends the same one on
+    every request. What it returns is immutable, so sharing it is safe.
+    """
+    data = decode_session_cookie(value)
+    token = data.get("jwt") if data is not None else None
+    return token if isinstance(token, str) else None
+
+
 def current_user_middleware(
-    verifier: TokenVerifier | VerifiedTokens, denylist: Denylist
+    verifier: TokenVerifier | VerifiedTokens, denylist: Denylist, *, cookie: str
 ) -> Middleware:
-    """Sets ``request[CURRENT_USER]`` to the verified claims or None; never rejects."""
+    """Sets ``request[CURRENT_USER]`` to the verified claims or None; never rejects.
+
+    It reads the session cookie itself instead of loading the aiohttp-session: a request
+    that only reads who is signed in then costs the session middleware nothing (it saves
+    only a session someone loaded). Signing in and out still go through the session.
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        session = await get_session(request)
-        request[CURRENT_USER] = identify(session.get("jwt"), verifier, denylist)
+        value = request.cookies.get(cookie)
+        token = token_in_cookie(value) if value else None
+        request[CURRENT_USER] = identify(token, verifier, denylist)
         return await handler(request)
 
     return middleware
@@ -152,7 +172,10 @@ def identity_middlewares(settings: IdentitySettings, denylist: Denylist) -> list
     tokens are remembered (``VerifiedTokens``); the denylist is still asked every time.
     """
     verifier = VerifiedTokens(TokenVerifier(settings.jwt_public_key))
-    return [session_middleware(settings), current_user_middleware(verifier, denylist)]
+    return [
+        session_middleware(settings),
+        current_user_middleware(verifier, denylist, cookie=settings.cookie_name),
+    ]
 
 
 def current_user(request: web.Request) -> CurrentUser | None:

@@ -27,7 +27,7 @@ from shared.auth import (
     identity_middlewares,
     start_session,
 )
-from shared.auth.identity import identify
+from shared.auth.identity import identify, token_in_cookie
 from shared.auth.revocation import COLLECTION, denylist_kept_fresh
 from shared.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_S, Claims, VerifiedTokens
 from shared.config import ConfigError, Env
@@ -409,3 +409,37 @@ async def test_requests_after_a_revocation_are_signed_out_though_the_token_was_c
 
     assert after == [None] * 20
     assert set(await asyncio.gather(*before[1:])) <= {USER, None}
+
+
+async def test_reading_who_is_signed_in_leaves_the_session_cookie_alone(
+    aiohttp_client: Callable[..., Awaitable[Client]], jwt_keys: tuple[str, str]
+) -> None:
+    client = await aiohttp_client(whoami_app(jwt_keys[1], RevokedSessions()))
+    token = sign(jwt_keys[0])
+
+    response = await client.get("/whoami", cookies=session_cookie_for_token(token))
+
+    assert (await response.json())["id"] == USER
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "%%%",
+        base64.b64encode(b"[1, 2]").decode(),
+        base64.b64encode(json.dumps({"jwt": 42}).encode()).decode(),
+        base64.b64encode(json.dumps({"other": "x"}).encode()).decode(),
+    ],
+)
+def test_a_cookie_without_a_token_string_holds_no_token(value: str) -> None:
+    assert token_in_cookie(value) is None
+
+
+def test_the_token_in_a_cookie_is_read_back(jwt_keys: tuple[str, str]) -> None:
+    token = sign(jwt_keys[0])
+    (value,) = session_cookie_for_token(token).values()
+
+    assert token_in_cookie(value) == token
+    assert token_in_cookie(value) == token
