@@ -10,23 +10,29 @@ PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
 TOX_PATH := $(PATH):$(dir $(PY312)):$(dir $(PY313))
 
-.PHONY: up test lint type keys lock redrive chaos bench clean
+.PHONY: up reset test lint type keys lock redrive chaos bench clean
 
 # Every dependency at the version its lock file pins, checked against its hashes (make lock);
 # --no-deps because a lock file already lists every transitive dependency.
 PIP_LOCKED := pip install -q --require-hashes --no-deps -r
+# A first install fetches about 700 MB: on a terminal pip shows what it fetches as it goes
+# (-v cancels the -q above: pip's verbosity is their difference); elsewhere (CI logs) it stays
+# quiet, and a line before each step says what it installs.
+PIP_PROGRESS := $(if $(shell [ -t 2 ] && echo tty),-v)
 
 $(VENV)/.installed: setup.cfg pyproject.toml requirements/dev.lock
+	@echo "[install] $(VENV): Python 3.11 with the services and their test, lint and type tools (about 520 MB; once)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/$(PIP_LOCKED) requirements/dev.lock
+	$(VENV)/bin/$(PIP_LOCKED) requirements/dev.lock $(PIP_PROGRESS)
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 $(VENV313)/.installed: requirements/mongoeco.lock
 	@if [ -z "$(PY313)" ]; then echo "Python 3.13 not found: install it (pyenv install 3.13) or set PY313=/path/to/python3.13, or set MONGO_URL to a real MongoDB"; exit 1; fi
+	@echo "[install] $(VENV313): Python 3.13 with mongoeco, the MongoDB stand-in (about 180 MB; once)"
 	$(PY313) -m venv $(VENV313)
-	$(VENV313)/bin/$(PIP_LOCKED) requirements/mongoeco.lock
+	$(VENV313)/bin/$(PIP_LOCKED) requirements/mongoeco.lock $(PIP_PROGRESS)
 	touch $@
 
 # Re-pin every dependency (after changing setup.cfg, requirements/*.in or
@@ -42,8 +48,13 @@ lock: $(VENV)/.installed
 
 .venv313: $(VENV313)/.installed
 
+# The stores are kept in .run/data across restarts; `make reset` wipes them together with
+# their queues and expiry jobs (stop `make up` first: it refuses while one runs).
 up: $(VENV)/.installed $(if $(MONGO_URL),,$(VENV313)/.installed)
 	$(VENV)/bin/python -m deploy.local
+
+reset: $(VENV)/.installed
+	$(VENV)/bin/python -m deploy.local.reset
 
 # Provisions this machine first (RabbitMQ and Redis answering; nginx, Chromium installed).
 test: $(VENV)/.installed $(VENV313)/.installed
