@@ -55,7 +55,7 @@ async def test_a_card_that_asks_for_3ds_shows_the_way_to_the_bank_and_charges_no
     assert response.status == 200
     assert "Your bank asks you to confirm this payment (3-D Secure)." in html
     assert f'<a class="button" href="{BANK}">Continue to your bank</a>' in html
-    assert "data-pay-form" not in html
+    assert "pm_card_visa" not in html  # the way to the bank instead of the pay form
     [(call, token, return_url)] = platform.calls
     assert (call, token) == ("pay", "pm_card_threeDSecure2Required")
     assert return_url == f"http://127.0.0.1:{client.port}/orders/o1/authenticated"
@@ -87,7 +87,7 @@ async def test_back_from_a_failed_challenge_shows_why_and_the_pay_form_again(
     html = await response.text()
     assert response.status == 402
     assert "We are unable to authenticate your payment method." in html
-    assert "data-pay-form" in html
+    assert 'value="pm_card_visa" checked' in html  # the pay form again
 
 
 async def test_back_before_the_challenge_was_answered_shows_it_again(
