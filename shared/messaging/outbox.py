@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -197,6 +197,7 @@ class Outbox:
         *,
         lease_s: float = DEFAULT_LEASE_S,
         settling: Settled | None = None,
+        hinted: Collection[str] = (),
     ) -> list[OutboxEntry]:
         """Lease up to ``limit`` entries that are free to go (``free_to_go``), oldest first.
 
@@ -205,36 +206,33 @@ class Outbox:
         subject at its first failure. ``settling``, the previous batch's outcome, is written
         under the same hold of the write lock as this claim: when writes are serialized
         (mongoeco) every hold waits behind the transactions queued for it.
+
+        ``hinted``: ids of entries just committed. They are leased while the window is
+        read, not after: one round trip before the publish instead of two. The window
+        still decides whether they may go; those it holds back are given back.
         """
         settling = settling or Settled()
         now = _now()
-        window = (
-            await self._collection.find({"published_at": None})
-            .sort("created_at", ASCENDING)
-            .limit(WINDOW)
-            .to_list()
-        )
-        # Those published are gone once settled; the failed and held back keep their
-        # leases (they run out later), which holds back their subjects.
-        gone = set(settling.published)
-        chosen = free_to_go([doc for doc in window if doc["_id"] not in gone], now, limit)
-        ids = [doc["_id"] for doc in chosen]
         token = uuid.uuid4().hex
-        won: set[str] = set()
-        async with self._exclusive():
-            await self._settle(settling)
-            if ids:
-                leased = await self._collection.update_many(
-                    {"_id": {"$in": ids}, "published_at": None, "lease_until": {"$lte": now}},
-                    {"$set": {"lease_until": now + timedelta(seconds=lease_s), "claim": token}},
-                )
-                if leased.modified_count == len(ids):
-                    won = set(ids)
-                else:  # another relay took some of them meanwhile
-                    cursor = self._collection.find(
-                        {"_id": {"$in": ids}, "claim": token}, projection={"_id": 1}
-                    )
-                    won = {doc["_id"] async for doc in cursor}
+        until = now + timedelta(seconds=lease_s)
+
+        async def settle_and_lease_hinted() -> set[str]:
+            async with self._exclusive():
+                await self._settle(settling)
+                return await self._lease(list(hinted), now, until, token)
+
+        window, won = await asyncio.gather(self._window(), settle_and_lease_hinted())
+        # Those published are gone once settled; the failed and held back keep their
+        # leases (they run out later), which holds back their subjects. The hinted ones
+        # this relay leased just now are free to go as far as it is concerned.
+        gone = set(settling.published)
+        for doc in window:
+            if doc["_id"] in won:
+                doc["lease_until"] = now
+        chosen = free_to_go([doc for doc in window if doc["_id"] not in gone], now, limit)
+        if unleased := [doc["_id"] for doc in chosen if doc["_id"] not in won]:
+            async with self._exclusive():
+                won |= await self._lease(unleased, now, until, token)
         # A subject whose older entry someone else won must not go on here.
         lost: set[str] = set()
         batch: list[OutboxEntry] = []
@@ -248,6 +246,29 @@ class Outbox:
         if given_back := [i for i in won if i not in taken]:
             await self.settle(Settled(held_back=given_back))
         return batch
+
+    async def _window(self) -> list[dict[str, Any]]:
+        """The oldest ``WINDOW`` unpublished entries, oldest first (the ``pending`` index)."""
+        return (
+            await self._collection.find({"published_at": None})
+            .sort("created_at", ASCENDING)
+            .limit(WINDOW)
+            .to_list()
+        )
+
+    async def _lease(self, ids: list[str], now: datetime, until: datetime, token: str) -> set[str]:
+        """Lease those of ``ids`` whose lease has run out; returns the ones this call won."""
+        if not ids:
+            return set()
+        leased = await self._collection.update_many(
+            {"_id": {"$in": ids}, "published_at": None, "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": until, "claim": token}},
+        )
+        if leased.modified_count == len(ids):
+            return set(ids)
+        # Another relay took some of them meanwhile (or they are gone).
+        cursor = self._collection.find({"_id": {"$in": ids}, "claim": token}, projection={"_id": 1})
+        return {doc["_id"] async for doc in cursor}
 
     async def claim_next(self, *, lease_s: float = DEFAULT_LEASE_S) -> OutboxEntry | None:
         """Lease the oldest entry that is free to go, or None."""
@@ -319,12 +340,15 @@ class OutboxRelay:
         self._batch = batch
         self._in_flight = in_flight
         self._wake = asyncio.Event()
+        self._hinted: set[str] = set()
         self._lock = asyncio.Lock()
         self._stopping = False
         self._next_observation = 0.0
 
-    def notify(self) -> None:
-        """Wake the relay now (call right after a commit that added entries)."""
+    def notify(self, message_ids: Collection[str] = ()) -> None:
+        """Wake the relay now (call right after a commit that added entries, with their ids,
+        which the relay's next claim leases without waiting for its read)."""
+        self._hinted.update(message_ids)
         self._wake.set()
 
     def stop(self) -> None:
@@ -371,8 +395,9 @@ class OutboxRelay:
         published = 0
         settling = Settled()
         while True:
+            hinted, self._hinted = self._hinted, set()
             batch = await self._outbox.claim_batch(
-                self._batch, lease_s=self._lease_s, settling=settling
+                self._batch, lease_s=self._lease_s, settling=settling, hinted=hinted
             )
             if not batch:
                 return published

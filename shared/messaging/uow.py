@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.errors import Conflict
 from shared.events import Event
-from shared.messaging import outcome
 from shared.mongo import Mongo, Session
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ class Transaction:
             # Nothing may be committed for a duplicate; on mongod the failed insert
             # has already aborted the transaction server-side.
             self.discarded = True
-            outcome.duplicate("inbox")
         return claimed
 
 
@@ -83,7 +81,7 @@ class UnitOfWork:
             if tx.discarded and session.in_transaction:
                 await session.abort_transaction()
         if tx.emitted and not tx.discarded and self._relay is not None:
-            self._relay.notify()
+            self._relay.notify(tx.emitted)
 
     async def run(
         self, work: Callable[[Transaction], Awaitable[T]], *, attempts: int = CONFLICT_ATTEMPTS

@@ -536,3 +536,31 @@ async def test_a_failed_publish_in_a_batch_holds_back_the_later_events_of_its_su
     assert created_id in created.ids
     assert received.ids == [other_id, updated_id]
     assert await unpublished(mongo) == []
+
+
+async def test_an_event_just_committed_still_waits_for_an_older_one_of_its_subject(
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
+) -> None:
+    received = await listen("ticket.created", "ticket.updated")
+    async with UnitOfWork(mongo, outbox).begin() as tx:
+        [created_id] = await tx.emit(TICKET)
+    dead = await outbox.claim_next(lease_s=1.0)  # a relay that died holding it
+    assert dead is not None
+    relay = OutboxRelay(outbox, publisher)
+    # Committed through a unit of work that notifies the relay with its ids: the relay
+    # leases it at once, and must give it back when the window shows the older one.
+    async with UnitOfWork(mongo, outbox, relay).begin() as tx:
+        [updated_id] = await tx.emit(updated_to(TICKET, 1))
+
+    assert await relay.flush() == 0
+
+    [_, waiting] = await unpublished(mongo)
+    assert waiting["_id"] == updated_id
+    assert waiting["lease_until"] <= datetime.now(UTC)  # given back, not held for 30 s
+
+    async def all_out() -> bool:
+        await relay.flush()  # the dead relay's lease runs out after a second
+        return len(received.ids) == 2
+
+    await eventually(all_out, timeout_s=10, interval_s=0.1, what="both after the lease")
+    assert received.ids == [created_id, updated_id]
