@@ -418,6 +418,12 @@ class OutboxRelay:
         async def publish_run(run: list[OutboxEntry]) -> None:
             for index, entry in enumerate(run):
                 async with slots:
+                    # After a failure the broker may be gone: what has not started waits
+                    # for the next round, so that a batch takes about one publish timeout
+                    # (10 s), not one per wave of publishes, well inside its lease.
+                    if outcome.failed:
+                        outcome.held_back.extend(e.message_id for e in run[index:])
+                        return
                     ok = await self._publish_one(entry)
                 if not ok:
                     outcome.failed.append(entry.message_id)

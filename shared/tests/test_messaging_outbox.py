@@ -564,3 +564,27 @@ async def test_an_event_just_committed_still_waits_for_an_older_one_of_its_subje
 
     await eventually(all_out, timeout_s=10, interval_s=0.1, what="both after the lease")
     assert received.ids == [created_id, updated_id]
+
+
+async def test_after_a_failed_publish_the_rest_of_the_batch_waits_for_the_next_round(
+    mongo: Mongo, outbox: Outbox, publisher: Publisher, listen: Listen
+) -> None:
+    # One publish at a time: ticket.created (nobody bound: it fails) goes first, and the
+    # other ticket's update, not started by then, is given back rather than tried.
+    received = await listen("ticket.updated")
+    other = dataclasses.replace(TICKET, id="60029252cba1360018999689")
+    ids = []
+    for event in (TICKET, updated_to(other, 1)):
+        async with UnitOfWork(mongo, outbox).begin() as tx:
+            ids += await tx.emit(event)
+    created_id, other_id = ids
+    relay = OutboxRelay(outbox, publisher, sweep_interval_s=30, in_flight=1)
+
+    assert await relay.flush() == 0  # nothing went through: the pass ends
+
+    now = datetime.now(UTC)
+    leases = {doc["_id"]: doc["lease_until"] for doc in await unpublished(mongo)}
+    assert leases[created_id] > now + timedelta(seconds=20)  # failed: retried after the sweep
+    assert leases[other_id] <= now  # given back, never tried (a published one is deleted)
+    assert await relay.flush() == 1
+    await eventually(lambda: received.ids == [other_id])
