@@ -160,19 +160,21 @@ def broker_objects(
 
 
 def delete_jobs(redis_url: str, family: str, keep_namespace: str | None) -> int:
-    """Delete the arq queues of other generations with their jobs; how many jobs."""
+    """Delete the arq keys of other generations (queues with their jobs, health checks);
+    how many jobs."""
     kept = expiration_queue(keep_namespace) if keep_namespace else None
     client = redis.Redis.from_url(redis_url)
     try:
         deleted = 0
-        for raw in client.scan_iter(match=expiration_queue(f"{family}*")):
-            queue = raw.decode()
-            if queue == kept or client.type(queue) != b"zset":
+        for raw in client.scan_iter(match=f"arq:{family}*"):
+            key = raw.decode()
+            if kept and key.startswith(kept):
                 continue
-            members = cast(list[bytes], client.zrange(queue, 0, -1))
-            job_ids = [member.decode() for member in members]
+            job_ids: list[str] = []
+            if client.type(key) == b"zset":  # a queue: its members are its jobs' ids
+                job_ids = [m.decode() for m in cast(list[bytes], client.zrange(key, 0, -1))]
             keys = [prefix + job_id for job_id in job_ids for prefix in ARQ_JOB_KEYS]
-            client.delete(queue, f"{queue}:health-check", *keys)
+            client.delete(key, *keys)
             deleted += len(job_ids)
         return deleted
     finally:

@@ -4,6 +4,7 @@ on the real broker, Redis and mongoeco server, no stack."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from deploy.local.reset import reset
 from shared.testing.infra import broker_names, has_rabbitmqctl, vhost_of
 
 SERVICES = {"auth", "orders"}
+
+REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
 
 
 def make_stores(data_dir: Path) -> str:
@@ -64,14 +67,14 @@ def test_reset_refuses_while_a_stack_holds_the_folder(tmp_path: Path, amqp_url: 
     make_stores(tmp_path)
 
     with holding(tmp_path), pytest.raises(SystemExit, match="stop `make up`"):
-        reset(tmp_path, amqp_url, DEFAULT_REDIS_URL)
+        reset(tmp_path, amqp_url, REDIS_URL)
 
     assert store_path(tmp_path, "orders").exists()
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL)
     yield client
     client.close()
 
@@ -104,21 +107,23 @@ def test_reset_wipes_the_stores_queues_and_jobs_of_the_folder_and_no_other_folde
     for namespace in namespaces:
         asyncio.run(declare_with_a_message(amqp_url, namespace))
         redis_client.zadd(expiration_queue(namespace), {"expire:1": 1})
+        redis_client.set(f"{expiration_queue(namespace)}:health-check", b"ok")
         redis_client.set("arq:job:expire:1", b"job")
 
-    reset(ours, amqp_url, DEFAULT_REDIS_URL)
+    reset(ours, amqp_url, REDIS_URL)
 
     try:
         assert sorted(p.name for p in ours.iterdir()) == ["lock"]
         assert left_in_broker(amqp_url, namespaces[0]) == []
-        assert redis_client.exists(expiration_queue(namespaces[0]), "arq:job:expire:1") == 0
+        queue = expiration_queue(namespaces[0])
+        assert redis_client.exists(queue, f"{queue}:health-check", "arq:job:expire:1") == 0
         assert left_in_broker(amqp_url, namespaces[1]) == [
             f"{namespaces[1]}.orders.parked",
             f"{namespaces[1]}.ticketing",
         ]
         assert redis_client.exists(expiration_queue(namespaces[1])) == 1
     finally:
-        reset(theirs, amqp_url, DEFAULT_REDIS_URL)
+        reset(theirs, amqp_url, REDIS_URL)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +23,8 @@ import pytest
 import redis
 
 from deploy.local.banner import COOKIE_JAR, try_commands
+from deploy.local.hosts import DEFAULT_REDIS_URL
+from deploy.local.reset import reset
 from deploy.local.stack import Stack, running_stack
 from services.expiration.domain import expiry_job_id
 from shared.testing.infra import broker_names, has_rabbitmqctl, vhost_of
@@ -30,6 +33,8 @@ from shared.testing.services import free_port
 from tools.chaos.stack import free_port_offset
 
 pytestmark = pytest.mark.skipif(not has_rabbitmqctl(), reason="needs rabbitmqctl")
+
+REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
 
 
 @pytest.fixture
@@ -49,6 +54,13 @@ def poll(predicate: Callable[[], Any], what: str) -> Any:
     """``eventually`` for these tests, which are not async: a stack starts and stops
     blocking, and its sweep runs an event loop of its own."""
     return asyncio.run(eventually(predicate, timeout_s=20, what=what))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, amqp_url: str, env: dict[str, str]) -> Iterator[Path]:
+    """A stack's data folder; wiped after the test with its queues and jobs (make reset)."""
+    yield tmp_path / "data"
+    reset(tmp_path / "data", amqp_url, REDIS_URL)
 
 
 def kept_stack(data_dir: Path, env: dict[str, str]) -> Any:
@@ -117,9 +129,8 @@ def broker_objects_of(amqp_url: str, namespace: str) -> list[str]:
 
 
 def test_a_restart_keeps_the_stores_with_their_queues_and_expiry_jobs(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, data_dir: Path, env: dict[str, str]
 ) -> None:
-    data_dir = tmp_path / "data"
     with kept_stack(data_dir, env) as first:
         assert first.generation is not None
         assert first.generation.new
@@ -144,9 +155,8 @@ def test_a_restart_keeps_the_stores_with_their_queues_and_expiry_jobs(
 
 
 def test_new_stores_start_without_any_queue_or_job_of_the_old_generation(
-    tmp_path: Path, env: dict[str, str], amqp_url: str
+    tmp_path: Path, data_dir: Path, env: dict[str, str], amqp_url: str
 ) -> None:
-    data_dir = tmp_path / "data"
     with kept_stack(data_dir, env) as first:
         _, ticket, _ = run_banner_commands(first.url, tmp_path)
         order = place_order(tmp_path, first, ticket["id"])
