@@ -1,16 +1,29 @@
-"""Log lines leave in batches: one write per event-loop iteration, in the order logged."""
+"""Log lines leave in batches, one write per event-loop iteration, in the order logged; the
+access log writes its lines itself, the same lines as through ``logging``."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
-from shared.logging import BatchedStreamHandler
+import shared.logging
+from shared.logging import (
+    AccessLines,
+    AccessLogger,
+    BatchedStreamHandler,
+    JsonFormatter,
+    TextFormatter,
+)
+from shared.tracing import REQUEST_ID_HEADER, TraceLogFilter
 
 
 class CountingStream(io.StringIO):
@@ -88,3 +101,57 @@ async def test_flushing_writes_what_waits(logged: tuple[logging.Logger, Counting
     handler.flush()  # what logging.shutdown does at exit
 
     assert stream.getvalue() == "at shutdown\n"
+
+
+# ---------------------------------------------------------------- the access log
+
+
+def access_line(monkeypatch: pytest.MonkeyPatch, *, json_lines: bool, direct: bool) -> str:
+    """The line one request leaves, through ``logging`` or written directly."""
+    stream = CountingStream()
+    handler = BatchedStreamHandler(stream)
+    handler.addFilter(TraceLogFilter())
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    logger = logging.getLogger(f"access-{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    lines = AccessLines(handler, json_lines=json_lines) if direct else None
+    monkeypatch.setattr(shared.logging, "_access_lines", lines)
+    request = make_mocked_request(
+        "GET", "/api/tickets?page=2", headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    response = web.Response(status=404, headers={REQUEST_ID_HEADER: "req-42"})
+
+    AccessLogger(logger, "").log(request, response, 0.01234)
+
+    logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_an_access_line_written_directly_is_the_one_logging_writes(
+    monkeypatch: pytest.MonkeyPatch, json_lines: bool
+) -> None:
+    logged = access_line(monkeypatch, json_lines=json_lines, direct=False)
+    direct = access_line(monkeypatch, json_lines=json_lines, direct=True)
+
+    if json_lines:
+        logged_entry, direct_entry = json.loads(logged), json.loads(direct)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", direct_entry.pop("ts"))
+        logged_entry.pop("ts")
+        assert direct_entry == logged_entry
+        assert direct_entry["request_id"] == "req-42"
+        assert direct_entry["path"] == "/api/tickets"
+    else:
+        # The time first (23 characters), then the same words.
+        assert direct[23:] == logged[23:]
+        assert direct[23:].endswith(" [req-42]: GET /api/tickets?page=2 404 12.3ms\n")
+
+
+def test_the_direct_line_s_time_is_logging_s_asctime() -> None:
+    lines = AccessLines(BatchedStreamHandler(io.StringIO()), json_lines=False)
+    for created in (1767225600.0, 1767225600.999, 1767225601.5004):
+        record = logging.makeLogRecord({"created": created, "msecs": int(created % 1 * 1000)})
+
+        assert lines._local_time(created) == logging.Formatter().formatTime(record)
