@@ -71,9 +71,11 @@ type: $(VENV)/.installed
 keys: $(VENV)/.installed
 	@$(VENV)/bin/python -m deploy.local.keys --write .env
 
-# make redrive SERVICE=orders ARGS="list"
+# make redrive SERVICE=orders ARGS="list": on the running `make up`'s queues (its namespace is
+# its stores' generation), else on the environment's.
 redrive: $(VENV)/.installed
-	$(VENV)/bin/python -m shared.messaging.redrive --service $(SERVICE) $(ARGS)
+	$(VENV)/bin/python -m deploy.local.service_env $(SERVICE) -- \
+		$(VENV)/bin/python -m shared.messaging.redrive --service $(SERVICE) $(ARGS)
 
 # Fault injection: make chaos [URL=http://127.0.0.1:8080] [ARGS="--flows 1000"]. With URL it
 # drives that running `make up`; without, a stack of its own.
