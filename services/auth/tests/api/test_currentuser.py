@@ -7,8 +7,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.auth.api.schemas import CurrentUserEnvelopeOut
 from services.auth.tests.conftest import Client, signup
 from shared.auth import TokenSigner
+from shared.auth.tokens import Claims
 from shared.testing.identity import session_cookie_for_token
 
 
@@ -114,3 +116,17 @@ async def test_currentuser_is_null_for_a_token_of_another_issuer_or_audience(
         {**good, **right, "aud": "another-system"},
     ):
         assert await current(client, signed(jwt_keys[0], **claims)) is None, claims
+
+
+async def test_currentuser_answers_the_documented_shape(client: Client) -> None:
+    await signup(client)
+
+    signed_in = await (await client.get("/api/users/currentuser")).json()
+    client.session.cookie_jar.clear()
+    signed_out = await (await client.get("/api/users/currentuser")).json()
+
+    claims = signed_in["currentUser"]
+    assert CurrentUserEnvelopeOut().dump({"currentUser": Claims(**claims, jti="j")}) == signed_in
+    assert (
+        CurrentUserEnvelopeOut().dump({"currentUser": None}) == signed_out == {"currentUser": None}
+    )
