@@ -65,8 +65,9 @@ class TicketReplica(Protocol):
         """Store ``ticket`` if the replica still holds version ``over`` (by default the one
         before ``ticket``'s); else False. Who holds it is left as it is."""
 
-    async def hold(self, ticket_id: str, order_id: str) -> bool:
-        """Mark the ticket held by ``order_id`` if nobody holds it; False if somebody does."""
+    async def hold(self, ticket_id: str, order_id: str) -> Ticket | None:
+        """Mark the ticket held by ``order_id`` if nobody holds it, and return it; None if
+        somebody does, or there is no such ticket."""
 
     async def release(self, ticket_id: str, order_id: str) -> None:
         """Free the ticket if ``order_id`` is the one holding it."""
@@ -108,3 +109,10 @@ class OrderQueries(Protocol):
 
     async def overdue_ids(self, before: datetime, *, limit: int) -> list[str]:
         """Ids of ``created`` orders that expired before ``before``, the most overdue first."""
+
+    async def held_ticket(self, ticket_id: str) -> Ticket | None:
+        """The ticket if an order holds it now; None if it is free or unknown.
+
+        Read outside any transaction, so it only serves to refuse early: a ticket seen free
+        may be taken a moment later, and only the transaction's hold decides who gets it.
+        """

@@ -81,18 +81,30 @@ async def place_order(
     first order and reserves nothing.
     """
     order_id = str(ObjectId())
+    if idempotency is None:
+        # Most of an on-sale crowd loses the race: refuse them on a read, before they wait
+        # for a transaction (one at a time, on the stand-in). A repeat of a key must reach
+        # run_once instead, to be answered with its first order.
+        held = await deps.orders.held_ticket(command.ticket_id)
+        if held is not None:
+            held.check_orderable_by(user_id)
+            raise TicketAlreadyReserved()
 
     async def reserve(tx: Transaction) -> Order:
-        ticket = await tx.tickets.get(command.ticket_id)
+        # The hold comes first: of the racers for one ticket, the losers are done after one
+        # more read, and a refusal after it (own ticket, too many orders) undoes it.
+        ticket = await tx.tickets.hold(command.ticket_id, order_id)
         if ticket is None:
-            # While the replica is rebuilt an unknown ticket may just not be back yet.
-            raise TicketNotReplicated() if await deps.rebuilds.running() else NotFound()
+            known = await tx.tickets.get(command.ticket_id)
+            if known is None:
+                # While the replica is rebuilt an unknown ticket may just not be back yet.
+                raise TicketNotReplicated() if await deps.rebuilds.running() else NotFound()
+            known.check_orderable_by(user_id)
+            raise TicketAlreadyReserved()
         ticket.check_orderable_by(user_id)
         await tx.orders.lock_buyer(user_id)
         if await tx.orders.count_open(user_id) >= deps.max_open_per_user:
             raise TooManyOpenOrders(deps.max_open_per_user)
-        if not await tx.tickets.hold(ticket.id, order_id):
-            raise TicketAlreadyReserved()
         order = Order.place(
             order_id=order_id, user_id=user_id, ticket=ticket, now=deps.clock(), hold_s=deps.hold_s
         )

@@ -122,11 +122,11 @@ class InMemoryTicketReplica:
         self._state.tickets[ticket.id] = ticket
         return True
 
-    async def hold(self, ticket_id: str, order_id: str) -> bool:
+    async def hold(self, ticket_id: str, order_id: str) -> Ticket | None:
         if ticket_id not in self._state.tickets or self._state.held_by[ticket_id] is not None:
-            return False
+            return None
         self._state.held_by[ticket_id] = order_id
-        return True
+        return self._state.tickets[ticket_id]
 
     async def release(self, ticket_id: str, order_id: str) -> None:
         if self._state.held_by.get(ticket_id) == order_id:
@@ -192,6 +192,10 @@ class InMemoryOrderQueries:
         ids = sorted(order.id for order in state.orders.values() if order.user_id == user_id)
         # Order ids are ObjectIds: as hex text they sort as Mongo sorts them, by age.
         return [order for order_id in ids if (order := state.order(order_id)) is not None]
+
+    async def held_ticket(self, ticket_id: str) -> Ticket | None:
+        state = self._uow.state
+        return state.tickets.get(ticket_id) if state.held_by.get(ticket_id) else None
 
     async def overdue_ids(self, before: datetime, *, limit: int) -> list[str]:
         overdue = [

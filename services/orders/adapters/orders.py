@@ -146,6 +146,9 @@ class MongoOrderQueries:
         docs = [doc async for doc in self._orders.find({"user_id": user_id}).sort("_id", 1)]
         return await _with_tickets(self._db, docs)
 
+    async def held_ticket(self, ticket_id: str) -> Ticket | None:
+        return await find_ticket(self._db, ticket_id, None, held=True)
+
     async def overdue_ids(self, before: datetime, *, limit: int) -> list[str]:
         cursor = (
             self._orders.find(

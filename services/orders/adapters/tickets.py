@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 from services.orders.domain import Ticket
 from shared.events import OrderStatus
@@ -32,11 +33,15 @@ def _object_id(ticket_id: str) -> ObjectId | None:
     return ObjectId(ticket_id) if ObjectId.is_valid(ticket_id) else None
 
 
-async def find_ticket(db: Database, ticket_id: str, session: Session | None) -> Ticket | None:
+async def find_ticket(
+    db: Database, ticket_id: str, session: Session | None, *, held: bool = False
+) -> Ticket | None:
+    """The ticket (with ``held``: only if an order holds it)."""
     key = _object_id(ticket_id)
     if key is None:
         return None
-    doc = await db.tickets.find_one({"_id": key}, session=session)
+    query: Document = {"_id": key, "held_by": {"$ne": None}} if held else {"_id": key}
+    doc = await db.tickets.find_one(query, session=session)
     return ticket_from_doc(doc) if doc else None
 
 
@@ -102,13 +107,17 @@ class MongoTicketReplica:
         )
         return result.matched_count == 1
 
-    async def hold(self, ticket_id: str, order_id: str) -> bool:
-        result = await self._tickets.update_one(
-            {"_id": ObjectId(ticket_id), "held_by": None},
+    async def hold(self, ticket_id: str, order_id: str) -> Ticket | None:
+        key = _object_id(ticket_id)
+        if key is None:
+            return None
+        doc = await self._tickets.find_one_and_update(
+            {"_id": key, "held_by": None},
             {"$set": {"held_by": order_id}},
+            return_document=ReturnDocument.AFTER,
             session=self._session,
         )
-        return result.matched_count == 1
+        return ticket_from_doc(doc) if doc else None
 
     async def release(self, ticket_id: str, order_id: str) -> None:
         await self._tickets.update_one(

@@ -162,6 +162,20 @@ async def test_a_ticket_has_one_holder_until_that_holder_releases_it(ports: Port
         assert await tx.tickets.hold(ticket.id, "order-2")
 
 
+async def test_a_held_ticket_is_read_as_held_only_while_an_order_holds_it(ports: Ports) -> None:
+    ticket = await replicated(ports, a_ticket())
+    assert await ports.queries.held_ticket(ticket.id) is None
+    async with ports.uow() as tx:
+        assert await tx.tickets.hold(ticket.id, "order-1")
+
+    assert await ports.queries.held_ticket(ticket.id) == ticket
+    async with ports.uow() as tx:
+        await tx.tickets.release(ticket.id, "order-1")
+    assert await ports.queries.held_ticket(ticket.id) is None
+    assert await ports.queries.held_ticket(str(ObjectId())) is None
+    assert await ports.queries.held_ticket("not-an-id") is None
+
+
 async def test_a_new_version_keeps_the_ticket_held(ports: Ports) -> None:
     ticket = await replicated(ports, a_ticket())
     async with ports.uow() as tx:

@@ -3,6 +3,9 @@ on real RabbitMQ and mongoeco in tests/api and tests/listeners."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from bson import ObjectId
 
@@ -62,6 +65,29 @@ async def test_a_held_ticket_cannot_be_ordered_again(t: Twins) -> None:
     with pytest.raises(TicketAlreadyReserved):
         await service.place_order(PlaceOrder(ticket_id), "another buyer", deps=t.deps)
     assert t.routing_keys() == ["order.created"]
+
+
+class NoTransactions:
+    """A unit of work that must not be used."""
+
+    def __call__(self) -> Any:
+        raise AssertionError("a transaction was opened")
+
+    async def run(self, work: Any) -> Any:
+        raise AssertionError("a transaction was opened")
+
+
+async def test_a_held_ticket_refuses_the_next_buyers_without_a_transaction(t: Twins) -> None:
+    # An on-sale crowd's losers must not queue for a transaction only to be refused.
+    ticket_id = await a_ticket(t, seller_id="seller")
+    await service.place_order(PlaceOrder(ticket_id), "buyer", deps=t.deps)
+    reading_only = replace(t.deps, uow=NoTransactions())
+
+    with pytest.raises(TicketAlreadyReserved):
+        await service.place_order(PlaceOrder(ticket_id), "another buyer", deps=reading_only)
+    # The seller still hears why they cannot have it.
+    with pytest.raises(CannotOrderOwnTicket):
+        await service.place_order(PlaceOrder(ticket_id), "seller", deps=reading_only)
 
 
 async def test_an_unknown_ticket_is_not_found(t: Twins) -> None:
