@@ -1,6 +1,6 @@
 """orders' composition root: the only place that builds adapters from settings and starts
 what runs in the background (the listeners, the outbox relay, the overdue-order sweep, the
-revocation denylist's refresh)."""
+revocation denylist's refresh), and what ``python -m services.orders.rebuild`` rebuilds."""
 
 from __future__ import annotations
 
@@ -22,13 +22,21 @@ from services.orders.service import Deps
 from shared.backends import open_backends
 from shared.background import every
 from shared.idempotency import mongo as idempotency
+from shared.messaging.rebuild import MongoRebuilds, Rebuildable, Replica, serving_rebuilds
 from shared.mongo import Database
 from shared.web import open_in_background
+
+# orders' copy of the tickets service's tickets (`make rebuild SERVICE=orders REPLICA=tickets`).
+TICKET_REPLICA = Replica(
+    name="tickets", entity="ticket", collection="tickets", events=("ticket.*",)
+)
+REBUILDABLE = Rebuildable(service=SERVICE, replicas={TICKET_REPLICA.name: TICKET_REPLICA})
 
 
 async def create_indexes(db: Database) -> None:
     await create_order_indexes(db)
     await idempotency.create_indexes(db)
+    await MongoRebuilds(db).ensure_indexes()
 
 
 @asynccontextmanager
@@ -37,16 +45,21 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     settings = app[SETTINGS]
     async with open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends:
         db = backends.mongo.db
+        rebuilds = MongoRebuilds.of(backends.mongo)
         deps = Deps(
             uow=MongoUnitOfWork(db, backends.uow),
             orders=MongoOrderQueries(db),
             hold_s=settings.orders.expiration_s,
             max_open_per_user=settings.orders.max_open_per_user,
+            rebuilds=rebuilds,
         )
         await backends.start_consuming(subscriptions(deps))
         # The safety net for a lost expiration job: without it a ticket could stay held.
         overdue = partial(service.cancel_overdue, deps=deps, grace_s=settings.orders.sweep_grace_s)
-        async with every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"):
+        async with (
+            every(settings.orders.sweep_interval_s, overdue, what="overdue-order sweep"),
+            serving_rebuilds(app, REBUILDABLE, backends, rebuilds, subscriptions(deps)),
+        ):
             yield deps
 
 

@@ -1,5 +1,6 @@
 """payments' composition root: the only place that builds adapters from settings and starts
-what runs in the background (the order listeners, the outbox relay, the refund sweep)."""
+what runs in the background (the order listeners, the outbox relay, the refund sweep), and
+what ``python -m services.payments.rebuild`` rebuilds."""
 
 from __future__ import annotations
 
@@ -24,14 +25,20 @@ from services.payments.service import Deps
 from shared.backends import open_backends
 from shared.background import every
 from shared.idempotency.mongo import create_indexes as create_idempotency_indexes
+from shared.messaging.rebuild import MongoRebuilds, Rebuildable, Replica, serving_rebuilds
 from shared.mongo import Database
 from shared.runner import run_service
 from shared.web import open_in_background
+
+# payments' copy of the orders service's orders (`make rebuild SERVICE=payments REPLICA=orders`).
+ORDER_REPLICA = Replica(name="orders", entity="order", collection="orders", events=("order.*",))
+REBUILDABLE = Rebuildable(service=SERVICE, replicas={ORDER_REPLICA.name: ORDER_REPLICA})
 
 
 async def create_indexes(db: Database) -> None:
     await create_payment_indexes(db)
     await create_idempotency_indexes(db)
+    await MongoRebuilds(db).ensure_indexes()
 
 
 @asynccontextmanager
@@ -44,17 +51,22 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
         open_stripe(settings.stripe) as gateway,
     ):
         db = backends.mongo.db
+        rebuilds = MongoRebuilds.of(backends.mongo)
         deps = Deps(
             orders=MongoOrderReplica(db),
             payments=MongoPaymentRepository(db),
             stripe=gateway,
             uow=MongoUnitOfWork(backends.uow, db),
+            rebuilds=rebuilds,
         )
         await backends.start_consuming(subscriptions(deps))
         # What keeps "refunded" true after Stripe was down when a refund was decided, or
         # the process died between deciding it and making it.
         refunds = partial(service.retry_refunds, deps=deps)
-        async with every(settings.refunds.sweep_interval_s, refunds, what="refund sweep"):
+        async with (
+            every(settings.refunds.sweep_interval_s, refunds, what="refund sweep"),
+            serving_rebuilds(app, REBUILDABLE, backends, rebuilds, subscriptions(deps)),
+        ):
             yield deps
 
 

@@ -1,0 +1,83 @@
+"""The marks and receipts of a rebuild in the service's database (shared.messaging.rebuild),
+on MongoDB (mongoeco): one live request per replica, claimed by one process; a lapsed lease
+is over; a receipt counts once; the owner's count makes it done."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.messaging.rebuild import MongoRebuilds, RebuildRunning
+from shared.mongo import Mongo
+
+
+async def test_a_request_is_rebuilding_until_finished_and_only_one_at_a_time(
+    mongo: Mongo,
+) -> None:
+    rebuilds = MongoRebuilds(mongo.db)
+    assert not await rebuilds.running()
+
+    request_id = await rebuilds.request("tickets")
+
+    assert await rebuilds.running_replicas() == ["tickets"]
+    with pytest.raises(RebuildRunning):
+        await rebuilds.request("tickets")
+    await rebuilds.finish("tickets", request_id, state="done")
+    assert not await rebuilds.running()
+    await rebuilds.request("tickets")  # a finished one leaves room for the next
+    assert await rebuilds.running()
+
+
+async def test_a_request_is_claimed_by_one_process_only(mongo: Mongo) -> None:
+    rebuilds, other_process = MongoRebuilds(mongo.db), MongoRebuilds(mongo.db)
+    request_id = await rebuilds.request("tickets")
+
+    assert await rebuilds.claim(["orders"]) is None  # not one of its replicas
+    assert await rebuilds.claim(["tickets"]) == ("tickets", request_id)
+    assert await other_process.claim(["tickets"]) is None
+    mark = await rebuilds.mark("tickets")
+    assert mark is not None
+    assert mark["state"] == "running"
+
+
+async def test_a_rebuild_whose_lease_lapsed_is_over_and_may_be_claimed_again(
+    mongo: Mongo,
+) -> None:
+    crashed = MongoRebuilds(mongo.db, lease_s=-1)  # every lease it gives has run out
+    request_id = await crashed.request("tickets")
+    rebuilds = MongoRebuilds(mongo.db)
+
+    assert not await rebuilds.running()  # nobody took it: not rebuilding
+    assert await rebuilds.claim(["tickets"]) is None  # and too late to take
+    later = await rebuilds.request("tickets")  # a new request is not refused
+    assert later != request_id
+    assert await crashed.claim(["tickets"]) == ("tickets", later)
+    # Its runner died (its lease ran out at once): another process takes the rebuild over.
+    assert await rebuilds.claim(["tickets"]) == ("tickets", later)
+
+
+async def test_the_rebuild_is_done_once_as_many_snapshots_as_published_are_taken(
+    mongo: Mongo,
+) -> None:
+    rebuilds = MongoRebuilds(mongo.db)
+    await rebuilds.ensure_indexes()
+    request_id = await rebuilds.request("tickets")
+    await rebuilds.received(request_id, "t1")
+    await rebuilds.received(request_id, "t1")  # a redelivery counts once
+    await rebuilds.received("another-request-id", "t2")
+    assert not (await rebuilds.progress(request_id)).done  # the owner has not said how many
+
+    await rebuilds.completed(request_id, 2)
+    halfway = await rebuilds.progress(request_id)
+    await rebuilds.received(request_id, "t2")
+
+    assert (halfway.received, halfway.expected, halfway.done) == (1, 2, False)
+    assert (await rebuilds.progress(request_id)).done
+
+
+async def test_a_count_for_another_request_leaves_this_one_waiting(mongo: Mongo) -> None:
+    rebuilds = MongoRebuilds(mongo.db)
+    request_id = await rebuilds.request("tickets")
+
+    await rebuilds.completed("fedcba9876543210fedcba9876543210", 5)
+
+    assert (await rebuilds.progress(request_id)).expected is None
