@@ -129,8 +129,8 @@ def free_to_go(window: Sequence[dict[str, Any]], now: datetime, limit: int) -> l
 @dataclass
 class Settled:
     """What became of a batch: the entries published (deleted), failed (out of reach for
-    ``retry_in_s``, then retried) and held back behind a failed one (their lease given
-    back; the failed one still goes first)."""
+    ``retry_in_s``, then retried) and held back (their lease given back at once: behind a
+    failed one of their subject, which still goes first, or not started after a failure)."""
 
     published: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
