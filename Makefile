@@ -10,7 +10,7 @@ PY313 ?= $(call find_python,3.13)
 PY312 ?= $(call find_python,3.12)
 TOX_PATH := $(PATH):$(dir $(PY312)):$(dir $(PY313))
 
-.PHONY: up reset test lint type keys lock redrive chaos bench clean
+.PHONY: up reset test lint type keys lock redrive rebuild chaos bench clean
 
 # Every dependency at the version its lock file pins, checked against its hashes (make lock);
 # --no-deps because a lock file already lists every transitive dependency.
@@ -76,6 +76,13 @@ keys: $(VENV)/.installed
 redrive: $(VENV)/.installed
 	$(VENV)/bin/python -m deploy.local.service_env $(SERVICE) -- \
 		$(VENV)/bin/python -m shared.messaging.redrive --service $(SERVICE) $(ARGS)
+
+# make rebuild SERVICE=orders REPLICA=tickets (or SERVICE=payments REPLICA=orders): that
+# replica dropped and rebuilt from its owner's snapshots and the event log while the service
+# runs (docs/rebuild.md); as the running `make up`'s service, else the environment's MONGO_URL.
+rebuild: $(VENV)/.installed
+	$(VENV)/bin/python -m deploy.local.service_env $(SERVICE) -- \
+		$(VENV)/bin/python -m services.$(SERVICE).rebuild $(REPLICA)
 
 # Fault injection: make chaos [URL=http://127.0.0.1:8080] [ARGS="--flows 1000"]. With URL it
 # drives that running `make up`; without, a stack of its own.
