@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from aiohttp import web
@@ -33,7 +35,7 @@ from shared.testing.events import EventTap, event_publisher
 from shared.testing.fixtures import Signin
 from shared.testing.infra import fresh_database, mongo_server_url
 from shared.testing.poll import eventually
-from shared.testing.services import opened
+from shared.testing.services import child_env, opened
 from shared.web import HttpSettings
 from tests.integration.conftest import Client, Orders, Service, Tickets, _dropped_after
 from tests.integration.test_tickets_and_orders import order, sell
@@ -300,3 +302,29 @@ async def test_readyz_says_rebuilding_while_a_rebuild_runs_and_ready_after(
     assert final["state"] == "done"
     assert after.status == 200
     assert (await after.json())["status"] == "ready"
+
+
+def url_with_database(settings: MongoSettings) -> str:
+    """The service's MONGO_URL with its database in the path, as a deployment gives it."""
+    parts = urlsplit(settings.url)
+    return urlunsplit(parts._replace(path=f"/{settings.database}"))
+
+
+async def test_the_command_asks_the_service_and_prints_its_report(
+    tickets: Tickets, orders: Orders, signin: Signin
+) -> None:
+    seller = signin()
+    sold = [(await sell(tickets, seller))["id"] for _ in range(3)]
+    await eventually(lambda: ticket_replica_equals_tickets(tickets, orders), what="in step")
+    mongo = settings_of(orders, ORDERS_SETTINGS).mongo
+
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.orders.rebuild", "tickets", "--timeout", "60",
+        env=child_env(MONGO_URL=url_with_database(mongo)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await command.communicate()
+
+    assert command.returncode == 0, output.decode()
+    assert f"rebuilt tickets: dropped {len(sold)}, {len(sold)} snapshots" in output.decode()
+    assert await ticket_replica_equals_tickets(tickets, orders)
