@@ -77,6 +77,15 @@ redrive: $(VENV)/.installed
 	$(VENV)/bin/python -m deploy.local.service_env $(SERVICE) -- \
 		$(VENV)/bin/python -m shared.messaging.redrive --service $(SERVICE) $(ARGS)
 
+# make replay SERVICE=orders [FROM=<ISO time|offset>] [TO=...] [EVENTS='ticket.*'] [DRY_RUN=1]:
+# the event log's window through the service's handlers, as the running `make up`'s service
+# (its MongoDB and namespace; with no stack running, the environment's).
+replay: $(VENV)/.installed
+	$(VENV)/bin/python -m deploy.local.service_env $(SERVICE) -- \
+		$(VENV)/bin/python -m shared.messaging.replay --service $(SERVICE) \
+		$(if $(FROM),--from '$(FROM)') $(if $(TO),--to '$(TO)') \
+		$(if $(EVENTS),--events '$(EVENTS)') $(if $(DRY_RUN),--dry-run)
+
 # make rebuild SERVICE=orders REPLICA=tickets (or SERVICE=payments REPLICA=orders): that
 # replica dropped and rebuilt from its owner's snapshots and the event log while the service
 # runs (docs/rebuild.md); as the running `make up`'s service, else the environment's MONGO_URL.

@@ -8,8 +8,9 @@ Usage::
 ``MONGO_URL`` is set) and, with its kept stores, an AMQP namespace of the stores'
 generation; its state file (``.run/stack-<GATEWAY_PORT>.json``) says which. The command runs
 with those (``MONGO_URL``, ``MONGO_SERIALIZE_WRITES``, ``AMQP_URL``, ``AMQP_NAMESPACE``,
-``REDIS_URL``) over the current environment. With no stack running, the current environment
-is left as it is: a deployment's own variables then say where the backends are.
+``REDIS_URL``, and for payments the stack's Stripe emulator) over the current environment.
+With no stack running, the current environment is left as it is: a deployment's own
+variables then say where the backends are.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def stack_env(state: Mapping[str, Any], service: str) -> dict[str, str]:
     if process.get("mongo_url"):
         # mongoeco: the stack serializes each process's writes (deploy.local.stack).
         env.update(MONGO_URL=str(process["mongo_url"]), MONGO_SERIALIZE_WRITES="true")
+    emulator = (state.get("processes") or {}).get("stripe_emulator")
+    if service == "payments" and emulator:
+        # The stack's offline Stripe (its default), which payments' handlers refund through.
+        env.update(STRIPE_MODE="emulator", STRIPE_API_BASE=f"http://127.0.0.1:{emulator['port']}")
     return env
 
 

@@ -1,6 +1,7 @@
 """payments' composition root: the only place that builds adapters from settings and starts
-what runs in the background (the order listeners, the outbox relay, the refund sweep), and
-what ``python -m services.payments.rebuild`` rebuilds."""
+what runs in the background (the order listeners, the outbox relay, the refund sweep),
+what ``python -m services.payments.rebuild`` rebuilds, and the listeners a replay of the
+event log goes through (``open_replaying``)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,18 @@ from services.payments.adapters.stripe import open_stripe
 from services.payments.adapters.uow import MongoUnitOfWork
 from services.payments.api.app import create_app
 from services.payments.api.keys import DEPS, SETTINGS
-from services.payments.config import SERVICE, Settings
+from services.payments.config import SERVICE, Settings, StripeSettings
 from services.payments.listeners import subscriptions
+from services.payments.ports import PaymentGateway
 from services.payments.service import Deps
 from shared.backends import open_backends
 from shared.background import every
+from shared.config import Env
 from shared.idempotency.mongo import create_indexes as create_idempotency_indexes
+from shared.messaging import AmqpSettings, UnitOfWork
 from shared.messaging.rebuild import MongoRebuilds, Rebuildable, Replica, serving_rebuilds
-from shared.mongo import Database
+from shared.messaging.replay import Replaying, open_stores
+from shared.mongo import Database, Mongo, MongoSettings
 from shared.runner import run_service
 from shared.web import open_in_background
 
@@ -41,6 +46,32 @@ async def create_indexes(db: Database) -> None:
     await MongoRebuilds(db).ensure_indexes()
 
 
+def build_deps(
+    mongo: Mongo, uow: UnitOfWork, gateway: PaymentGateway, rebuilds: MongoRebuilds
+) -> Deps:
+    return Deps(
+        orders=MongoOrderReplica(mongo.db),
+        payments=MongoPaymentRepository(mongo.db),
+        stripe=gateway,
+        uow=MongoUnitOfWork(uow, mongo.db),
+        rebuilds=rebuilds,
+    )
+
+
+@asynccontextmanager
+async def open_replaying(
+    mongo: MongoSettings, amqp: AmqpSettings, env: Env
+) -> AsyncIterator[Replaying]:
+    """payments' listeners on its own stores and Stripe (``STRIPE_*``: a replayed
+    cancellation refunds what the order kept), for ``python -m shared.messaging.replay``."""
+    async with (
+        open_stores(mongo, amqp, service=SERVICE, setup=create_indexes) as stores,
+        open_stripe(StripeSettings.from_env(env)) as gateway,
+    ):
+        deps = build_deps(stores.mongo, stores.uow, gateway, MongoRebuilds.of(stores.mongo))
+        yield Replaying(stores.messaging, subscriptions(deps))
+
+
 @asynccontextmanager
 async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, messaging and Stripe; the listeners and the refund sweep start once the use
@@ -50,15 +81,8 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
         open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends,
         open_stripe(settings.stripe) as gateway,
     ):
-        db = backends.mongo.db
         rebuilds = MongoRebuilds.of(backends.mongo)
-        deps = Deps(
-            orders=MongoOrderReplica(db),
-            payments=MongoPaymentRepository(db),
-            stripe=gateway,
-            uow=MongoUnitOfWork(backends.uow, db),
-            rebuilds=rebuilds,
-        )
+        deps = build_deps(backends.mongo, backends.uow, gateway, rebuilds)
         await backends.start_consuming(subscriptions(deps))
         # What keeps "refunded" true after Stripe was down when a refund was decided, or
         # the process died between deciding it and making it.

@@ -1,6 +1,7 @@
 """tickets' composition root: the only place that builds adapters from settings and
 starts what runs in the background (the order listeners, the outbox relay, the
-revocation denylist's refresh)."""
+revocation denylist's refresh), and the listeners a replay of the event log goes through
+(``open_replaying``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,24 @@ from services.tickets.config import SERVICE, Settings
 from services.tickets.listeners import subscriptions
 from services.tickets.service import Deps
 from shared.backends import open_backends
+from shared.config import Env
+from shared.messaging import AmqpSettings, UnitOfWork
+from shared.messaging.replay import Replaying, open_stores
+from shared.mongo import Mongo, MongoSettings
 from shared.web import open_in_background
+
+
+def build_deps(mongo: Mongo, uow: UnitOfWork) -> Deps:
+    return Deps(uow=MongoUnitOfWork(mongo.db, uow), tickets=MongoTicketCatalog(mongo.db))
+
+
+@asynccontextmanager
+async def open_replaying(
+    mongo: MongoSettings, amqp: AmqpSettings, env: Env
+) -> AsyncIterator[Replaying]:
+    """tickets' listeners on its own stores, for ``python -m shared.messaging.replay``."""
+    async with open_stores(mongo, amqp, service=SERVICE, setup=create_indexes) as stores:
+        yield Replaying(stores.messaging, subscriptions(build_deps(stores.mongo, stores.uow)))
 
 
 @asynccontextmanager
@@ -28,8 +46,7 @@ async def open_deps(app: web.Application) -> AsyncIterator[Deps]:
     """MongoDB, then messaging; listeners start once the use cases can run."""
     settings = app[SETTINGS]
     async with open_backends(app, settings, service=SERVICE, setup=create_indexes) as backends:
-        db = backends.mongo.db
-        deps = Deps(uow=MongoUnitOfWork(db, backends.uow), tickets=MongoTicketCatalog(db))
+        deps = build_deps(backends.mongo, backends.uow)
         await backends.start_consuming(subscriptions(deps))
         yield deps
 

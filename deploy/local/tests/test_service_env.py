@@ -19,6 +19,8 @@ STATE: dict[str, Any] = {
     "processes": {
         "orders": {"module": "services.orders", "mongo_url": "mongodb://127.0.0.1:41001/"},
         "expiration": {"module": "services.expiration", "mongo_url": None},
+        "payments": {"module": "services.payments", "mongo_url": "mongodb://127.0.0.1:41002/"},
+        "stripe_emulator": {"module": "stripe_emulator", "port": 12111, "mongo_url": None},
     },
 }
 
@@ -36,6 +38,13 @@ def test_a_service_gets_the_stacks_broker_namespace_and_its_own_mongodb() -> Non
 def test_a_service_without_a_database_gets_the_broker_only() -> None:
     assert "MONGO_URL" not in stack_env(STATE, "expiration")
     assert stack_env(STATE, "expiration")["AMQP_NAMESPACE"] == "g1234"
+
+
+def test_payments_gets_the_stacks_stripe_emulator() -> None:
+    env = stack_env(STATE, "payments")
+
+    assert (env["STRIPE_MODE"], env["STRIPE_API_BASE"]) == ("emulator", "http://127.0.0.1:12111")
+    assert "STRIPE_MODE" not in stack_env(STATE, "orders")
 
 
 def test_with_no_stack_running_the_environment_is_left_as_it_is() -> None:
