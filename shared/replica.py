@@ -10,7 +10,10 @@ state at its version, so it needs none of the versions before it. It replaces wh
 replica holds when it is newer, also jumping over versions that never arrived, and is
 ignored when it is not (``takes_snapshot``). What a snapshot replaces is the owner's
 fields only; what the replica's own service decided (which order holds a ticket, which
-payment an order keeps) is never copied from one (docs/rebuild.md). No I/O here.
+payment an order keeps) is never copied from one (docs/rebuild.md).
+
+Also here: what a use case sees of its service's rebuilds (``RebuildLog``) and how an owner
+answers one (``publish_snapshots``, through the unit of work it is given). No I/O of its own.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class RebuildLog(Protocol):
 
     async def completed(self, request_id: str, count: int) -> None:
         """The owner published ``count`` snapshots for ``request_id``: the rebuild waits for
-        that many receipts. A request this service did not make is ignored."""
+        that many receipts."""
 
 
 class NoRebuilds:
