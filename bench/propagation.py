@@ -108,10 +108,11 @@ async def raw_peer() -> AsyncIterator[RawPeer]:
         )
         publishing = await connection.channel(publisher_confirms=True, on_return_raises=True)
         peer = RawPeer(publishing, name)
-        await queue.consume(peer.on_message)
+        tag = await queue.consume(peer.on_message)
         try:
             yield peer
         finally:
+            await queue.cancel(tag)
             await consuming.queue_delete(name)
     finally:
         await connection.close()
