@@ -47,7 +47,7 @@ from shared.background import every
 from shared.config import ConfigError, Env
 from shared.events import SnapshotRequested
 from shared.messaging.consumer import Subscription
-from shared.messaging.eventlog import ReplayReport, Window, replay
+from shared.messaging.eventlog import EventLogMissing, ReplayReport, Window, replay
 from shared.messaging.runtime import Messaging
 from shared.messaging.uow import UnitOfWork
 from shared.metrics import REBUILD_EXPECTED, REBUILD_RECEIVED, REBUILD_RUNNING
@@ -289,15 +289,15 @@ async def rebuild(
     service: str,
     uow: UnitOfWork,
     rebuilds: MongoRebuilds,
-    replay_log: Callable[[], Awaitable[ReplayReport]] | None = None,
+    replay_log: Callable[[], Awaitable[ReplayReport | None]] | None = None,
     timeout_s: float = 600.0,
     poll_s: float = 0.2,
 ) -> RebuildReport:
     """Rebuild ``replica`` of ``service`` under a claimed mark (see the module).
 
-    ``replay_log`` replays the event log through the replica's handlers (None: snapshots
-    only). ``RebuildTimedOut`` after ``timeout_s`` without every snapshot taken. The
-    caller clears the mark.
+    ``replay_log`` replays the event log through the replica's handlers (None, or a replay
+    that returns None: snapshots only). ``RebuildTimedOut`` after ``timeout_s`` without
+    every snapshot taken. The caller clears the mark.
     """
     started = time.monotonic()
     renewing = asyncio.create_task(_renewing(rebuilds, replica.name, request_id))
@@ -380,14 +380,19 @@ class Rebuilder:
         replica = self.replicas[name]
         log.info("rebuilding %s of %s (request %s)", name, self.service, request_id)
 
-        async def replay_log() -> ReplayReport:
-            return await replay(
-                self.messaging.connection,
-                self.messaging.topology,
-                subscriptions=self.subscriptions,
-                window=Window(events=replica.events),
-                service=self.service,
-            )
+        async def replay_log() -> ReplayReport | None:
+            try:
+                return await replay(
+                    self.messaging.connection,
+                    self.messaging.topology,
+                    subscriptions=self.subscriptions,
+                    window=Window(events=replica.events),
+                    service=self.service,
+                )
+            except EventLogMissing as exc:
+                # The snapshots alone make the replica equal; the log only spares them work.
+                log.warning("rebuild of %s: no event log to replay (%s)", name, exc)
+                return None
 
         try:
             report = await rebuild(
