@@ -46,7 +46,7 @@ SCRIPTS = (
     "bench.crowd",
 )
 # A script still running after this long has hung; its rows are failed.
-SCRIPT_TIMEOUT_S = 3600
+SCRIPT_TIMEOUT_S = 1200
 
 
 def run_script(module: str, *, quick: bool, folder: Path) -> list[Row]:
