@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,10 +151,21 @@ def service(name: str, env: dict[str, str], log_dir: Path) -> Iterator[Service]:
         wait_for(port, timeout_s=60)
         yield Service(name, process, port, mongo, mongo_url)
     finally:
-        process.terminate()
+        try:
+            stop(process)
+        finally:
+            if mongo is not None:
+                mongo.stop()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within its shutdown grace."""
+    process.terminate()
+    try:
         process.wait(15)
-        if mongo is not None:
-            mongo.stop()
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def bare_app(body: bytes) -> web.Application:
@@ -183,8 +195,7 @@ def bare_peer(body: bytes) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         wait_for(port, "/api/users/currentuser", timeout_s=30)
         yield process, f"http://127.0.0.1:{port}/api/users/currentuser"
     finally:
-        process.terminate()
-        process.wait(15)
+        stop(process)
 
 
 def serve_bare(port: int) -> None:
@@ -480,10 +491,9 @@ def run(load: Load, only: str | None = None) -> list[Row]:
     }
     rows: list[Row] = []
     rss: dict[str, float] = {}
+    # The services' logs: removed after a clean run, kept to say why a run failed.
+    logs = Path(tempfile.mkdtemp(prefix="request_path-"))
     try:
-        # Kept: the services' logs are where a failed run says why.
-        logs = Path(tempfile.mkdtemp(prefix="request_path-"))
-        print(f"service logs in {logs}", file=sys.stderr)
         script = logs / "post.lua"
         script.write_text(POST_SCRIPT)
         if only in (None, "auth"):
@@ -494,6 +504,11 @@ def run(load: Load, only: str | None = None) -> list[Row]:
             with service("tickets", env, logs) as tickets:
                 rows += ticket_rows(tickets, load, cookie, str(script))
                 rss["tickets"] = rss_mib(tickets.process.pid)
+    except BaseException:
+        print(f"the services' logs are in {logs}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(logs)
     finally:
         purge_namespaces(amqp_url, [namespace])
     largest = max(rss, key=rss.__getitem__)
