@@ -24,8 +24,9 @@ import signal
 import time
 from typing import Any
 
-# A transaction whose session sends nothing for this long (its process died, say) is aborted,
-# so that the others may go on; mongod's transactionLifetimeLimitSeconds plays this part.
+# A transaction whose session sends nothing for this long is aborted, so that the others may
+# go on; mongod's transactionLifetimeLimitSeconds plays this part. (One whose process died is
+# aborted at once: the connection that carried it closes.)
 IDLE_TRANSACTION_LIMIT_S = 10.0
 ENDS_TRANSACTION = ("commitTransaction", "abortTransaction")
 
@@ -42,17 +43,18 @@ class TransactionGate:
         self._abort = abort  # abort(session_key): rolls the session's transaction back
         self._owner: str | None = None  # the session whose transaction is open
         self._last_seen = 0.0  # when the owner last sent a command
+        self._owner_connection: int | None = None  # the connection it last sent one on
         self._in_flight = 0  # other sessions' commands being executed
         self._starting = 0  # transactions waiting to start
         self._changed = asyncio.Condition()
 
-    async def enter(self, key: str | None, body: dict[str, Any]) -> bool:
+    async def enter(self, key: str | None, body: dict[str, Any], connection: int) -> bool:
         """Wait for this command's turn; True when it counts as in flight (call ``leave``)."""
         if key is None:  # no session: hello, ping and such, never inside a transaction
             return False
         async with self._changed:
             if self._owner == key:
-                self._last_seen = time.monotonic()
+                self._last_seen, self._owner_connection = time.monotonic(), connection
                 return False
             if body.get("startTransaction") is True:
                 self._starting += 1
@@ -61,6 +63,7 @@ class TransactionGate:
                 finally:
                     self._starting -= 1
                 self._owner, self._last_seen = key, time.monotonic()
+                self._owner_connection = connection
                 return False
             await self._wait_for(lambda: self._owner is None and self._starting == 0)
             self._in_flight += 1
@@ -75,13 +78,21 @@ class TransactionGate:
                 self._owner = None
             self._changed.notify_all()
 
+    async def connection_closed(self, connection: int) -> None:
+        async with self._changed:
+            if self._owner is not None and self._owner_connection == connection:
+                self._abort_owner()
+
+    def _abort_owner(self) -> None:
+        self._abort(self._owner)
+        self._owner = self._owner_connection = None
+        self._changed.notify_all()
+
     async def _wait_for(self, ready: Any) -> None:
         while not ready():
             idle_s = time.monotonic() - self._last_seen
             if self._owner is not None and idle_s >= IDLE_TRANSACTION_LIMIT_S:
-                self._abort(self._owner)
-                self._owner = None
-                self._changed.notify_all()
+                self._abort_owner()
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), IDLE_TRANSACTION_LIMIT_S)
@@ -96,6 +107,18 @@ def gated_server(engine: Any, port: int) -> Any:
         def __init__(self) -> None:
             super().__init__(engine=engine, host="127.0.0.1", port=port)
             self.gate = TransactionGate(self._abort)
+            self._closings: set[asyncio.Task[None]] = set()
+            registry, close = self._connections, self._connections.close
+
+            def closing(connection: Any) -> None:
+                close(connection)
+                task = asyncio.get_running_loop().create_task(
+                    self.gate.connection_closed(connection.connection_id)
+                )
+                self._closings.add(task)  # held until done: the loop keeps only a weak one
+                task.add_done_callback(self._closings.discard)
+
+            registry.close = closing
 
         def _abort(self, key: str) -> None:
             context = self._session_store._sessions.get(key)
@@ -111,7 +134,8 @@ def gated_server(engine: Any, port: int) -> Any:
                     body = {}
             lsid = body.get("lsid")
             key = wire_session_key(lsid) if lsid is not None else None
-            in_flight = await self.gate.enter(key, body)
+            connection = kwargs["connection"].connection_id
+            in_flight = await self.gate.enter(key, body, connection)
             try:
                 return await super()._dispatch_wire_request(header, payload, **kwargs)
             finally:

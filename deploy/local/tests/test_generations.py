@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +180,41 @@ async def test_a_kept_store_outlives_its_server(tmp_path: Path) -> None:
         finally:
             await client.close()
             server.stop()
+
+
+# Opens a transaction, writes in it, says so, and waits to be killed.
+ABANDONING_CLIENT = """
+import asyncio, sys
+from pymongo import AsyncMongoClient
+
+async def main():
+    client = AsyncMongoClient(sys.argv[1])
+    session = client.start_session()
+    await session.start_transaction()
+    await client.store.tickets.update_one({"_id": 1}, {"$inc": {"version": 1}}, session=session)
+    print("IN", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_transaction_whose_process_died_is_rolled_back_and_the_others_go_on(
+    kept_server: MongoServer,
+) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(kept_server.url)
+    try:
+        await client.store.tickets.insert_one({"_id": 1, "version": 0})
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", ABANDONING_CLIENT, kept_server.url, stdout=subprocess.PIPE
+        )
+        assert process.stdout is not None
+        assert await process.stdout.readline() == b"IN\n"
+        process.kill()
+        await process.wait()
+
+        assert await client.store.tickets.find_one({"_id": 1}) == {"_id": 1, "version": 0}
+        await client.store.tickets.update_one({"_id": 1}, {"$inc": {"version": 1}})
+        assert await client.store.tickets.find_one({"_id": 1}) == {"_id": 1, "version": 1}
+    finally:
+        await client.close()
