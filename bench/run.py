@@ -20,6 +20,7 @@ import argparse
 import importlib.util
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,9 @@ SCRIPTS = (
 SCRIPT_TIMEOUT_S = 1200
 
 
-def run_script(module: str, *, quick: bool, folder: Path) -> list[Row]:
+def run_script(
+    module: str, *, quick: bool, folder: Path, timeout_s: float = SCRIPT_TIMEOUT_S
+) -> list[Row]:
     """The rows ``module`` reported, and a failed row if it could not finish cleanly."""
     if importlib.util.find_spec(module) is None:
         return [failed_row(module, "no such script")]
@@ -57,15 +60,19 @@ def run_script(module: str, *, quick: bool, folder: Path) -> list[Row]:
     argv = [sys.executable, "-m", module, "--json", str(output), *(["--quick"] if quick else [])]
     print(f"\n=== {module} {'(quick)' if quick else ''}", flush=True)
     started = time.monotonic()
+    # Its output goes straight to ours: the figures as it prints them. A session of its own,
+    # so that a hung script goes with everything it started (a stack, its stand-ins).
+    process = subprocess.Popen(argv, cwd=REPO_ROOT, start_new_session=True)
     try:
-        # Its output goes straight to ours: the figures as it prints them.
-        returncode = subprocess.run(argv, cwd=REPO_ROOT, timeout=SCRIPT_TIMEOUT_S).returncode
+        returncode: int | None = process.wait(timeout_s)
     except subprocess.TimeoutExpired:
         returncode = None
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     print(f"=== {module}: {time.monotonic() - started:.0f} s", flush=True)
     rows = read_json(output) if output.exists() else []
     if returncode is None:
-        rows.append(failed_row(module, f"still running after {SCRIPT_TIMEOUT_S} s"))
+        rows.append(failed_row(module, f"still running after {timeout_s:g} s"))
     elif returncode != 0:
         rows.append(failed_row(module, f"exited {returncode}; see its output above"))
     elif not rows:
@@ -102,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--scripts", nargs="+", default=SCRIPTS, help="modules to run")
     parser.add_argument("--out", type=Path, default=LAST, help="where the table is written")
+    parser.add_argument(
+        "--timeout", type=float, default=SCRIPT_TIMEOUT_S, help="seconds a script may take"
+    )
     args = parser.parse_args(argv)
     if args.readme_only:
         write_readme(args.out.read_text().strip())
@@ -110,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         for module in args.scripts:
-            rows.extend(run_script(module, quick=args.quick, folder=Path(folder)))
+            rows.extend(
+                run_script(module, quick=args.quick, folder=Path(folder), timeout_s=args.timeout)
+            )
     report = f"{heading(args.quick)}\n\n{table(rows)}"
     print(f"\n{report}")
     args.out.write_text(report + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench.report import TIMES
@@ -65,6 +66,45 @@ def test_a_missing_or_failing_script_is_a_failed_row_and_the_run_goes_on(tmp_pat
     assert missing.startswith("| no_such_bench | FAILED |")
     assert "no such script" in missing
     assert fine.startswith("| fine figure | 90.0 req/s |")  # ran after the two that failed
+
+
+# A script that hangs, with a child of its own that would outlive it.
+HANGING_SCRIPT = """
+import pathlib, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+pathlib.Path({pid_file!r}).write_text(str(child.pid))
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone all but its entry.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_hung_script_is_a_failed_row_and_goes_with_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    (tmp_path / "fake_hanging.py").write_text(HANGING_SCRIPT.format(pid_file=str(pid_file)))
+
+    result = run_bench(
+        "--scripts", "fake_hanging", "--timeout", "5", "--out", str(tmp_path / "last.md"),
+        pythonpath=tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    [hung] = table_lines(result.stdout)[1:]
+    assert hung.startswith("| fake_hanging | FAILED |")
+    assert "still running after 5 s" in hung
+    # Killed with it, not left behind (SIGKILL lands at once; its exit is waited for).
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child)
 
 
 def test_readme_gets_the_table_between_its_markers_only(tmp_path: Path) -> None:
