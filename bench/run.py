@@ -69,6 +69,11 @@ def run_script(
         returncode = None
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached only our session: pass it on, so the script tidies up as it would.
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait()
+        raise
     print(f"=== {module}: {time.monotonic() - started:.0f} s", flush=True)
     rows = read_json(output) if output.exists() else []
     if returncode is None:
