@@ -510,7 +510,10 @@ def run(load: Load, only: str | None = None) -> list[Row]:
     else:
         shutil.rmtree(logs)
     finally:
-        purge_namespaces(amqp_url, [namespace])
+        try:
+            purge_namespaces(amqp_url, [namespace])
+        except Exception as exc:  # tidying never costs the figures
+            print(f"could not delete the run's queues: {exc!r}", file=sys.stderr)
     largest = max(rss, key=rss.__getitem__)
     each = ", ".join(f"{name} {mib:.0f}" for name, mib in rss.items())
     rows.append(
