@@ -41,6 +41,7 @@ REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
 def env(amqp_url: str, jwt_keys: tuple[str, str]) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
+        "AMQP_QUEUE_TYPE": "classic",  # as the other stack tests: see AmqpSettings.queue_type
         "MONGO_URL": "",  # mongoeco, whose stores the stack keeps, even when MONGO_URL is set
         "LOG_LEVEL": "WARNING",
         "AUTH_SCRYPT_LOG2_N": "14",
