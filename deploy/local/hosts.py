@@ -113,12 +113,20 @@ def ensure_chromium() -> None:
     apt_install("chromium", "fonts-dejavu-core")
 
 
+def ensure_wrk() -> None:
+    """wrk, the HTTP load generator of bench/request_path.py (the suite runs a quick bench)."""
+    if shutil.which("wrk"):
+        return
+    apt_install("wrk")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tests", action="store_true", help="also what the test suite needs")
     provision()
     if parser.parse_args().tests:
         ensure_chromium()
+        ensure_wrk()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`make test` provisions the machine before the suite: Chromium is what it adds to `make up`'s."""
+"""`make test` provisions the machine before the suite: Chromium and wrk are what it adds to
+`make up`'s."""
 
 from __future__ import annotations
 
@@ -47,3 +48,25 @@ def test_without_chromium_it_is_installed_with_its_font(
     hosts.ensure_chromium()
 
     assert installed == [("chromium", "fonts-dejavu-core")]
+
+
+def test_without_wrk_it_is_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: list[tuple[str, ...]] = []
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
+    monkeypatch.setattr(hosts, "apt_install", lambda *packages: installed.append(packages))
+
+    hosts.ensure_wrk()
+
+    assert installed == [("wrk",)]
+
+
+def test_a_wrk_on_the_path_is_used_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrk = tmp_path / "wrk"
+    wrk.write_text("#!/bin/sh\n")
+    wrk.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(hosts, "apt_install", refuse_apt)
+
+    hosts.ensure_wrk()
