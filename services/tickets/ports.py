@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from services.tickets.domain import Ticket
 from shared.events import Event
 
 T = TypeVar("T")
+
+Clock = Callable[[], datetime]  # tz-aware UTC now
 
 
 class TicketRepository(Protocol):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bson import ObjectId
 
 from services.tickets.domain import Ticket
-from services.tickets.ports import TicketCatalog, Transaction, UnitOfWork
+from services.tickets.ports import Clock, TicketCatalog, Transaction, UnitOfWork
 from shared.errors import NotFound
 from shared.events import OrderCancelled, OrderCreated, SnapshotRequested
 from shared.messaging import RetryLater
+from shared.messaging.outcome import duplicate
 from shared.replica import publish_snapshots
 
 log = logging.getLogger(__name__)
@@ -21,10 +23,15 @@ log = logging.getLogger(__name__)
 SNAPSHOT_BATCH = 100
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Deps:
     uow: UnitOfWork  # writes, and the events they announce, in one transaction
     tickets: TicketCatalog  # reads for the pages
+    clock: Clock = utc_now  # to tell an order.created past its order's hold
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,8 @@ async def list_available(*, deps: Deps) -> list[Ticket]:
 
 async def apply_order_created(event: OrderCreated, message_id: str, *, deps: Deps) -> None:
     """Reserve the ticket for the new order. Replay-safe: a repeat or a re-lock is a
-    no-op, and so is an order.created that arrives after its order's cancellation."""
+    no-op, and so is an order.created that arrives after its order's cancellation or
+    after its ``expiresAt``."""
 
     async def work(tx: Transaction) -> None:
         if not await tx.claim(message_id):
@@ -102,6 +110,24 @@ async def apply_order_created(event: OrderCreated, message_id: str, *, deps: Dep
             # would keep the ticket for an order that is over.
             log.info(
                 "order %s was cancelled already; ticket %s stays free", event.id, event.ticket.id
+            )
+            return
+        if event.expires_at <= deps.clock():
+            # The inbox and the cancelled-orders set forget (14 and 7 days), the event log
+            # may keep events longer: a replayed old order.created can pass both. Its hold
+            # is over, so the order is one of two: paid, and then this event was applied
+            # before and the ticket is still reserved for it (nothing to do); or cancelled
+            # or about to be by orders' expiry, and then a reservation now would keep a
+            # free ticket for a dead order for ever (its order.cancelled is long past).
+            # Either way nothing new is applied. Live, an order.created held up past its
+            # expiry (an outage) is the second case: orders cancels the order at expiry
+            # whatever tickets does, and orders, not tickets, decides who holds a ticket.
+            duplicate(f"order {event.id} expired at {event.expires_at.isoformat()}")
+            log.info(
+                "order %s expired at %s; ticket %s is not reserved for it",
+                event.id,
+                event.expires_at.isoformat(),
+                event.ticket.id,
             )
             return
         ticket = await tx.tickets.get(event.ticket.id)

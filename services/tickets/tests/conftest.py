@@ -65,12 +65,14 @@ async def create_ticket(
     return body
 
 
-def order_created(ticket_id: str, order_id: str | None = None) -> OrderCreated:
+def order_created(
+    ticket_id: str, order_id: str | None = None, *, expires_at: datetime | None = None
+) -> OrderCreated:
     return OrderCreated(
         id=order_id or str(ObjectId()),
         version=0,
         status=OrderStatus.CREATED,
         user_id=str(ObjectId()),
-        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        expires_at=expires_at or datetime.now(UTC) + timedelta(minutes=15),
         ticket=TicketRef(id=ticket_id, price_cents=2000),
     )

@@ -1,6 +1,7 @@
 """tickets hears orders reserve and release its tickets, through real RabbitMQ."""
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from services.tickets.service import Deps
 from services.tickets.tests.conftest import Client, create_ticket, order_created
@@ -148,3 +149,22 @@ async def test_an_order_created_handled_after_its_cancellation_leaves_the_ticket
     assert (stored.order_id, stored.version) == (None, 0)
     listing = await (await client.get("/api/tickets")).json()
     assert ticket["id"] in [t["id"] for t in listing]
+
+
+async def test_an_order_created_past_its_expiry_leaves_the_ticket_free(
+    client: Client, signin: Signin, amqp: AmqpSettings, events: EventTap, deps: Deps
+) -> None:
+    ticket = await create_ticket(client, signin())
+    replayed = order_created(ticket["id"], expires_at=datetime.now(UTC) - timedelta(days=30))
+
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(replayed)
+        # Handled in order: once the marker's ticket is reserved, the old one was seen.
+        marker = await create_ticket(client, signin(), title="marker")
+        await publisher.publish_event(order_created(marker["id"]))
+
+    await events.wait_for(TicketUpdated, lambda e: e.id == marker["id"])
+    stored = await deps.tickets.get(ticket["id"])
+    assert stored is not None
+    assert (stored.order_id, stored.version) == (None, 0)
+    assert not [e for e in events.of(TicketUpdated) if e.id == ticket["id"]]

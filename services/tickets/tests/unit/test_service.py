@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from bson import ObjectId
 
@@ -19,6 +21,7 @@ from shared.events import (
     TicketUpdated,
 )
 from shared.messaging import RetryLater
+from shared.messaging.outcome import counting
 
 SELLER = str(ObjectId())
 
@@ -128,3 +131,35 @@ async def test_an_order_created_after_its_cancellation_holds_nothing(deps: Deps)
     free = await service.show_ticket(ticket.id, deps=deps)
     assert (free.order_id, free.version) == (None, 0)
     assert await service.list_available(deps=deps) == [free]
+
+
+async def test_a_replayed_order_created_past_its_expiry_reserves_nothing(
+    deps: Deps, memory: InMemoryUnitOfWork
+) -> None:
+    # Older than the inbox and the cancelled-orders set remember: only expiresAt tells.
+    ticket = await sell(deps)
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    at_now = Deps(uow=deps.uow, tickets=deps.tickets, clock=lambda: now)
+    old = order_created(ticket.id, expires_at=now - timedelta(days=30))
+
+    with counting() as outcome:
+        await service.apply_order_created(old, "m-old", deps=at_now)
+
+    free = await service.show_ticket(ticket.id, deps=deps)
+    assert (free.order_id, free.version) == (None, 0)
+    assert outcome.duplicate
+    assert not [e for e in memory.published if isinstance(e, TicketUpdated)]
+
+
+async def test_an_order_created_before_its_expiry_reserves_the_ticket(deps: Deps) -> None:
+    ticket = await sell(deps)
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    at_now = Deps(uow=deps.uow, tickets=deps.tickets, clock=lambda: now)
+    live = order_created(ticket.id, expires_at=now + timedelta(seconds=1))
+
+    with counting() as outcome:
+        await service.apply_order_created(live, "m-1", deps=at_now)
+
+    held = await service.show_ticket(ticket.id, deps=deps)
+    assert held.order_id == live.id
+    assert not outcome.duplicate
