@@ -108,6 +108,38 @@ def _to_milliseconds(instant: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class OrderState:
+    """An order without its ticket: what paying for it or letting it expire changes.
+
+    Read from the order alone, so payment and expiry never wait for the ticket replica
+    (during its rebuild a ticket can be missing for as long as its snapshot takes).
+    """
+
+    id: str
+    status: OrderStatus
+    ticket_id: str
+    version: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Paid or cancelled: nothing can change it any more."""
+        return self.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+
+    def cancelled(self) -> OrderState:
+        """The next version, cancelled. A paid order is never cancelled."""
+        if self.status is OrderStatus.COMPLETE:
+            raise PaidOrderCannotBeCancelled()
+        return replace(self, status=OrderStatus.CANCELLED, version=self.version + 1)
+
+    def completed(self) -> OrderState:
+        """The next version, paid for."""
+        return replace(self, status=OrderStatus.COMPLETE, version=self.version + 1)
+
+    def cancelled_event(self) -> OrderCancelled:
+        return OrderCancelled(id=self.id, version=self.version, ticket=TicketId(id=self.ticket_id))
+
+
+@dataclass(frozen=True)
 class Order:
     id: str
     user_id: str
@@ -131,9 +163,14 @@ class Order:
         )
 
     @property
+    def state(self) -> OrderState:
+        return OrderState(
+            id=self.id, status=self.status, ticket_id=self.ticket.id, version=self.version
+        )
+
+    @property
     def settled(self) -> bool:
-        """Paid or cancelled: nothing can change it any more."""
-        return self.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+        return self.state.settled
 
     @property
     def holds_ticket(self) -> bool:
@@ -144,14 +181,14 @@ class Order:
         return self.status is OrderStatus.CREATED and now >= self.expires_at
 
     def cancelled(self) -> Order:
-        """The next version, cancelled. A paid order is never cancelled."""
-        if self.status is OrderStatus.COMPLETE:
-            raise PaidOrderCannotBeCancelled()
-        return replace(self, status=OrderStatus.CANCELLED, version=self.version + 1)
+        """The next version, cancelled (``OrderState.cancelled``'s rules)."""
+        state = self.state.cancelled()
+        return replace(self, status=state.status, version=state.version)
 
     def completed(self) -> Order:
         """The next version, paid for."""
-        return replace(self, status=OrderStatus.COMPLETE, version=self.version + 1)
+        state = self.state.completed()
+        return replace(self, status=state.status, version=state.version)
 
     def created_event(self) -> OrderCreated:
         return OrderCreated(
@@ -176,4 +213,4 @@ class Order:
         )
 
     def cancelled_event(self) -> OrderCancelled:
-        return OrderCancelled(id=self.id, version=self.version, ticket=TicketId(id=self.ticket.id))
+        return self.state.cancelled_event()

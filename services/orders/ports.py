@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from services.orders.domain import Order, Ticket
+from services.orders.domain import Order, OrderState, Ticket
 from shared.events import Event
 from shared.idempotency import Results
 
@@ -28,9 +28,13 @@ class OrderRepository(Protocol):
     async def add(self, order: Order) -> None: ...
 
     async def get(self, order_id: str) -> Order | None:
-        """The order, or None when there is none (or ``order_id`` is no order id)."""
+        """The order, or None when there is none (or ``order_id`` is no order id);
+        ``TicketNotReplicated`` when its ticket is not in the replica."""
 
-    async def save(self, order: Order) -> None:
+    async def state(self, order_id: str) -> OrderState | None:
+        """The order without its ticket, or None: readable whatever the replica holds."""
+
+    async def save(self, order: Order | OrderState) -> None:
         """Store ``order`` (the next version) if it is still at ``order.version - 1``;
         ``shared.errors.Conflict`` otherwise, and nothing is overwritten."""
 

@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from services.orders.domain import (
     Order,
+    OrderState,
     Ticket,
     TicketAlreadyReserved,
     TicketNotReplicated,
@@ -135,12 +136,11 @@ async def show_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
     return order
 
 
-async def _cancel(order: Order, tx: Transaction) -> Order:
+async def _cancel(order: OrderState, tx: Transaction) -> None:
     cancelled = order.cancelled()
     await tx.orders.save(cancelled)
-    await tx.tickets.release(order.ticket.id, order.id)
+    await tx.tickets.release(order.ticket_id, order.id)
     await tx.emit(cancelled.cancelled_event())
-    return cancelled
 
 
 async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
@@ -154,19 +154,21 @@ async def cancel_order(order_id: str, user_id: str, *, deps: Deps) -> Order:
             raise NotAuthorized()
         if order.status is OrderStatus.CANCELLED:
             return order
-        cancelled = await _cancel(order, tx)
+        await _cancel(order.state, tx)
         log.info("order %s cancelled by its buyer", order.id)
-        return cancelled
+        return order.cancelled()
 
     return await deps.uow.run(work)
 
 
-async def _order_for_listener(tx: Transaction, order_id: str) -> Order:
-    """The order an event is about; ``RetryLater`` while it (or its ticket) is unknown."""
-    try:
-        order = await tx.orders.get(order_id)
-    except TicketNotReplicated:
-        raise RetryLater(f"order {order_id}: its ticket is not back in the replica yet") from None
+async def _order_for_listener(tx: Transaction, order_id: str) -> OrderState:
+    """The order an event is about, without its ticket; ``RetryLater`` while it is unknown.
+
+    Not joined with the ticket replica: during its rebuild a ticket can be missing for
+    longer than a payment's retries last, and a parked payment would let the sweep cancel
+    (and payments refund) an order its buyer paid for.
+    """
+    order = await tx.orders.state(order_id)
     if order is None:
         raise RetryLater(f"order {order_id} is unknown")
     return order
@@ -223,7 +225,7 @@ async def cancel_overdue(*, deps: Deps, grace_s: float) -> int:
                 return False  # its ticket is being rebuilt: a later round cancels it
             if order is None or not order.is_overdue(before):
                 return False
-            await _cancel(order, tx)
+            await _cancel(order.state, tx)
             return True
 
         if await deps.uow.run(work):

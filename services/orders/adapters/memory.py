@@ -14,7 +14,7 @@ from typing import TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from services.orders import ports
-from services.orders.domain import Order, Ticket, TicketNotReplicated
+from services.orders.domain import Order, OrderState, Ticket, TicketNotReplicated
 from shared.errors import Conflict
 from shared.events import Event, OrderStatus
 from shared.idempotency.memory import InMemoryResults
@@ -75,7 +75,11 @@ class InMemoryOrderRepository:
     async def get(self, order_id: str) -> Order | None:
         return self._state.order(order_id)
 
-    async def save(self, order: Order) -> None:
+    async def state(self, order_id: str) -> OrderState | None:
+        order = self._state.orders.get(order_id)
+        return None if order is None else order.state
+
+    async def save(self, order: Order | OrderState) -> None:
         stored = self._state.orders.get(order.id)
         if stored is None or stored.version != order.version - 1:
             raise Conflict(f"order {order.id} changed after version {order.version - 1}")

@@ -7,7 +7,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from services.orders.adapters.tickets import find_ticket, ticket_from_doc, tickets_by_ids
-from services.orders.domain import Order, Ticket, TicketNotReplicated
+from services.orders.domain import Order, OrderState, Ticket, TicketNotReplicated
 from shared.errors import Conflict
 from shared.events import OrderStatus
 from shared.idempotency.mongo import Snapshot
@@ -68,10 +68,14 @@ def order_from_snapshot(doc: Document) -> Order:
 ORDER_SNAPSHOT = Snapshot(dump=order_snapshot, load=order_from_snapshot)
 
 
-async def _find(db: Database, order_id: str, session: Session | None) -> Order | None:
+async def _find_doc(db: Database, order_id: str, session: Session | None) -> Document | None:
     if not ObjectId.is_valid(order_id):
         return None
-    doc = await db.orders.find_one({"_id": ObjectId(order_id)}, session=session)
+    return await db.orders.find_one({"_id": ObjectId(order_id)}, session=session)
+
+
+async def _find(db: Database, order_id: str, session: Session | None) -> Order | None:
+    doc = await _find_doc(db, order_id, session)
     if doc is None:
         return None
     ticket = await find_ticket(db, doc["ticket_id"], session)
@@ -105,7 +109,18 @@ class MongoOrderRepository:
     async def get(self, order_id: str) -> Order | None:
         return await _find(self._db, order_id, self._session)
 
-    async def save(self, order: Order) -> None:
+    async def state(self, order_id: str) -> OrderState | None:
+        doc = await _find_doc(self._db, order_id, self._session)
+        if doc is None:
+            return None
+        return OrderState(
+            id=str(doc["_id"]),
+            status=OrderStatus(doc["status"]),
+            ticket_id=doc["ticket_id"],
+            version=doc["version"],
+        )
+
+    async def save(self, order: Order | OrderState) -> None:
         # Matching on the previous version is the lock: a concurrent writer that got
         # there first leaves nothing to match, and we refuse to overwrite its change.
         result = await self._orders.update_one(

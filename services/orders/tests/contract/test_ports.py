@@ -139,6 +139,22 @@ async def test_an_order_whose_ticket_is_not_replicated_is_not_readable_yet(ports
         await ports.queries.of_user("buyer")
 
 
+async def test_an_order_whose_ticket_is_not_replicated_has_its_state_and_can_be_saved(
+    ports: Ports,
+) -> None:
+    order = an_order(a_ticket(), user_id="buyer")
+    await stored(ports, order)
+
+    async with ports.uow() as tx:
+        state = await tx.orders.state(order.id)
+        assert state == order.state
+        await tx.orders.save(order.state.completed())
+        assert await tx.orders.state(str(ObjectId())) is None
+        assert await tx.orders.state("not-an-id") is None
+    async with ports.uow() as tx:
+        assert await tx.orders.state(order.id) == order.state.completed()
+
+
 async def test_orders_are_paged_in_id_order(ports: Ports) -> None:
     orders = [an_order(await replicated(ports, a_ticket())) for _ in range(5)]
     await stored(ports, *orders)

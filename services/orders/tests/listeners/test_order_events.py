@@ -13,6 +13,7 @@ from services.orders.tests.conftest import (
 )
 from shared.events import ExpirationComplete, OrderCancelled, OrderStatus, PaymentCreated
 from shared.messaging import AmqpSettings
+from shared.mongo import Mongo
 from shared.testing.events import EventTap, event_publisher, payload
 from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
@@ -73,6 +74,30 @@ async def test_payment_completes_the_order(
     await consumed.handled("payment-1", times=2)
     stored = await stored_order(deps, order["id"])
     assert (stored.status, stored.version) == (OrderStatus.COMPLETE, 1)
+
+
+async def test_a_payment_while_the_ticket_is_not_back_from_a_rebuild_completes_at_once(
+    client: Client,
+    signin: Signin,
+    deps: Deps,
+    amqp: AmqpSettings,
+    mongo: Mongo,
+    consumed: Consumed,
+) -> None:
+    ticket_id = await replicate_ticket(deps)
+    order = await place_order(client, signin(), ticket_id)
+    # A rebuild dropped the replica; the ticket's snapshot has not landed yet.
+    await mongo.db.tickets.delete_one({"_id": ObjectId(ticket_id)})
+
+    async with event_publisher(amqp) as publisher:
+        await publisher.publish_event(payment_for(order["id"]), message_id="payment-rebuild")
+
+    await consumed.handled("payment-rebuild")
+    assert "scheduled for retry" not in consumed.outcomes("payment-rebuild")
+    async with deps.uow() as tx:
+        state = await tx.orders.state(order["id"])
+    assert state is not None
+    assert (state.status, state.version) == (OrderStatus.COMPLETE, 1)
 
 
 async def test_expiry_of_a_paid_order_does_nothing(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from services.orders import service
-from services.orders.domain import TicketNotReplicated
+from services.orders.domain import Order, TicketNotReplicated
 from services.orders.service import PlaceOrder
 from services.orders.tests.unit.twins import Twins, ticket_created, twins
 from shared.errors import NotFound
@@ -21,7 +21,6 @@ from shared.events import (
     TicketCreated,
     TicketSnapshot,
 )
-from shared.messaging import RetryLater
 
 REQUEST = "0123456789abcdef0123456789abcdef"
 
@@ -79,6 +78,15 @@ async def replica(t: Twins, ticket_id: str) -> tuple[int, int, str | None] | Non
 def drop_replica(t: Twins) -> None:
     t.uow.state.tickets.clear()
     t.uow.state.held_by.clear()
+
+
+async def an_order_whose_ticket_is_not_back(t: Twins) -> tuple[TicketCreated, Order]:
+    """A buyer's order, then a rebuild dropped the replica: its ticket's snapshot is to come."""
+    created = ticket_created()
+    await service.replicate_ticket(created, deps=t.deps)
+    order = await service.place_order(PlaceOrder(created.id), "buyer", deps=t.deps)
+    drop_replica(t)
+    return created, order
 
 
 async def test_a_snapshot_older_than_or_equal_to_the_replica_is_ignored(
@@ -148,23 +156,45 @@ async def test_while_rebuilding_an_unknown_ticket_is_unavailable_not_missing(
     assert refused.value.status == 503
 
 
-async def test_an_order_whose_ticket_is_not_back_is_unavailable_and_its_events_wait(
+async def test_an_order_whose_ticket_is_not_back_is_unavailable_to_its_pages_and_sweep(
     t: Twins,
 ) -> None:
-    created = ticket_created()
-    await service.replicate_ticket(created, deps=t.deps)
-    order = await service.place_order(PlaceOrder(created.id), "buyer", deps=t.deps)
-    drop_replica(t)
+    _, order = await an_order_whose_ticket_is_not_back(t)
 
     with pytest.raises(TicketNotReplicated):
         await service.show_order(order.id, "buyer", deps=t.deps)
     with pytest.raises(TicketNotReplicated):
         await service.list_orders("buyer", deps=t.deps)
-    with pytest.raises(RetryLater):
-        await service.expire_order(order.id, deps=t.deps)
-    with pytest.raises(RetryLater):
-        await service.complete_order(order.id, deps=t.deps)
     assert await service.cancel_overdue(deps=t.deps, grace_s=-(10**6)) == 0
+
+
+async def test_a_payment_during_the_rebuild_completes_the_order_at_once(t: Twins) -> None:
+    created, order = await an_order_whose_ticket_is_not_back(t)
+
+    # No RetryLater: parked after its retries, the payment would leave the order to the
+    # sweep, and the buyer who paid would lose the ticket.
+    await service.complete_order(order.id, deps=t.deps)
+    await service.expire_order(order.id, deps=t.deps)  # too late: it is paid
+
+    await service.apply_ticket_snapshot(snapshot_of(created, 1, 700), deps=t.deps)
+    paid = await service.show_order(order.id, "buyer", deps=t.deps)
+    assert (paid.status, paid.version) == (OrderStatus.COMPLETE, 1)
+    assert await replica(t, created.id) == (1, 700, order.id)
+    assert t.routing_keys() == ["order.created"]
+
+
+async def test_an_expiry_during_the_rebuild_cancels_and_the_ticket_comes_back_free(
+    t: Twins,
+) -> None:
+    created, order = await an_order_whose_ticket_is_not_back(t)
+
+    await service.expire_order(order.id, deps=t.deps)
+
+    await service.apply_ticket_snapshot(snapshot_of(created, 1, 700), deps=t.deps)
+    cancelled = await service.show_order(order.id, "buyer", deps=t.deps)
+    assert (cancelled.status, cancelled.version) == (OrderStatus.CANCELLED, 1)
+    assert await replica(t, created.id) == (1, 700, None)
+    assert t.routing_keys() == ["order.created", "order.cancelled"]
 
 
 async def test_a_request_for_order_snapshots_publishes_each_in_batches_and_the_count(
