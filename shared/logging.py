@@ -181,6 +181,12 @@ _access_lines: AccessLines | None = None
 class AccessLogger(AbstractAccessLogger):
     """One line per request, with its fields also as structured data for JSON logs."""
 
+    @property
+    def enabled(self) -> bool:
+        # aiohttp skips ``log`` (and timing the request) when this is False; the lines are
+        # INFO, and the direct write below never asks the level, so LOG_LEVEL is asked here.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         fields: dict[str, Any] = {
             "method": request.method,

@@ -10,10 +10,11 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import TestServer, make_mocked_request
 
 import shared.logging
 from shared.logging import (
@@ -155,3 +156,37 @@ def test_the_direct_line_s_time_is_logging_s_asctime() -> None:
         record = logging.makeLogRecord({"created": created, "msecs": int(created % 1 * 1000)})
 
         assert lines._local_time(created) == logging.Formatter().formatTime(record)
+
+
+def hello_app() -> web.Application:
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    return app
+
+
+async def test_the_access_log_writes_nothing_below_its_level(
+    aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = CountingStream()
+    handler = BatchedStreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    monkeypatch.setattr(shared.logging, "_access_lines", AccessLines(handler, json_lines=False))
+    logger = logging.getLogger(f"access-{id(stream)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+
+    for level in (logging.WARNING, logging.INFO):  # LOG_LEVEL=WARNING, then INFO
+        logger.setLevel(level)
+        server = TestServer(hello_app())
+        # Started here: a TestServer hands its own keyword arguments to no runner.
+        await server.start_server(access_log=logger, access_log_class=AccessLogger)
+        client = await aiohttp_client(server)
+        assert (await client.get("/")).status == 200
+        await client.close()
+    handler.flush()
+
+    logger.removeHandler(handler)
+    assert stream.getvalue().count("GET / 200") == 1
