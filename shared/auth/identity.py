@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -132,21 +132,57 @@ def identify(
     return claims
 
 
-@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
 def token_in_cookie(value: str) -> object:
-    """The ``jwt`` a session cookie holds (not yet verified), or None.
-
-    The cookie's value read as ``JwtCookieStorage.load_session`` reads it; remembered for
-    as many cookies as there are verified tokens, since a browser sends the same one on
-    every request. What it returns is immutable, so sharing it is safe.
-    """
+    """The ``jwt`` a session cookie holds (not yet verified), or None: the cookie's value
+    read as ``JwtCookieStorage.load_session`` reads it."""
     data = decode_session_cookie(value)
     token = data.get("jwt") if data is not None else None
     return token if isinstance(token, str) else None
 
 
+class CookieTokens:
+    """``token_in_cookie`` remembered for the cookies of real sessions, since a browser
+    sends the same one on every request.
+
+    The cookie is the caller's to choose, so only one that ``keep`` is told was accepted,
+    and that is exactly the cookie ``start_session`` writes for its token, is remembered:
+    a made-up cookie is decoded on each request and never kept, and a valid token cannot
+    be padded (other keys, other spellings) into many entries. At most ``size`` cookies
+    (one per signed-in token, about a kilobyte each) are kept, the least recently used one
+    leaving first.
+    """
+
+    def __init__(self, size: int = VERIFIED_TOKENS_KEPT) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self._size = size
+        self._kept: OrderedDict[str, str] = OrderedDict()
+
+    def token(self, value: str) -> object:
+        kept = self._kept.get(value)
+        if kept is None:
+            return token_in_cookie(value)
+        self._kept.move_to_end(value)
+        return kept
+
+    def keep(self, value: str, token: str) -> None:
+        """Remember ``value`` as holding ``token``, which was verified (and not revoked)."""
+        if value in self._kept or value != encode_session_cookie({"jwt": token}):
+            return
+        self._kept[value] = token
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 def current_user_middleware(
-    verifier: TokenVerifier | VerifiedTokens, denylist: Denylist, *, cookie: str
+    verifier: TokenVerifier | VerifiedTokens,
+    denylist: Denylist,
+    *,
+    cookie: str,
+    cookies: CookieTokens | None = None,
 ) -> Middleware:
     """Sets ``request[CURRENT_USER]`` to the verified claims or None; never rejects.
 
@@ -154,12 +190,16 @@ def current_user_middleware(
     that only reads who is signed in then costs the session middleware nothing (it saves
     only a session someone loaded). Signing in and out still go through the session.
     """
+    cookies = cookies if cookies is not None else CookieTokens()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         value = request.cookies.get(cookie)
-        token = token_in_cookie(value) if value else None
-        request[CURRENT_USER] = identify(token, verifier, denylist)
+        token = cookies.token(value) if value else None
+        user = identify(token, verifier, denylist)
+        if user is not None and value and isinstance(token, str):
+            cookies.keep(value, token)
+        request[CURRENT_USER] = user
         return await handler(request)
 
     return middleware

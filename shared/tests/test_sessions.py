@@ -27,7 +27,14 @@ from shared.auth import (
     identity_middlewares,
     start_session,
 )
-from shared.auth.identity import identify, token_in_cookie
+from shared.auth.identity import (
+    COOKIE_NAME,
+    CookieTokens,
+    current_user_middleware,
+    encode_session_cookie,
+    identify,
+    token_in_cookie,
+)
 from shared.auth.revocation import COLLECTION, denylist_kept_fresh
 from shared.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_S, Claims, VerifiedTokens
 from shared.config import ConfigError, Env
@@ -443,3 +450,49 @@ def test_the_token_in_a_cookie_is_read_back(jwt_keys: tuple[str, str]) -> None:
 
     assert token_in_cookie(value) == token
     assert token_in_cookie(value) == token
+
+
+async def test_only_the_cookies_of_accepted_tokens_are_remembered(
+    aiohttp_client: Callable[..., Awaitable[Client]], jwt_keys: tuple[str, str]
+) -> None:
+    cookies = CookieTokens()
+    verifier = VerifiedTokens(TokenVerifier(jwt_keys[1]))
+    middleware = current_user_middleware(
+        verifier, RevokedSessions(), cookie=COOKIE_NAME, cookies=cookies
+    )
+    app = web.Application(middlewares=[middleware])
+
+    async def whoami(request: web.Request) -> web.Response:
+        user = current_user(request)
+        return web.json_response({"id": user.id if user else None})
+
+    app.router.add_get("/whoami", whoami)
+    client = await aiohttp_client(app)
+    token = sign(jwt_keys[0])
+
+    async def who(value: str) -> object:
+        response = await client.get("/whoami", cookies={COOKIE_NAME: value})
+        return (await response.json())["id"]
+
+    made_up = [encode_session_cookie({"jwt": f"x{n}" * 500}) for n in range(20)]
+    padded = [encode_session_cookie({"jwt": token, "pad": "y" * n}) for n in range(20)]
+    assert [await who(value) for value in made_up] == [None] * 20
+    assert [await who(value) for value in padded] == [USER] * 20  # accepted, not kept
+    assert len(cookies) == 0
+
+    (real,) = session_cookie_for_token(token).values()
+    assert [await who(real) for _ in range(3)] == [USER] * 3
+    assert len(cookies) == 1
+    assert cookies.token(real) == token
+
+
+def test_remembered_cookies_are_bounded_oldest_leaving_first(jwt_keys: tuple[str, str]) -> None:
+    cookies = CookieTokens(size=2)
+    tokens = [sign(jwt_keys[0]) for _ in range(3)]
+    values = [encode_session_cookie({"jwt": token}) for token in tokens]
+
+    for value, token in zip(values, tokens, strict=True):
+        cookies.keep(value, token)
+
+    assert len(cookies) == 2
+    assert [cookies.token(value) for value in values] == tokens  # the first is decoded again
