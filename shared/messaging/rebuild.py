@@ -19,7 +19,10 @@ apply in order, a snapshot only when newer, so they may arrive in any order, and
 events keep flowing meanwhile (one for an entity not back yet is early, and retried).
 
 The mark is a lease: the process running the rebuild renews it, and one not renewed for
-``LEASE_S`` (that process died) counts as over and may be claimed again.
+``LEASE_S`` (that process died) counts as over and may be claimed again. Every claim is a
+new *run* with its own id: the lease's token (only its runner may renew or finish the mark,
+so a stalled runner that wakes up after a takeover stops) and the id of the snapshots it
+asks for (receipts and counts of an earlier run never count for it).
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ from shared.web.health import Note, ReadinessNote, add_readiness_note
 log = logging.getLogger(__name__)
 
 REBUILDS = "rebuilds"  # one document per replica: its mark (requested, running) or last run
-RECEIPTS = "rebuild_receipts"  # one per snapshot taken: f"{request_id}:{entity_id}"
-COUNTS = "rebuild_counts"  # how many snapshots the owner published, by request id
+RECEIPTS = "rebuild_receipts"  # one per snapshot taken: f"{run_id}:{entity_id}"
+COUNTS = "rebuild_counts"  # how many snapshots the owner published, by run id
 LEASE_S = 60.0  # a mark not renewed this long belongs to a dead process
 REQUEST_POLL_S = 2.0  # how often each process of a service looks for a requested rebuild
 KEPT_S = 7 * 24 * 3600  # receipts and counts, then MongoDB's TTL monitor drops them
@@ -83,7 +86,21 @@ class RebuildRunning(Exception):
 
 class RebuildTimedOut(Exception):
     """The snapshots did not all arrive in time; the mark is cleared, the replica is as far
-    as it got (a later rebuild, or the events to come, complete it)."""
+    as it got. Entities whose snapshot never arrived stay missing until a later rebuild
+    (live events for them are early and, after their retries, parked): run it again."""
+
+
+class RebuildLost(Exception):
+    """Another process took this run's mark over (its lease had lapsed): this run stops."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A rebuild this process runs: the command's request, and this run of it."""
+
+    replica: str
+    request_id: str  # the command's, which it follows
+    run_id: str  # this claim's: the lease's token and the snapshot request's id
 
 
 @dataclass(frozen=True)
@@ -212,10 +229,11 @@ class MongoRebuilds:
 
     # ---------------------------------------------------------------- the service's side
 
-    async def claim(self, replicas: Sequence[str]) -> tuple[str, str] | None:
+    async def claim(self, replicas: Sequence[str]) -> Claim | None:
         """Take one requested rebuild of ``replicas`` (or one whose runner died) to run it
-        here: (replica, request id), or None."""
+        here as a new run, or None."""
         now = _now()
+        run_id = uuid.uuid4().hex
         async with self._exclusive():
             doc = await self._rebuilds.find_one_and_update(
                 {
@@ -225,34 +243,46 @@ class MongoRebuilds:
                         {"state": RUNNING, "lease_until": {"$lte": now}},
                     ],
                 },
-                {"$set": {"state": RUNNING, "started_at": now, "lease_until": now + self._lease}},
+                {
+                    "$set": {
+                        "state": RUNNING,
+                        "run_id": run_id,
+                        "started_at": now,
+                        "lease_until": now + self._lease,
+                    }
+                },
                 return_document=ReturnDocument.AFTER,
             )
         if doc is None:
             return None
-        return str(doc["_id"]), str(doc["request_id"])
+        return Claim(replica=str(doc["_id"]), request_id=str(doc["request_id"]), run_id=run_id)
 
-    async def renew(self, replica: str, request_id: str, **fields: Any) -> None:
-        """Keep the lease live, and note ``fields`` (the stage) for the command to show."""
+    async def renew(self, replica: str, run_id: str, **fields: Any) -> bool:
+        """Keep the run's lease live, and note ``fields`` (the stage) for the command to
+        show; False when the mark is no longer this run's (taken over, or finished)."""
         async with self._exclusive():
-            await self._rebuilds.update_one(
-                {"_id": replica, "request_id": request_id, "state": RUNNING},
+            result = await self._rebuilds.update_one(
+                {"_id": replica, "run_id": run_id, "state": RUNNING},
                 {"$set": {"lease_until": _now() + self._lease, **fields}},
             )
+        return result.matched_count == 1
 
     async def empty(self, collection: str) -> int:
         """Drop every entry of the replica in ``collection``; how many there were."""
         async with self._exclusive():
             return (await self._db[collection].delete_many({})).deleted_count
 
-    async def finish(self, replica: str, request_id: str, *, state: str, **fields: Any) -> None:
-        """Clear the mark: ``state`` is ``done`` or ``failed``, ``fields`` what to keep."""
+    async def finish(self, replica: str, run_id: str, *, state: str, **fields: Any) -> bool:
+        """Clear the mark if it is still this run's: ``state`` is ``done`` or ``failed``,
+        ``fields`` what to keep. False when another run holds it (this one's result is
+        not the mark's to show)."""
         async with self._exclusive():
-            await self._rebuilds.update_one(
-                {"_id": replica, "request_id": request_id},
+            result = await self._rebuilds.update_one(
+                {"_id": replica, "run_id": run_id},
                 {"$set": {"state": state, "finished_at": _now(), **fields}},
             )
         await self.running_replicas()  # the gauge, at once
+        return result.matched_count == 1
 
 
 def readiness_note(rebuilds: MongoRebuilds) -> ReadinessNote:
@@ -284,7 +314,7 @@ class RebuildReport:
 
 async def rebuild(
     replica: Replica,
-    request_id: str,
+    run_id: str,
     *,
     service: str,
     uow: UnitOfWork,
@@ -293,30 +323,40 @@ async def rebuild(
     timeout_s: float = 600.0,
     poll_s: float = 0.2,
 ) -> RebuildReport:
-    """Rebuild ``replica`` of ``service`` under a claimed mark (see the module).
+    """Rebuild ``replica`` of ``service`` under the mark claimed as run ``run_id`` (see the
+    module); its snapshots are asked for, and counted, under ``run_id``.
 
     ``replay_log`` replays the event log through the replica's handlers (None, or a replay
     that returns None: snapshots only). ``RebuildTimedOut`` after ``timeout_s`` without
-    every snapshot taken. The caller clears the mark.
+    every snapshot taken; ``RebuildLost`` once another process took the mark over. The
+    caller clears the mark.
     """
     started = time.monotonic()
-    renewing = asyncio.create_task(_renewing(rebuilds, replica.name, request_id))
+    lost = asyncio.Event()
+    renewing = asyncio.create_task(_renewing(rebuilds, replica.name, run_id, lost))
+
+    async def stage(name: str) -> None:
+        if not await rebuilds.renew(replica.name, run_id, stage=name):
+            lost.set()
+        if lost.is_set():
+            raise RebuildLost(f"{replica.name}: the mark is no longer run {run_id}'s")
+
     try:
         # Emptied before the snapshots are asked for: one taken before would be dropped.
         dropped = await rebuilds.empty(replica.collection)
         async with uow.begin() as tx:
-            await tx.emit(SnapshotRequested(request_id, replica.entity, service))
-        await rebuilds.renew(replica.name, request_id, stage="replaying the log")
+            await tx.emit(SnapshotRequested(run_id, replica.entity, service))
+        await stage("replaying the log")
         replayed = await replay_log() if replay_log is not None else None
-        await rebuilds.renew(replica.name, request_id, stage="waiting for the snapshots")
-        progress = await _until_taken(rebuilds, replica, request_id, timeout_s, poll_s)
+        await stage("waiting for the snapshots")
+        progress = await _until_taken(rebuilds, replica, run_id, timeout_s, poll_s, lost)
     finally:
         renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
     return RebuildReport(
         replica=replica.name,
-        request_id=request_id,
+        request_id=run_id,
         dropped=dropped,
         replayed=replayed,
         snapshots=progress.expected or 0,
@@ -325,10 +365,17 @@ async def rebuild(
 
 
 async def _until_taken(
-    rebuilds: MongoRebuilds, replica: Replica, request_id: str, timeout_s: float, poll_s: float
+    rebuilds: MongoRebuilds,
+    replica: Replica,
+    run_id: str,
+    timeout_s: float,
+    poll_s: float,
+    lost: asyncio.Event,
 ) -> Progress:
     deadline = time.monotonic() + timeout_s
-    while not (progress := await rebuilds.progress(request_id)).done:
+    while not (progress := await rebuilds.progress(run_id)).done:
+        if lost.is_set():
+            raise RebuildLost(f"{replica.name}: the mark is no longer run {run_id}'s")
         if time.monotonic() > deadline:
             raise RebuildTimedOut(
                 f"{replica.name}: {progress.received} of {progress.expected} snapshots "
@@ -338,12 +385,18 @@ async def _until_taken(
     return progress
 
 
-async def _renewing(rebuilds: MongoRebuilds, replica: str, request_id: str) -> None:
-    """Keep the mark's lease live for as long as the rebuild runs (a long replay too)."""
+async def _renewing(
+    rebuilds: MongoRebuilds, replica: str, run_id: str, lost: asyncio.Event
+) -> None:
+    """Keep the run's lease live for as long as the rebuild runs (a long replay too); set
+    ``lost`` and stop once the mark is another run's."""
     while True:
         await asyncio.sleep(rebuilds.lease_s / 3)
         try:
-            await rebuilds.renew(replica, request_id)
+            if not await rebuilds.renew(replica, run_id):
+                log.warning("the rebuild mark of %s was taken over: run %s stops", replica, run_id)
+                lost.set()
+                return
         except Exception:  # the next round tries again; a lapsed lease only ends the mark
             log.exception("renewing the rebuild mark of %s failed", replica)
 
@@ -376,9 +429,15 @@ class Rebuilder:
         claimed = await self.rebuilds.claim(list(self.replicas))
         if claimed is None:
             return None
-        name, request_id = claimed
+        name, run_id = claimed.replica, claimed.run_id
         replica = self.replicas[name]
-        log.info("rebuilding %s of %s (request %s)", name, self.service, request_id)
+        log.info(
+            "rebuilding %s of %s (request %s, run %s)",
+            name,
+            self.service,
+            claimed.request_id,
+            run_id,
+        )
 
         async def replay_log() -> ReplayReport | None:
             try:
@@ -397,7 +456,7 @@ class Rebuilder:
         try:
             report = await rebuild(
                 replica,
-                request_id,
+                run_id,
                 service=self.service,
                 uow=self.uow,
                 rebuilds=self.rebuilds,
@@ -406,9 +465,9 @@ class Rebuilder:
             )
         except BaseException as exc:  # cancelled at shutdown too: the mark must not stay up
             log.exception("rebuild of %s failed", name)
-            await self.rebuilds.finish(name, request_id, state=FAILED, error=repr(exc))
+            await self.rebuilds.finish(name, run_id, state=FAILED, error=repr(exc))
             raise
-        await self.rebuilds.finish(name, request_id, state=DONE, report=report.line())
+        await self.rebuilds.finish(name, run_id, state=DONE, report=report.line())
         log.info("%s", report.line())
         return report
 
@@ -457,7 +516,9 @@ async def request_rebuild(
             return mark
         if mark["state"] == REQUESTED and mark["lease_until"] <= _now():
             raise RebuildTimedOut(f"no process of the service took the rebuild of {replica}")
-        progress = await rebuilds.progress(request_id)
+        # The snapshots are counted by run: none before a process claimed the request.
+        run_id = mark.get("run_id") if mark["state"] == RUNNING else None
+        progress = await rebuilds.progress(run_id) if run_id else Progress(0, None)
         line = f"{mark['state']}: {mark.get('stage', '')}, {progress.received} of "
         line += f"{progress.expected if progress.expected is not None else '?'} snapshots"
         if line != shown:

@@ -292,7 +292,7 @@ async def test_readyz_says_rebuilding_while_a_rebuild_runs_and_ready_after(
     during = await orders.client.get("/readyz")
     during_body = await during.json()
     async with event_publisher(amqp) as owner:
-        await owner.publish_event(SnapshotCompleted(mark["request_id"], "ticket", 0))
+        await owner.publish_event(SnapshotCompleted(mark["run_id"], "ticket", 0))
     final = await rebuilding
     after = await orders.client.get("/readyz")
 
