@@ -71,6 +71,16 @@ class ReplayFailed(Exception):
         self.report = report
 
 
+# A rebuild's requests and answers (snapshot.requested, snapshot.completed): never replayed,
+# whatever the window's events. An old request fed again would make its owner re-publish
+# every snapshot at each replay, for a rebuild that finished long ago.
+CONTROL_EVENTS = ("snapshot.*",)
+
+
+def is_control(routing_key: str) -> bool:
+    return any(topic_match(pattern, routing_key) for pattern in CONTROL_EVENTS)
+
+
 @dataclass(frozen=True)
 class Window:
     """Where to start and stop reading the log, and which events of it to feed."""
@@ -102,7 +112,7 @@ class ReplayReport:
     applied: int = 0
     duplicates: int = 0  # the service had them already (inbox, versions)
     deferred: int = 0  # RetryLater: not applicable now (an early version), left alone
-    skipped: int = 0  # no subscription, outside the window's events, or undecodable
+    skipped: int = 0  # no subscription, outside the window's events, control, undecodable
     offset: int | None = None  # the last offset read
 
     def line(self) -> str:
@@ -149,7 +159,8 @@ async def replay(
 ) -> ReplayReport:
     """Feed the log's ``window`` to ``subscriptions``' handlers, in log order.
 
-    An event with no subscription, or outside ``window.events``, is skipped; one whose
+    An event with no subscription, outside ``window.events``, or a rebuild's control event
+    (``CONTROL_EVENTS``) is skipped; one whose
     handler raises ``RetryLater`` is deferred (left alone: the consumer will see it again
     if it is re-published, or a later replay will). ``dry_run`` reads, matches and decodes,
     and calls no handler. ``progress`` gets the report every ``PROGRESS_EVERY`` entries;
@@ -190,7 +201,12 @@ async def _feed(
 ) -> str:
     """Hand one entry to its handler; returns the outcome it is counted under."""
     handler = handlers.get(entry.routing_key)
-    if handler is None or not window.selects(entry.routing_key) or not entry.message_id:
+    if (
+        handler is None
+        or is_control(entry.routing_key)
+        or not window.selects(entry.routing_key)
+        or not entry.message_id
+    ):
         report.skipped += 1
         return "skipped"
     try:

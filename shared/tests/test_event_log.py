@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 
 from services.orders.bootstrap import open_replaying as open_orders
 from shared.config import ConfigError, Env
-from shared.events import TicketCreated, TicketUpdated
+from shared.events import SnapshotCompleted, SnapshotRequested, TicketCreated, TicketUpdated
 from shared.messaging import (
     AmqpSettings,
     Publisher,
@@ -363,6 +363,31 @@ async def test_from_to_and_events_select_what_they_say(
     seen.clear()
     beyond = await replay(connection, topology, subscriptions=handlers, window=Window(start=50))
     assert (beyond.read, seen) == (0, [])
+
+
+async def test_a_rebuilds_requests_and_answers_in_the_log_are_never_replayed(
+    connection: AbstractRobustConnection, publisher: Publisher, logged: AmqpSettings
+) -> None:
+    topology = Topology.from_settings(logged)
+    tickets = Tickets(publisher)
+    await publisher.publish_event(SnapshotRequested("0" * 32, "ticket", "orders"))
+    await publisher.publish_event(SnapshotCompleted("0" * 32, "ticket", 0))
+    await tickets.create()
+    seen: list[str] = []
+
+    async def note(_event: Any, delivery: Any) -> None:
+        seen.append(delivery.routing_key)
+
+    handlers: list[Subscription[Any]] = [
+        Subscription(SnapshotRequested, note),
+        Subscription(SnapshotCompleted, note),
+        Subscription(TicketCreated, note),
+    ]
+    for window in (Window(), Window(events=("snapshot.*", "ticket.*"))):
+        seen.clear()
+        report = await replay(connection, topology, subscriptions=handlers, window=window)
+        assert seen == ["ticket.created"]
+        assert (report.read, report.applied, report.skipped) == (3, 1, 2)
 
 
 async def test_a_replay_from_a_time_starts_at_the_first_event_published_since(
