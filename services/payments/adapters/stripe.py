@@ -29,6 +29,9 @@ LEGACY_TOKEN_PREFIX = "tok_"
 # Stripe.js's createConfirmationToken: the Payment Element's current way to hand the
 # server what the buyer entered ("finalize payments on the server").
 CONFIRMATION_TOKEN_PREFIX = "ctoken_"
+# Confirms one charge makes at most: one, plus one per replayed challenge found over (a
+# chain this long means something else is wrong; its last answer is then the answer).
+CONFIRM_RETRIES = 5
 # Stripe down, rate-limiting or failing: nothing the buyer did, worth a retry later.
 _UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
@@ -48,6 +51,13 @@ class InvalidWebhook(BadRequest):
 def _digest(token: str) -> str:
     # Idempotency keys stay short (Stripe takes 255 characters) whatever the token.
     return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _replayed(answer: stripe.StripeObject) -> bool:
+    """Whether Stripe answered from an idempotency key's first request."""
+    response = answer.last_response
+    headers = response.headers.items() if response is not None else ()
+    return any(name.lower() == "idempotent-replayed" and value == "true" for name, value in headers)
 
 
 def _intent(data: Mapping[str, Any]) -> Intent:
@@ -131,9 +141,8 @@ class StripeGateway:
         browser has Stripe.js) for ``stripe.handleNextAction``, else a redirect to the
         challenge and back to ``return_url``. The confirm key is the request's (token,
         return URL and the buyer's own key): a repeat replays it, a new try after a
-        failed challenge gets a new one.
+        failed challenge gets a new one (``_confirm``), with or without the buyer's key.
         """
-        intents = self._client.v1.payment_intents
         with _counted("charge"), _buyer_errors():
             created = await self._create(order_id, amount_cents)
             params: stripe.params.PaymentIntentConfirmParams = {}
@@ -148,19 +157,52 @@ class StripeGateway:
                 if return_url is None and attempt is None
                 else (f"{token}\n{return_url}\n{attempt}")
             )
+            confirmed = await self._confirm(order_id, created.id, params, request)
+        intent = _intent(confirmed.to_dict())
+        log.info("order %s: payment intent %s is %s", order_id, intent.id, intent.status)
+        return intent
+
+    async def _confirm(
+        self,
+        order_id: str,
+        intent_id: str,
+        params: stripe.params.PaymentIntentConfirmParams,
+        request: str,
+    ) -> stripe.PaymentIntent:
+        """The confirm of ``request``, under a key of its own; a replayed challenge that is
+        over by now is not the answer.
+
+        Stripe replays a repeated key's first answer. The same card and return URL without
+        the buyer's key after a failed (or passed) challenge would so get the old
+        ``requires_action``, pointing at a challenge nobody can answer any more. Such a
+        replay is confirmed again under a key named after that dead challenge: each
+        challenge is new, so each retry after one gets a confirm of its own, and a repeat
+        of that retry finds the same chain of keys (and its live challenge) again.
+        """
+        intents = self._client.v1.payment_intents
+        chain = request
+        confirmed: stripe.PaymentIntent | None = None
+        for _ in range(CONFIRM_RETRIES):
+            key = f"order-{order_id}-confirm-{_digest(chain)}"
             try:
                 confirmed = await intents.confirm_async(
-                    created.id,
-                    params=params,
-                    options={"idempotency_key": f"order-{order_id}-confirm-{_digest(request)}"},
+                    intent_id, params=params, options={"idempotency_key": key}
                 )
             except stripe.InvalidRequestError as exc:
                 if exc.code != "payment_intent_unexpected_state":
                     raise
-                confirmed = await intents.retrieve_async(created.id)
-        intent = _intent(confirmed.to_dict())
-        log.info("order %s: payment intent %s is %s", order_id, intent.id, intent.status)
-        return intent
+                return await intents.retrieve_async(intent_id)
+            if not (_replayed(confirmed) and confirmed.status == "requires_action"):
+                return confirmed
+            challenge = confirmed.to_dict().get("next_action")
+            current = await intents.retrieve_async(intent_id)
+            if current.status == "requires_action" and current.to_dict().get("next_action") == (
+                challenge
+            ):
+                return current  # the replayed challenge is the one waiting: answer it
+            chain = f"{chain}\n{json.dumps(challenge, sort_keys=True)}"
+        assert confirmed is not None
+        return confirmed
 
     async def intent_of_order(self, order_id: str, amount_cents: int) -> Intent:
         """The order's PaymentIntent now: its create call again (Stripe replays it under the

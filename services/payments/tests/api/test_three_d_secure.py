@@ -163,6 +163,25 @@ async def test_a_new_try_with_the_3ds_card_after_a_failed_challenge_gets_a_new_c
     assert (await confirm(buyer, order.id)).status == 201
 
 
+async def test_retrying_the_3ds_card_without_a_key_after_failed_challenges_gets_new_ones(
+    buyer: Buyer,
+) -> None:
+    # No Idempotency-Key: each try is the same request (card and return URL) to Stripe.
+    order = await buyer.open_order()
+    seen: list[str] = []
+    for _ in range(3):
+        url = (await challenged(buyer, order))["nextAction"]["redirectUrl"]
+        assert url not in seen
+        seen.append(url)
+        await answer(url, "fail")
+
+    last = (await challenged(buyer, order))["nextAction"]["redirectUrl"]
+    assert (await challenged(buyer, order))["nextAction"]["redirectUrl"] == last  # a repeat
+    assert last not in seen
+    await answer(last, "complete")
+    assert (await confirm(buyer, order.id)).status == 201
+
+
 @pytest.mark.parametrize("first", ["webhook", "browser", "both at once"])
 async def test_the_webhook_and_the_browsers_confirm_record_one_payment_in_any_order(
     client: Client,
