@@ -37,6 +37,20 @@ def duplicate(why: str) -> None:
 
 
 @contextmanager
+def one_attempt() -> Iterator[None]:
+    """One attempt at the work (a transaction that may be re-run): should it fail, what it
+    noted is forgotten, so that a re-run that applies is not counted a duplicate."""
+    outcome = _current.get()
+    kept = len(outcome.duplicates) if outcome is not None else 0
+    try:
+        yield
+    except BaseException:
+        if outcome is not None:
+            del outcome.duplicates[kept:]
+        raise
+
+
+@contextmanager
 def counting() -> Iterator[Outcome]:
     """Note what the handler called inside the block finds."""
     outcome = Outcome()

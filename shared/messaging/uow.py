@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.errors import Conflict
 from shared.events import Event
+from shared.messaging.outcome import one_attempt
 from shared.mongo import Mongo, Session
 
 if TYPE_CHECKING:
@@ -95,8 +96,10 @@ class UnitOfWork:
         """
         for attempt in range(1, attempts + 1):
             try:
-                async with self.begin() as tx:
-                    return await work(tx)
+                # A conflicted attempt's notes (a duplicate it saw) go with its writes.
+                with one_attempt():
+                    async with self.begin() as tx:
+                        return await work(tx)
             except Conflict:
                 if attempt == attempts:
                     raise

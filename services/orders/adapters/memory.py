@@ -18,6 +18,7 @@ from services.orders.domain import Order, OrderState, Ticket, TicketNotReplicate
 from shared.errors import Conflict
 from shared.events import Event, OrderStatus
 from shared.idempotency.memory import InMemoryResults
+from shared.messaging.outcome import one_attempt
 
 T = TypeVar("T")
 
@@ -171,8 +172,9 @@ class InMemoryUnitOfWork:
     async def run(self, work: Callable[[ports.Transaction], Awaitable[T]]) -> T:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                async with self() as tx:
-                    return await work(tx)
+                with one_attempt():  # as shared.messaging.uow
+                    async with self() as tx:
+                        return await work(tx)
             except Conflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
