@@ -3,48 +3,51 @@ work: an attempt that conflicted leaves none of its notes behind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from shared.errors import Conflict
 from shared.messaging import Outbox, UnitOfWork
-from shared.messaging.outcome import counting, duplicate, one_attempt
+from shared.messaging.outcome import Outcome, counting, duplicate, one_attempt
 from shared.mongo import Mongo
+
+
+async def counted_run(mongo: Mongo, *attempts: Callable[[], None]) -> Outcome:
+    """``UnitOfWork.run`` of work whose n-th attempt does ``attempts[n]``, under ``counting``."""
+    uow = UnitOfWork(mongo, Outbox(mongo.db))
+    tried = 0
+
+    async def work(_tx: object) -> None:
+        nonlocal tried
+        tried += 1
+        attempts[tried - 1]()
+
+    with counting() as seen:
+        await uow.run(work)
+    assert tried == len(attempts)
+    return seen
+
+
+def conflict() -> None:
+    raise Conflict("another writer won")
 
 
 async def test_a_retry_that_applies_after_an_attempt_that_saw_a_duplicate_is_applied(
     mongo: Mongo,
 ) -> None:
-    uow = UnitOfWork(mongo, Outbox(mongo.db))
-    attempts = 0
+    def stale() -> None:
+        # What this attempt read was stale: another writer committed meanwhile.
+        duplicate("seen by an attempt that then lost the race")
+        conflict()
 
-    async def work(_tx: object) -> None:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            # What the first attempt read was stale: another writer committed meanwhile.
-            duplicate("seen by an attempt that then lost the race")
-            raise Conflict("another writer won")
+    seen = await counted_run(mongo, stale, lambda: None)
 
-    with counting() as seen:
-        await uow.run(work)
-
-    assert attempts == 2
     assert not seen.duplicate
 
 
 async def test_a_retry_that_finds_the_effect_there_is_still_a_duplicate(mongo: Mongo) -> None:
-    uow = UnitOfWork(mongo, Outbox(mongo.db))
-    attempts = 0
-
-    async def work(_tx: object) -> None:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            raise Conflict("another writer won")
-        duplicate("the other writer did it")
-
-    with counting() as seen:
-        await uow.run(work)
+    seen = await counted_run(mongo, conflict, lambda: duplicate("the other writer did it"))
 
     assert seen.duplicates == ["the other writer did it"]
 
