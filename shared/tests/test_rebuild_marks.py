@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.messaging.rebuild import MongoRebuilds, RebuildRunning
+from shared.messaging import Outbox, UnitOfWork
+from shared.messaging.rebuild import (
+    MongoRebuilds,
+    RebuildLost,
+    RebuildRunning,
+    Replica,
+    rebuild,
+)
 from shared.mongo import Mongo
 
 
@@ -90,6 +97,32 @@ async def test_a_takeover_is_a_new_run_the_stalled_runner_can_no_longer_renew_or
     assert (mark["state"], mark["run_id"], mark["stage"]) == ("running", second.run_id, "requested")
     assert await rebuilds.renew("tickets", second.run_id, stage="replaying the log")
     assert await rebuilds.finish("tickets", second.run_id, state="done")
+
+
+async def test_a_runner_whose_mark_was_taken_over_stops_without_touching_it(
+    mongo: Mongo,
+) -> None:
+    rebuilds = MongoRebuilds(mongo.db)
+    await rebuilds.request("tickets")
+    mine = await rebuilds.claim(["tickets"])
+    assert mine is not None
+    # Another process claimed it meanwhile (as after this one's lease lapsed): a new run.
+    await mongo.db.rebuilds.update_one({"_id": "tickets"}, {"$set": {"run_id": "another-run"}})
+    replica = Replica("tickets", "ticket", "tickets", ("ticket.*",))
+
+    with pytest.raises(RebuildLost):
+        await rebuild(
+            replica,
+            mine.run_id,
+            service="orders",
+            uow=UnitOfWork(mongo, Outbox(mongo.db)),
+            rebuilds=rebuilds,
+            timeout_s=30,
+        )
+
+    mark = await rebuilds.mark("tickets")
+    assert mark is not None
+    assert (mark["state"], mark["run_id"], mark["stage"]) == ("running", "another-run", "requested")
 
 
 async def test_the_rebuild_is_done_once_as_many_snapshots_as_published_are_taken(
