@@ -1,5 +1,5 @@
 #!/bin/sh
-# Writes the two files ticketing.conf.template includes, next to nginx.conf. envsubst cannot
+# Writes the three files ticketing.conf.template includes, next to nginx.conf. envsubst cannot
 # loop, so the lists are turned into directives here: the nginx image runs this from
 # /docker-entrypoint.d/ (compose), and deploy/local/gateway.py runs it for `make up` and tests.
 #
@@ -7,6 +7,9 @@
 #                            X-Forwarded-For is believed (empty: no one's)
 #   GATEWAY_TLS_LISTEN       optional https listen address (e.g. 443), with
 #   GATEWAY_TLS_CERT, GATEWAY_TLS_KEY  the PEM certificate chain and key files
+#   STRIPE_MODE, STRIPE_EMULATOR_UPSTREAM  with STRIPE_MODE=emulator, the emulator's
+#                            host:port: its 3-D Secure challenge pages (/_emulator/) are
+#                            served through the gateway, where browsers can reach them
 #
 # TICKETING_NGINX_CONF_DIR: where to write (default /etc/nginx, the image's conf prefix).
 set -euf # -f: no globbing of the split values
@@ -44,3 +47,17 @@ ssl_protocols TLSv1.2 TLSv1.3;
 "
 fi
 printf '%s' "$tls" >"$dir/ticketing-tls.conf"
+
+emulator=""
+if [ "${STRIPE_MODE:-}" = emulator ] && [ -n "${STRIPE_EMULATOR_UPSTREAM:-}" ]; then
+    case $STRIPE_EMULATOR_UPSTREAM in
+        *[!A-Za-z0-9._:-]*)
+            echo "STRIPE_EMULATOR_UPSTREAM: not a host:port: $STRIPE_EMULATOR_UPSTREAM" >&2
+            exit 2
+            ;;
+    esac
+    # Only when the emulator is in use: otherwise there is no such page, and no such host.
+    emulator="location /_emulator/ { proxy_pass http://${STRIPE_EMULATOR_UPSTREAM}; }
+"
+fi
+printf '%s' "$emulator" >"$dir/ticketing-emulator.conf"

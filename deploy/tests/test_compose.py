@@ -370,6 +370,8 @@ def test_nginx_uses_the_shared_template_with_every_upstream_set(compose: dict[st
         "GATEWAY_TLS_LISTEN": "${GATEWAY_TLS_LISTEN:-}",
         "GATEWAY_TLS_CERT": "${GATEWAY_TLS_CERT:-}",
         "GATEWAY_TLS_KEY": "${GATEWAY_TLS_KEY:-}",
+        "STRIPE_MODE": "${STRIPE_MODE:-stripe}",
+        "STRIPE_EMULATOR_UPSTREAM": "stripe-emulator:12111",
     }
     assert "http://127.0.0.1:80/healthz" in nginx["healthcheck"]["test"]
 
@@ -384,6 +386,50 @@ def test_nginx_writes_the_templates_includes_before_it_starts(compose: dict[str,
     template = NGINX_TEMPLATE.read_text()
     assert "include ticketing-trusted-proxies.conf;" in template
     assert "include ticketing-tls.conf;" in template
+    assert "include ticketing-emulator.conf;" in template
+
+
+def includes(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """ticketing-includes.sh run as the nginx image runs it, writing into ``tmp_path``."""
+    script = REPO_ROOT / "deploy" / "nginx" / "ticketing-includes.sh"
+    return subprocess.run(
+        ["sh", str(script)],
+        env={"PATH": "/usr/bin:/bin", "TICKETING_NGINX_CONF_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_the_emulators_challenge_pages_go_through_the_gateway_only_in_emulator_mode(
+    tmp_path: Path, compose: dict[str, Any]
+) -> None:
+    upstream = environment(compose["services"]["nginx"])["STRIPE_EMULATOR_UPSTREAM"]
+    emulator = environment(compose["services"]["stripe-emulator"])
+    conf = tmp_path / "ticketing-emulator.conf"
+
+    assert (
+        includes(tmp_path, STRIPE_MODE="emulator", STRIPE_EMULATOR_UPSTREAM=upstream).returncode
+        == 0
+    )
+    assert conf.read_text() == f"location /_emulator/ {{ proxy_pass http://{upstream}; }}\n"
+    assert (
+        includes(tmp_path, STRIPE_MODE="stripe", STRIPE_EMULATOR_UPSTREAM=upstream).returncode == 0
+    )
+    assert conf.read_text() == ""
+    # Browsers are sent to the gateway's published port, where nginx hands it on.
+    assert upstream == f"stripe-emulator:{emulator['PORT']}"
+    assert emulator["STRIPE_EMULATOR_PUBLIC_URL"] == (
+        "${STRIPE_EMULATOR_PUBLIC_URL:-http://127.0.0.1:${GATEWAY_PORT:-8080}}"
+    )
+    assert "${GATEWAY_PORT:-8080}:80" in compose["services"]["nginx"]["ports"]
+
+
+def test_an_emulator_upstream_that_is_no_host_port_is_refused(tmp_path: Path) -> None:
+    done = includes(tmp_path, STRIPE_MODE="emulator", STRIPE_EMULATOR_UPSTREAM="x; return 200")
+
+    assert done.returncode == 2
+    assert "STRIPE_EMULATOR_UPSTREAM" in done.stderr
 
 
 def test_nginx_trusts_the_forwarded_for_of_the_client_only(
