@@ -8,8 +8,8 @@ asks the owner for snapshots (``snapshot.requested``, through the outbox), repla
 event log through the replica's handlers, and waits until the service's listeners have
 taken as many snapshots as the owner says it published (``snapshot.completed``). Then it
 clears the mark. Every write is the service's own, through its one MongoDB client, so
-nothing races it from outside (mongoeco, the local stack's MongoDB, cannot take two
-writing clients at once); the command needs only the database, not the broker.
+nothing races it from outside (docs/rebuild.md says why); the command needs only the
+database, not the broker.
 
 While the mark is up, every process of the service sees it: ``/readyz`` says
 ``rebuilding`` (and stays 200), and an entity not back in the replica is a 503, not a 404.
