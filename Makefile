@@ -37,7 +37,7 @@ $(VENV313)/.installed: requirements/mongoeco.lock
 
 # Re-pin every dependency (after changing setup.cfg, requirements/*.in or
 # deploy/requirements-deploy.txt): one lock for Python 3.11-3.13 on every platform, with hashes.
-UV_COMPILE := $(VENV)/bin/uv pip compile --universal --generate-hashes -q --no-header
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --generate-hashes -q
 lock: $(VENV)/.installed
 	$(UV_COMPILE) setup.cfg --python-version 3.11 -o requirements/app.lock
 	$(UV_COMPILE) setup.cfg requirements/tools.in --extra test --extra lint --extra type \
