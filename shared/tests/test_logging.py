@@ -113,7 +113,8 @@ def access_line(monkeypatch: pytest.MonkeyPatch, *, json_lines: bool, direct: bo
     handler = BatchedStreamHandler(stream)
     handler.addFilter(TraceLogFilter())
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
-    logger = logging.getLogger(f"access-{id(stream)}")
+    # One name for both calls: it is in the line, and id(stream) may differ between them.
+    logger = logging.getLogger("test-access-line")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
@@ -174,7 +175,8 @@ async def test_the_access_log_writes_nothing_below_its_level(
     handler = BatchedStreamHandler(stream)
     handler.setFormatter(TextFormatter())
     monkeypatch.setattr(shared.logging, "_access_lines", AccessLines(handler, json_lines=False))
-    logger = logging.getLogger(f"access-{id(stream)}")
+    # One name for both calls: it is in the line, and id(stream) may differ between them.
+    logger = logging.getLogger("test-access-line")
     logger.propagate = False
     logger.addHandler(handler)
 
