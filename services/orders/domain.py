@@ -140,6 +140,33 @@ class OrderState:
 
 
 @dataclass(frozen=True)
+class OrderForSnapshot:
+    """An order as its snapshot tells it, with the price it was placed at (the one its
+    ``order.created`` said) rather than its ticket: readable while the ticket replica is
+    rebuilt. A reserved ticket cannot be repriced, so that is the ticket's price too."""
+
+    id: str
+    user_id: str
+    status: OrderStatus
+    expires_at: datetime
+    ticket_id: str
+    price_cents: int
+    version: int = 0
+
+    def snapshot_event(self, request_id: str) -> OrderSnapshot:
+        """The order as it is now, answering snapshot request ``request_id``."""
+        return OrderSnapshot(
+            id=self.id,
+            version=self.version,
+            status=self.status,
+            user_id=self.user_id,
+            expires_at=self.expires_at,
+            ticket=TicketRef(id=self.ticket_id, price_cents=self.price_cents),
+            request_id=request_id,
+        )
+
+
+@dataclass(frozen=True)
 class Order:
     id: str
     user_id: str
@@ -200,16 +227,16 @@ class Order:
             ticket=TicketRef(id=self.ticket.id, price_cents=self.ticket.price_cents),
         )
 
-    def snapshot_event(self, request_id: str) -> OrderSnapshot:
-        """The order as it is now, answering snapshot request ``request_id``."""
-        return OrderSnapshot(
+    @property
+    def for_snapshot(self) -> OrderForSnapshot:
+        return OrderForSnapshot(
             id=self.id,
-            version=self.version,
-            status=self.status,
             user_id=self.user_id,
+            status=self.status,
             expires_at=self.expires_at,
-            ticket=TicketRef(id=self.ticket.id, price_cents=self.ticket.price_cents),
-            request_id=request_id,
+            ticket_id=self.ticket.id,
+            price_cents=self.ticket.price_cents,
+            version=self.version,
         )
 
     def cancelled_event(self) -> OrderCancelled:

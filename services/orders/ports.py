@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from services.orders.domain import Order, OrderState, Ticket
+from services.orders.domain import Order, OrderForSnapshot, OrderState, Ticket
 from shared.events import Event
 from shared.idempotency import Results
 
@@ -41,9 +41,10 @@ class OrderRepository(Protocol):
     async def count_open(self, user_id: str) -> int:
         """How many of the user's orders hold a ticket unpaid (status ``created``)."""
 
-    async def page(self, after: str | None, limit: int) -> list[Order]:
+    async def page(self, after: str | None, limit: int) -> list[OrderForSnapshot]:
         """Up to ``limit`` orders in id order, from the one after ``after`` (None: the
-        first); ``TicketNotReplicated`` when one's ticket is not in the replica."""
+        first), each with the price it was placed at; ``TicketNotReplicated`` only for an
+        order stored before we kept that price whose ticket is not in the replica."""
 
     async def lock_buyer(self, user_id: str) -> None:
         """Write the buyer's own record in this transaction.

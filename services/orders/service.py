@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from services.orders.domain import (
     Order,
+    OrderForSnapshot,
     OrderState,
     Ticket,
     TicketAlreadyReserved,
@@ -308,10 +309,10 @@ async def publish_order_snapshots(request: SnapshotRequested, *, deps: Deps) -> 
     if request.entity != "order":
         return 0
 
-    async def page(tx: Transaction, after: str | None, limit: int) -> list[Order]:
+    async def page(tx: Transaction, after: str | None, limit: int) -> list[OrderForSnapshot]:
         try:
             return await tx.orders.page(after, limit)
-        except TicketNotReplicated:
+        except TicketNotReplicated:  # only an order stored before its price was kept
             raise RetryLater("our ticket replica is being rebuilt: snapshots later") from None
 
     published = await publish_snapshots(

@@ -14,7 +14,13 @@ from typing import TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from services.orders import ports
-from services.orders.domain import Order, OrderState, Ticket, TicketNotReplicated
+from services.orders.domain import (
+    Order,
+    OrderForSnapshot,
+    OrderState,
+    Ticket,
+    TicketNotReplicated,
+)
 from shared.errors import Conflict
 from shared.events import Event, OrderStatus
 from shared.idempotency.memory import InMemoryResults
@@ -93,10 +99,11 @@ class InMemoryOrderRepository:
             for order in self._state.orders.values()
         )
 
-    async def page(self, after: str | None, limit: int) -> list[Order]:
-        # Order ids are ObjectIds: as hex text they sort as Mongo sorts them.
+    async def page(self, after: str | None, limit: int) -> list[OrderForSnapshot]:
+        # Order ids are ObjectIds: as hex text they sort as Mongo sorts them. A stored order
+        # keeps the ticket it was placed with: its price is the price it was placed at.
         ids = sorted(i for i in self._state.orders if after is None or i > after)[:limit]
-        return [order for order_id in ids if (order := self._state.order(order_id)) is not None]
+        return [self._state.orders[order_id].for_snapshot for order_id in ids]
 
     async def lock_buyer(self, user_id: str) -> None:
         # Transactions here run one at a time, so this write conflicts with nothing; it

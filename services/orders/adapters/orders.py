@@ -7,7 +7,13 @@ from datetime import datetime
 from bson import ObjectId
 
 from services.orders.adapters.tickets import find_ticket, ticket_from_doc, tickets_by_ids
-from services.orders.domain import Order, OrderState, Ticket, TicketNotReplicated
+from services.orders.domain import (
+    Order,
+    OrderForSnapshot,
+    OrderState,
+    Ticket,
+    TicketNotReplicated,
+)
 from shared.errors import Conflict
 from shared.events import OrderStatus
 from shared.idempotency.mongo import Snapshot
@@ -29,6 +35,8 @@ def _to_doc(order: Order) -> Document:
         "status": order.status.value,
         "expires_at": order.expires_at,
         "ticket_id": order.ticket.id,
+        # The price it was placed at, for its snapshots while the ticket replica is rebuilt.
+        "price_cents": order.ticket.price_cents,
         "version": order.version,
     }
 
@@ -85,6 +93,33 @@ async def _find(db: Database, order_id: str, session: Session | None) -> Order |
     return _from_doc(doc, ticket)
 
 
+async def _for_snapshots(
+    db: Database, docs: list[Document], session: Session
+) -> list[OrderForSnapshot]:
+    # Orders stored before the price was kept take it from the replica.
+    unpriced = [doc["ticket_id"] for doc in docs if "price_cents" not in doc]
+    tickets = await tickets_by_ids(db, unpriced, session) if unpriced else {}
+    if any(ticket_id not in tickets for ticket_id in unpriced):
+        raise TicketNotReplicated()
+
+    def price(doc: Document) -> int:
+        cents = doc.get("price_cents")
+        return int(cents) if cents is not None else tickets[doc["ticket_id"]].price_cents
+
+    return [
+        OrderForSnapshot(
+            id=str(doc["_id"]),
+            user_id=doc["user_id"],
+            status=OrderStatus(doc["status"]),
+            expires_at=doc["expires_at"],
+            ticket_id=doc["ticket_id"],
+            price_cents=price(doc),
+            version=doc["version"],
+        )
+        for doc in docs
+    ]
+
+
 async def _with_tickets(
     db: Database, docs: list[Document], session: Session | None = None
 ) -> list[Order]:
@@ -136,10 +171,10 @@ class MongoOrderRepository:
             {"user_id": user_id, "status": OrderStatus.CREATED.value}, session=self._session
         )
 
-    async def page(self, after: str | None, limit: int) -> list[Order]:
+    async def page(self, after: str | None, limit: int) -> list[OrderForSnapshot]:
         query = {"_id": {"$gt": ObjectId(after)}} if after is not None else {}
         cursor = self._orders.find(query, session=self._session).sort("_id", 1).limit(limit)
-        return await _with_tickets(self._db, [doc async for doc in cursor], self._session)
+        return await _for_snapshots(self._db, [doc async for doc in cursor], self._session)
 
     async def lock_buyer(self, user_id: str) -> None:
         await self._buyers.update_one(

@@ -164,7 +164,42 @@ async def test_orders_are_paged_in_id_order(ports: Ports) -> None:
         rest = await tx.orders.page(first[-1].id, 10)
     assert [o.id for o in first] == ids[:2]
     assert [o.id for o in rest] == ids[2:]
-    assert rest[0] == next(o for o in orders if o.id == ids[2])
+    assert rest[0] == next(o for o in orders if o.id == ids[2]).for_snapshot
+
+
+async def test_an_order_whose_ticket_is_not_replicated_is_paged_at_the_price_it_was_placed_at(
+    ports: Ports,
+) -> None:
+    ticket = a_ticket()
+    order = an_order(ticket)
+    await stored(ports, order)
+
+    async with ports.uow() as tx:
+        [paged] = await tx.orders.page(None, 10)
+
+    assert (paged, paged.price_cents) == (order.for_snapshot, ticket.price_cents)
+
+
+async def test_an_order_stored_before_its_price_was_kept_is_paged_at_its_tickets_price(
+    mongo: Mongo,
+) -> None:
+    # Only the Mongo store has orders of that age.
+    uow = MongoUnitOfWork(mongo.db, SharedUnitOfWork(mongo, Outbox(mongo.db)))
+    ports = Ports(uow, MongoOrderQueries(mongo.db), mongo=mongo)
+    ticket = a_ticket(price_cents=1500)
+    old, gone = an_order(ticket), an_order(a_ticket())
+    await stored(ports, old, gone)
+    await mongo.db.orders.update_many({}, {"$unset": {"price_cents": ""}})
+
+    with pytest.raises(TicketNotReplicated):  # gone's ticket is not back yet
+        async with uow() as tx:
+            await tx.orders.page(None, 10)
+    await mongo.db.orders.delete_one({"_id": ObjectId(gone.id)})
+    await replicated(ports, ticket)
+    async with uow() as tx:
+        [paged] = await tx.orders.page(None, 10)
+
+    assert paged == old.for_snapshot
 
 
 async def test_a_ticket_has_one_holder_until_that_holder_releases_it(ports: Ports) -> None:

@@ -224,6 +224,29 @@ async def test_a_request_for_order_snapshots_publishes_each_in_batches_and_the_c
     assert published[-1] == SnapshotCompleted(REQUEST, "order", 5)
 
 
+async def test_order_snapshots_are_published_while_our_ticket_replica_is_rebuilt(
+    t: Twins,
+) -> None:
+    _, order = await an_order_whose_ticket_is_not_back(t)
+    before = len(t.published)
+
+    # Payments rebuilding meanwhile gets its snapshots now, not after our rebuild (a
+    # request retried for that long is parked, and payments' rebuild times out).
+    count = await service.publish_order_snapshots(
+        SnapshotRequested(REQUEST, "order", "payments"), deps=t.deps
+    )
+
+    [snapshot, completed] = t.published[before:]
+    assert count == 1
+    assert isinstance(snapshot, OrderSnapshot)
+    assert (snapshot.id, snapshot.ticket.id, snapshot.ticket.price_cents) == (
+        order.id,
+        order.ticket.id,
+        order.ticket.price_cents,
+    )
+    assert completed == SnapshotCompleted(REQUEST, "order", 1)
+
+
 async def test_a_request_for_another_entitys_snapshots_publishes_nothing(t: Twins) -> None:
     before = len(t.published)
 
