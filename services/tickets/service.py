@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 # Tickets re-published per transaction for a replica's rebuild: a large store never builds
 # one huge transaction.
 SNAPSHOT_BATCH = 100
+# An order.created this long past its expiresAt may be older than what tickets remembers of it
+# (the cancelled-orders set keeps a cancellation 7 days, the inbox a message id 14): only a
+# replay of an old stretch of the event log can bring one, never a live delivery, whose
+# retries give up within minutes. A day under the 7, for holds of up to a day.
+FORGOTTEN_AFTER = timedelta(days=6)
 
 
 def utc_now() -> datetime:
@@ -99,8 +104,8 @@ async def list_available(*, deps: Deps) -> list[Ticket]:
 
 async def apply_order_created(event: OrderCreated, message_id: str, *, deps: Deps) -> None:
     """Reserve the ticket for the new order. Replay-safe: a repeat or a re-lock is a
-    no-op, and so is an order.created that arrives after its order's cancellation or
-    after its ``expiresAt``."""
+    no-op, and so is an order.created that arrives after its order's cancellation, or
+    replayed from longer ago than tickets remembers (``FORGOTTEN_AFTER``)."""
 
     async def work(tx: Transaction) -> None:
         if not await tx.claim(message_id):
@@ -112,19 +117,17 @@ async def apply_order_created(event: OrderCreated, message_id: str, *, deps: Dep
                 "order %s was cancelled already; ticket %s stays free", event.id, event.ticket.id
             )
             return
-        if event.expires_at <= deps.clock():
-            # The inbox and the cancelled-orders set forget (14 and 7 days), the event log
-            # may keep events longer: a replayed old order.created can pass both. Its hold
-            # is over, so the order is one of two: paid, and then this event was applied
-            # before and the ticket is still reserved for it (nothing to do); or cancelled
-            # or about to be by orders' expiry, and then a reservation now would keep a
-            # free ticket for a dead order for ever (its order.cancelled is long past).
-            # Either way nothing new is applied. Live, an order.created held up past its
-            # expiry (an outage) is the second case: orders cancels the order at expiry
-            # whatever tickets does, and orders, not tickets, decides who holds a ticket.
+        if event.expires_at <= deps.clock() - FORGOTTEN_AFTER:
+            # Replayed from an old stretch of the log, past the inbox and the cancelled-orders
+            # set: the order was settled long ago. Paid: this event was applied then and the
+            # ticket is still reserved for it. Cancelled: its order.cancelled is long past,
+            # and a reservation now would keep a free ticket for a dead order for ever. So
+            # nothing new is applied. (A live order.created late past a hold of minutes, say
+            # after an outage, still reserves: its order may have been paid in time.)
             duplicate(f"order {event.id} expired at {event.expires_at.isoformat()}")
             log.info(
-                "order %s expired at %s; ticket %s is not reserved for it",
+                "order %s expired at %s, before what tickets remembers; ticket %s is not "
+                "reserved for it",
                 event.id,
                 event.expires_at.isoformat(),
                 event.ticket.id,

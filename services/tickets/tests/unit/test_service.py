@@ -9,6 +9,7 @@ from bson import ObjectId
 
 from services.tickets import service
 from services.tickets.adapters.memory import InMemoryTicketCatalog, InMemoryUnitOfWork
+from services.tickets.adapters.tickets import CANCELLED_ORDERS_KEPT_S
 from services.tickets.domain import Ticket, TicketReserved
 from services.tickets.service import Deps, EditTicket, SellTicket
 from services.tickets.tests.conftest import order_created
@@ -163,3 +164,24 @@ async def test_an_order_created_before_its_expiry_reserves_the_ticket(deps: Deps
     held = await service.show_ticket(ticket.id, deps=deps)
     assert held.order_id == live.id
     assert not outcome.duplicate
+
+
+async def test_an_order_created_late_past_its_hold_still_reserves_the_ticket(deps: Deps) -> None:
+    # Live, after an outage: the order may have been paid in time, and a paid order's
+    # ticket must be reserved (not editable, not listed).
+    ticket = await sell(deps)
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    at_now = Deps(uow=deps.uow, tickets=deps.tickets, clock=lambda: now)
+    late = order_created(ticket.id, expires_at=now - timedelta(hours=2))
+
+    await service.apply_order_created(late, "m-late", deps=at_now)
+
+    held = await service.show_ticket(ticket.id, deps=deps)
+    assert held.order_id == late.id
+
+
+def test_a_replay_is_told_apart_only_past_what_tickets_remembers() -> None:
+    # FORGOTTEN_AFTER must stay under the cancelled-orders set's memory, with room for a hold.
+    remembered = timedelta(seconds=CANCELLED_ORDERS_KEPT_S)
+
+    assert timedelta(hours=1) < service.FORGOTTEN_AFTER <= remembered - timedelta(days=1)
