@@ -133,8 +133,8 @@ def test_hadolint_finds_nothing_to_fix() -> None:
 
 def test_image_is_multi_stage_with_a_slim_python_runtime(stages: list[Stage]) -> None:
     assert len(stages) >= 2
-    # Optionally with a digest: Renovate's pinning PR adds one (see the renovate test below).
-    assert re.fullmatch(r"python:3\.1[23]-slim(@sha256:[0-9a-f]{64})?", stages[-1].base), stages[
+    # Pinned by digest (Renovate moves tag and digest together; see the renovate test below).
+    assert re.fullmatch(r"python:3\.1[23]-slim@sha256:[0-9a-f]{64}", stages[-1].base), stages[
         -1
     ].base
     assert stages[0].base == stages[-1].base
@@ -163,6 +163,7 @@ def test_renovate_pins_the_base_image_by_digest_and_keeps_it_current() -> None:
     match = next(m for m in found if m)
     assert match["depName"] == "python"
     assert match["currentValue"].endswith("-slim")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", match["currentDigest"] or "")
     # The replacement writes tag and digest back in the shape the pattern reads.
     replaced = (
         manager["autoReplaceStringTemplate"]
