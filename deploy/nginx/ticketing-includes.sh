@@ -8,7 +8,7 @@
 #   GATEWAY_TLS_LISTEN       optional https listen address (e.g. 443), with
 #   GATEWAY_TLS_CERT, GATEWAY_TLS_KEY  the PEM certificate chain and key files
 #   STRIPE_MODE, STRIPE_EMULATOR_UPSTREAM  with STRIPE_MODE=emulator, the emulator's
-#                            host:port: its 3-D Secure challenge pages (/_emulator/) are
+#                            host:port: its 3-D Secure challenge pages (/_emulator/3ds/) are
 #                            served through the gateway, where browsers can reach them
 #
 # TICKETING_NGINX_CONF_DIR: where to write (default /etc/nginx, the image's conf prefix).
@@ -57,7 +57,8 @@ if [ "${STRIPE_MODE:-}" = emulator ] && [ -n "${STRIPE_EMULATOR_UPSTREAM:-}" ]; 
             ;;
     esac
     # Only when the emulator is in use: otherwise there is no such page, and no such host.
-    emulator="location /_emulator/ { proxy_pass http://${STRIPE_EMULATOR_UPSTREAM}; }
+    # Only the challenge pages: /_emulator/faults (fault injection) stays off the gateway.
+    emulator="location /_emulator/3ds/ { proxy_pass http://${STRIPE_EMULATOR_UPSTREAM}; }
 "
 fi
 printf '%s' "$emulator" >"$dir/ticketing-emulator.conf"

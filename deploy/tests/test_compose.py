@@ -412,7 +412,7 @@ def test_the_emulators_challenge_pages_go_through_the_gateway_only_in_emulator_m
         includes(tmp_path, STRIPE_MODE="emulator", STRIPE_EMULATOR_UPSTREAM=upstream).returncode
         == 0
     )
-    assert conf.read_text() == f"location /_emulator/ {{ proxy_pass http://{upstream}; }}\n"
+    assert conf.read_text() == f"location /_emulator/3ds/ {{ proxy_pass http://{upstream}; }}\n"
     assert (
         includes(tmp_path, STRIPE_MODE="stripe", STRIPE_EMULATOR_UPSTREAM=upstream).returncode == 0
     )

@@ -51,7 +51,8 @@ def test_in_emulator_mode_the_gateway_hands_the_challenge_pages_to_the_emulator(
     )
 
     assert checked.returncode == 0, checked.stderr
-    assert "location /_emulator/ { proxy_pass http://127.0.0.1:12111; }" in checked.stdout
+    assert "location /_emulator/3ds/ { proxy_pass http://127.0.0.1:12111; }" in checked.stdout
+    assert "location /_emulator/ " not in checked.stdout  # faults stay off the gateway
 
 
 def test_with_stripe_itself_the_gateway_has_no_emulator_route(tmp_path: Path) -> None:

@@ -219,12 +219,40 @@ def test_ingress_routes_follow_the_spec_order_with_the_client_catch_all_last(
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert rules[0]["host"] == "ticketing.dev"
     assert routes == [
+        # The emulator's 3-D Secure challenge pages (a development release: emulator mode).
+        ("/_emulator/3ds/", "ticketing-stripe-emulator"),
         ("/api/users", "ticketing-auth"),
         ("/api/tickets", "ticketing-tickets"),
         ("/api/orders", "ticketing-orders"),
         ("/api/payments", "ticketing-payments"),
         ("/", "ticketing-client"),
     ]
+
+
+def test_with_real_stripe_no_emulator_page_is_routed(
+    render: Any, keys_values: dict[str, Any]
+) -> None:
+    ingress = render(keys_values).get("Ingress", RELEASE)
+
+    paths = [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]]
+    assert not [p for p in paths if p.startswith("/_emulator")]
+
+
+def test_the_emulator_sends_browsers_to_its_challenge_pages_through_the_ingress(
+    render: Any, default_release: Any
+) -> None:
+    tls = render(dev({"ingress": {"tls": {"enabled": True}}}))
+
+    assert default_release.env("stripe-emulator")["STRIPE_EMULATOR_PUBLIC_URL"]["value"] == (
+        "http://ticketing.dev"
+    )
+    assert tls.env("stripe-emulator")["STRIPE_EMULATOR_PUBLIC_URL"]["value"] == (
+        "https://ticketing.dev"
+    )
+    # The ingress controller may reach it (for those pages), besides payments.
+    policy = default_release.get("NetworkPolicy", "ticketing-stripe-emulator")
+    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
+    assert any("ingress-nginx" in str(peer.get("namespaceSelector")) for peer in peers)
 
 
 def test_ingress_backends_are_rendered_services_with_an_http_port(default_release: Any) -> None:
@@ -701,7 +729,7 @@ def test_http_services_accept_traffic_only_from_the_ingress_controller_and_their
         "orders": ["client", "ingress-controller"],
         "payments": ["client", "ingress-controller", "stripe-emulator"],
         "client": ["ingress-controller"],
-        "stripe-emulator": ["payments"],
+        "stripe-emulator": ["ingress-controller", "payments"],  # its 3-D Secure pages
     }
     ingress_peer = _allowed_peers(default_release, "auth")[0]
     assert ingress_peer["namespaceSelector"] == {

@@ -16,6 +16,7 @@ import pytest
 from deploy.tests.conftest import EMULATOR_VALUES, RELEASE, Release, deep_merge
 
 ROUTES = {
+    "/_emulator/3ds/": f"{RELEASE}-stripe-emulator",  # emulator mode: its challenge pages
     "/api/users": f"{RELEASE}-auth",
     "/api/tickets": f"{RELEASE}-tickets",
     "/api/orders": f"{RELEASE}-orders",

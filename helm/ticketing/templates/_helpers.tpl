@@ -170,7 +170,9 @@ stripeEmulator:
   stripeWebhook: true
   # One in-memory store of PaymentIntents: never two pods, not even during a rollout.
   singleton: true
-  allowFrom: [payments]
+  # payments calls its API; the ingress controller brings browsers to its 3-D Secure
+  # challenge pages (the Ingress routes /_emulator/3ds/ only).
+  allowFrom: [payments, ingressController]
   # Not run by shared.runner: no MANAGEMENT_PORT, its probes are on its own port (which only
   # payments reaches; it has no metrics).
   probesOnHttp: true
