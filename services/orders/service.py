@@ -97,6 +97,11 @@ async def place_order(
         # more read, and a refusal after it (own ticket, too many orders) undoes it.
         ticket = await tx.tickets.hold(command.ticket_id, order_id)
         if ticket is None:
+            # A commit whose answer was lost (mongod's UnknownTransactionCommitResult; on the
+            # stand-in, a commit reported as a conflict) is re-run by the unit of work: then
+            # this very order holds the ticket already, and it is the answer, not a refusal.
+            if (placed := await tx.orders.get(order_id)) is not None:
+                return placed
             known = await tx.tickets.get(command.ticket_id)
             if known is None:
                 # While the replica is rebuilt an unknown ticket may just not be back yet.

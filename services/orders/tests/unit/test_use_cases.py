@@ -3,6 +3,8 @@ on real RabbitMQ and mongoeco in tests/api and tests/listeners."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from bson import ObjectId
 
 from services.orders import service
+from services.orders.adapters.memory import InMemoryOrderQueries, InMemoryUnitOfWork
 from services.orders.domain import (
     CannotOrderOwnTicket,
     PaidOrderCannotBeCancelled,
@@ -18,7 +21,7 @@ from services.orders.domain import (
 )
 from services.orders.service import PlaceOrder
 from services.orders.tests.unit.twins import HOLD_S, START, Twins, a_ticket, ticket_created, twins
-from shared.errors import NotAuthorized, NotFound
+from shared.errors import Conflict, NotAuthorized, NotFound
 from shared.events import OrderCreated, OrderStatus, TicketUpdated
 from shared.idempotency import IdempotencyKey, IdempotencyKeyReused, fingerprint
 from shared.messaging import RetryLater
@@ -65,6 +68,38 @@ async def test_a_held_ticket_cannot_be_ordered_again(t: Twins) -> None:
     with pytest.raises(TicketAlreadyReserved):
         await service.place_order(PlaceOrder(ticket_id), "another buyer", deps=t.deps)
     assert t.routing_keys() == ["order.created"]
+
+
+class CommitsThenReportsAConflict(InMemoryUnitOfWork):
+    """Its first transaction commits, but the commit's answer says it did not: a lost reply
+    (mongod's UnknownTransactionCommitResult), which the unit of work re-runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost_replies = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Any]:
+        async with super().__call__() as tx:
+            yield tx
+        if self.lost_replies == 0:
+            self.lost_replies += 1
+            raise Conflict()
+
+
+async def test_a_reservation_whose_commit_answer_was_lost_is_not_refused_on_its_retry() -> None:
+    uow = CommitsThenReportsAConflict()
+    t = twins()
+    t = Twins(uow, t.clock, replace(t.deps, uow=uow, orders=InMemoryOrderQueries(uow)))
+    ticket_id = await a_ticket(t)
+    uow.lost_replies = 0  # the ticket's replica is in; the order's commit is the one lost
+
+    order = await service.place_order(PlaceOrder(ticket_id), "buyer", deps=t.deps)
+
+    assert uow.lost_replies == 1
+    assert await service.show_order(order.id, "buyer", deps=t.deps) == order
+    assert await service.list_orders("buyer", deps=t.deps) == [order]
+    assert t.routing_keys() == ["order.created"]  # announced once, by the commit that held
 
 
 class NoTransactions:
