@@ -37,12 +37,15 @@ async def eventually(
 async def when_known(
     send: Callable[[], Awaitable[aiohttp.ClientResponse]], what: str
 ) -> aiohttp.ClientResponse:
-    """``send``'s response once it is not a 404: the service has heard of the thing by then
-    (a replica that an event has not reached yet answers 404)."""
+    """``send``'s response once it is neither a 404 nor a 409: the service has heard of the
+    thing by then (a replica that an event has not reached yet answers 404), and it took the
+    write (a 409 says another request changed the resource meanwhile: retry, as the API
+    tells its callers to; on the MongoDB stand-in, whose transactions conflict with any
+    overlapping write, that happens under load)."""
 
     async def attempt() -> aiohttp.ClientResponse | None:
         response = await send()
-        return None if response.status == 404 else response
+        return None if response.status in (404, 409) else response
 
     response: aiohttp.ClientResponse = await eventually(attempt, what=what)
     return response

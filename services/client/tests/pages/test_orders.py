@@ -17,6 +17,10 @@ from services.client.tests.conftest import Client, Cookies, Page, Platform, page
 from shared.testing.fixtures import Signin
 from shared.testing.poll import eventually
 
+# How long a payment or a refund may take to show, through events and Stripe, on a loaded
+# machine: a bound for the wait, not a figure anyone is promised.
+SETTLED_S = 30.0
+
 
 async def test_the_order_page_counts_down_the_hold_and_offers_the_test_cards(
     client: Client, platform: Platform, seller: Cookies, buyer: Cookies
@@ -47,8 +51,14 @@ async def test_paying_with_the_test_card_goes_to_my_orders_which_says_complete(
 
     assert response.status == 303
     assert response.headers["Location"] == "/orders"
-    my_orders = await page(await client.get("/orders", cookies=buyer))
-    assert "Symphony - complete" in my_orders.text
+
+    # The client waits a little for orders to hear of the payment (an event away), then
+    # shows My Orders as it is: "complete" is the promise, right away is not.
+    async def complete() -> Page | None:
+        shown = await page(await client.get("/orders", cookies=buyer))
+        return shown if "Symphony - complete" in shown.text else None
+
+    await eventually(complete, timeout_s=SETTLED_S, what="My Orders saying complete")
     paid = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
     assert "Paid" in paid.text
     assert "Time left to pay" not in paid.text
@@ -138,9 +148,11 @@ async def test_a_paid_orders_page_lists_its_payment(
     order = await platform.place_order(buyer, ticket["id"])
     assert (await pay(client, buyer, order["id"])).status == 303
 
-    shown = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
+    async def listed() -> Page | None:  # once orders has heard of the payment (an event)
+        shown = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
+        return shown if "Payments Paid." in shown.text else None
 
-    assert "Payments Paid." in shown.text
+    assert await eventually(listed, timeout_s=SETTLED_S, what="the payment on the order page")
 
 
 async def test_money_taken_for_a_cancelled_order_shows_refunded_and_why(
@@ -169,7 +181,8 @@ async def test_money_taken_for_a_cancelled_order_shows_refunded_and_why(
         shown = await page(await client.get(f"/orders/{order['id']}", cookies=buyer))
         return shown if "Refunded in full" in shown.text else None
 
-    shown = await eventually(refunded, what="the order page showing the refund")
+    # Two events and a refund at Stripe, which payments retries after 1, 2, 4 s if it fails.
+    shown = await eventually(refunded, timeout_s=SETTLED_S, what="the refund on the order page")
     assert (
         "Order Cancelled Payments Refunded in full: the order was cancelled before the "
         "payment reached it." in shown.text
