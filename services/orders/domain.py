@@ -61,19 +61,9 @@ class Ticket:
     seller_id: str | None = None  # None only in replicas made before we kept it
 
     @classmethod
-    def from_created(cls, event: TicketCreated) -> Ticket:
-        return cls(
-            id=event.id,
-            title=event.title,
-            price_cents=event.price_cents,
-            version=event.version,
-            seller_id=event.user_id,
-        )
-
-    @classmethod
-    def from_snapshot(cls, event: TicketSnapshot) -> Ticket:
-        """The replica at the snapshot's version. Who holds it is not the snapshot's to
-        say: that is derived from this service's own orders."""
+    def from_event(cls, event: TicketCreated | TicketSnapshot) -> Ticket:
+        """The replica at the event's version: a new ticket, or a snapshot of one. Who holds
+        it is not a snapshot's to say: that is derived from this service's own orders."""
         return cls(
             id=event.id,
             title=event.title,

@@ -244,7 +244,7 @@ async def replicate_ticket(event: TicketCreated, *, deps: Deps) -> None:
     """Start replicating a ticket (version 0). Replay-safe: a repeat changes nothing."""
 
     async def work(tx: Transaction) -> None:
-        if not await tx.tickets.add(Ticket.from_created(event)):
+        if not await tx.tickets.add(Ticket.from_event(event)):
             log.info("ticket %s is already replicated", event.id)
             duplicate(f"ticket {event.id} is replicated already")
 
@@ -287,7 +287,7 @@ async def apply_ticket_snapshot(event: TicketSnapshot, *, deps: Deps) -> None:
             log.info("ticket %s snapshot v%d ignored: have v%s", event.id, event.version, held)
             duplicate("the replica has this version or a later one")
             return
-        ticket = Ticket.from_snapshot(event)
+        ticket = Ticket.from_event(event)
         taken = (
             await tx.tickets.add(ticket)
             if held is None
